@@ -1,0 +1,116 @@
+/**
+ * Pipelines: named DAGs of stage nodes (ARCHITECTURE section 3). `Pipeline.make` runs a build
+ * function that wires nodes through typed references, so an input of the wrong type is a
+ * compile-time error and a missing input, a duplicate node or a foreign reference fails when the
+ * pipeline is built, before anything runs. Each node names the subtree of the pipeline's params it
+ * reads; defaults, presets and `--set` overrides are layered over that tree (see `params.ts`).
+ */
+import { Data } from "effect";
+import type { JsonValue, ParamTree } from "./params.ts";
+import type { LoopStage, Stage } from "./stage.ts";
+
+declare const outputType: unique symbol;
+
+/** A typed reference to a node's output. */
+export interface NodeRef<O> {
+  readonly node: string;
+  readonly pipeline: string;
+  readonly [outputType]?: O;
+}
+
+export interface PipelineNode {
+  readonly id: string;
+  readonly stage: Stage<any, any, any> | LoopStage<any, any, any>;
+  /** Input name -> upstream node id. */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** Dotted path of the params subtree this node decodes ("" for the whole tree). */
+  readonly paramsPath: string;
+}
+
+export interface Pipeline {
+  readonly name: string;
+  readonly description: string;
+  readonly defaults: ParamTree;
+  readonly presets: Readonly<Record<string, ParamTree>>;
+  /** Nodes in a valid execution (topological) order. */
+  readonly nodes: ReadonlyArray<PipelineNode>;
+}
+
+export class PipelineDefinitionError extends Data.TaggedError("PipelineDefinitionError")<{ readonly message: string }> {}
+
+type InputRefs<I> = { readonly [K in keyof I]: NodeRef<I[K]> };
+
+export interface PipelineBuilder {
+  node<P, I, O>(id: string, stage: Stage<P, I, O>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<O>;
+  loop<P, I, S>(id: string, stage: LoopStage<P, I, S>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<S>;
+}
+
+export interface PipelineDefinition {
+  readonly name: string;
+  readonly description: string;
+  /** The params tree every node reads from; must include `seed`. */
+  readonly defaults: ParamTree & { readonly seed: JsonValue };
+  readonly presets?: Readonly<Record<string, ParamTree>>;
+  readonly build: (builder: PipelineBuilder) => void;
+}
+
+const NODE_ID = /^[a-z0-9][a-z0-9-]*$/;
+
+export const Pipeline = {
+  make(definition: PipelineDefinition): Pipeline {
+    const nodes: PipelineNode[] = [];
+    const ids = new Set<string>();
+    const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: string) => {
+      const where = `pipeline "${definition.name}", node "${id}"`;
+      if (!NODE_ID.test(id)) throw new PipelineDefinitionError({ message: `${where}: node ids are lower-case words joined by dashes.` });
+      if (ids.has(id)) throw new PipelineDefinitionError({ message: `${where}: the node id is used twice.` });
+      const expected = Object.keys(stage.inputs).sort();
+      const given = Object.keys(refs).sort();
+      for (const name of expected) {
+        if (!given.includes(name)) throw new PipelineDefinitionError({ message: `${where}: input "${name}" of stage "${stage.name}" is not wired.` });
+      }
+      for (const name of given) {
+        if (!expected.includes(name)) throw new PipelineDefinitionError({ message: `${where}: stage "${stage.name}" has no input "${name}".` });
+        const ref = refs[name]!;
+        if (ref.pipeline !== definition.name || !ids.has(ref.node)) {
+          throw new PipelineDefinitionError({ message: `${where}: input "${name}" refers to node "${ref.node}", which is not an earlier node of this pipeline.` });
+        }
+      }
+      ids.add(id);
+      nodes.push({ id, stage, inputs: Object.fromEntries(given.map((name) => [name, refs[name]!.node])), paramsPath });
+      return { node: id, pipeline: definition.name };
+    };
+    definition.build({
+      node: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath),
+      loop: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath)
+    });
+    if (nodes.length === 0) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}" has no nodes.` });
+    return {
+      name: definition.name,
+      description: definition.description,
+      defaults: definition.defaults,
+      presets: definition.presets ?? {},
+      nodes
+    };
+  },
+
+  /** The nodes needed to produce `until` (its ancestors and itself), in execution order. */
+  upTo(pipeline: Pipeline, until: string | undefined): ReadonlyArray<PipelineNode> {
+    if (until === undefined) return pipeline.nodes;
+    const byId = new Map(pipeline.nodes.map((n) => [n.id, n] as const));
+    const target = byId.get(until) ?? pipeline.nodes.find((n) => n.stage.name === until);
+    if (target === undefined) {
+      throw new PipelineDefinitionError({
+        message: `--until ${until}: pipeline "${pipeline.name}" has no such node; its nodes are ${pipeline.nodes.map((n) => n.id).join(", ")}.`
+      });
+    }
+    const needed = new Set<string>();
+    const visit = (id: string) => {
+      if (needed.has(id)) return;
+      needed.add(id);
+      for (const upstream of Object.values(byId.get(id)!.inputs)) visit(upstream);
+    };
+    visit(target.id);
+    return pipeline.nodes.filter((n) => needed.has(n.id));
+  }
+};

@@ -1,0 +1,384 @@
+/**
+ * The runner: plans and executes a pipeline over the artifact store (ARCHITECTURE section 3).
+ * For each node in order it computes the cache key from the stage name, the code fingerprint,
+ * the canonical decoded params (seed included), the data versions of its inputs and the runtime
+ * versions that change results; a stored manifest under that key is a hit, otherwise the stage
+ * runs under a per-key lock and its output is written blob first, manifest last. Every decision
+ * comes with its reason, found by comparing the key's parts with the node's previous run:
+ * MISSING (never run or evicted), CODE, PARAMS or INPUT. Loop nodes resume from their latest
+ * checkpoint: the state after k iterations is a pure function of (loop key, k), so checkpoint k
+ * is stored under hash(loop key, k) and raising N re-uses every checkpoint already made.
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Data, Effect, Either, Layer, ParseResult, Schema } from "effect";
+import { Backend } from "./backend.ts";
+import { cacheKey, canonicalJson } from "./canonical.ts";
+import { fingerprintModule, runtimeFingerprint } from "./fingerprint.ts";
+import { sha256Hex } from "./hash.ts";
+import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
+import { Pipeline as PipelineOps, type Pipeline, type PipelineNode } from "./pipeline.ts";
+import { Progress } from "./progress.ts";
+import { Rng } from "./rng.ts";
+import type { AnyStage, LoopStage, Stage, TaggedFailure } from "./stage.ts";
+import { ArtifactStore, type Manifest } from "./store.ts";
+
+export type Reason = "MISSING" | "CODE" | "PARAMS" | "INPUT";
+export type EventStatus = "hit" | "ran" | "failed" | "will-run";
+
+/** One stage event, as printed by `--json`. */
+export interface StageEvent {
+  readonly stage: string;
+  readonly node: string;
+  readonly key: string;
+  readonly status: EventStatus;
+  readonly reason: Reason | null;
+  readonly ms: number;
+  readonly detail?: string;
+}
+
+export class StageRunError extends Data.TaggedError("StageRunError")<{
+  readonly node: string;
+  readonly stage: string;
+  readonly message: string;
+}> {}
+
+export interface RunRequest {
+  readonly pipeline: Pipeline;
+  readonly preset?: string | undefined;
+  readonly sets?: ReadonlyArray<readonly [string, JsonValue]>;
+  readonly until?: string | undefined;
+  /** Store root directory (for the node-reference index that explains re-runs). */
+  readonly storeRoot: string;
+  /** Plan only: report what would run and why, run nothing. */
+  readonly explainOnly?: boolean;
+  readonly onEvent?: (event: StageEvent) => void;
+}
+
+export interface NodeResult {
+  readonly node: string;
+  readonly key: string;
+  readonly dataVersion: string;
+  readonly manifest: Manifest;
+}
+
+interface ResolvedNode {
+  readonly node: PipelineNode;
+  readonly params: unknown;
+  /** Canonical encoded params (schedule params removed for loops). */
+  readonly keyParams: unknown;
+  readonly iterations: number;
+  readonly checkpointEvery: number;
+}
+
+/** Previous-run record of a node, used to explain why it re-runs. */
+const NodeRecord = Schema.Struct({
+  key: Schema.String,
+  code: Schema.String,
+  params: Schema.String,
+  inputs: Schema.Record({ key: Schema.String, value: Schema.String })
+});
+type NodeRecord = typeof NodeRecord.Type;
+
+/** Loop index: which checkpoints exist for a loop key. */
+const LoopIndex = Schema.Struct({ checkpoints: Schema.Array(Schema.Number) });
+
+const formatParseError = (prefix: string, error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error);
+  const first = issues[0];
+  if (first === undefined) return `${prefix}: invalid value.`;
+  const path = [prefix, ...first.path.map(String)].filter((p) => p !== "").join(".");
+  return `${path}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : ""}.`;
+};
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Resolves the layered params and decodes each node's subtree with its stage's Schema. Every
+ * problem is a `UsageError` naming the path: unknown preset, unknown `--set` path, bad value.
+ */
+export const resolveParams = (
+  pipeline: Pipeline,
+  preset: string | undefined,
+  sets: ReadonlyArray<readonly [string, JsonValue]>,
+  nodes: ReadonlyArray<PipelineNode> = pipeline.nodes
+): Either.Either<{ tree: ParamTree; seed: number; nodes: ResolvedNode[] }, UsageError> => {
+  let tree = pipeline.defaults;
+  if (preset !== undefined) {
+    const layer = pipeline.presets[preset];
+    if (layer === undefined) {
+      const known = Object.keys(pipeline.presets);
+      return Either.left(
+        new UsageError({
+          message: `Pipeline "${pipeline.name}" has no preset "${preset}"; ${known.length > 0 ? `use one of ${known.join(", ")}` : "it defines none"}.`
+        })
+      );
+    }
+    tree = mergeParams(tree, layer);
+  }
+  for (const [path, value] of sets) {
+    const known = path === "seed" || pipeline.nodes.some((n) => n.paramsPath === "" || path === n.paramsPath || path.startsWith(n.paramsPath + "."));
+    if (!known) {
+      return Either.left(
+        new UsageError({
+          message: `--set ${path}: pipeline "${pipeline.name}" has no such param; its param groups are ${[...new Set(pipeline.nodes.map((n) => n.paramsPath))].filter((p) => p !== "").join(", ")} and seed.`
+        })
+      );
+    }
+    if (path !== "seed" && getPath(tree, path) === undefined && !pipeline.nodes.some((n) => path.startsWith(n.paramsPath + ".") || n.paramsPath === "")) {
+      return Either.left(new UsageError({ message: `--set ${path}: no such param in pipeline "${pipeline.name}".` }));
+    }
+    tree = setPath(tree, path, value);
+  }
+  const seedValue = tree.seed;
+  if (typeof seedValue !== "number" || !Number.isSafeInteger(seedValue) || seedValue < 0) {
+    return Either.left(new UsageError({ message: `seed: expected a non-negative integer, got ${JSON.stringify(seedValue)}.` }));
+  }
+  // A --set path must land on a field some node's Schema knows: decoding with excess properties
+  // as errors catches misspelled names inside a group.
+  const resolved: ResolvedNode[] = [];
+  for (const node of nodes) {
+    const raw = getPath(tree, node.paramsPath) ?? {};
+    const decoded = Schema.decodeUnknownEither(node.stage.params as Schema.Schema<unknown, unknown>, { onExcessProperty: "error", errors: "all" })(raw);
+    if (Either.isLeft(decoded)) {
+      return Either.left(new UsageError({ message: `Bad params for node "${node.id}": ${formatParseError(node.paramsPath, decoded.left)}` }));
+    }
+    const encoded = Schema.encodeSync(node.stage.params as Schema.Schema<unknown, unknown>)(decoded.right);
+    let keyParams: unknown = encoded;
+    let iterations = 0;
+    let checkpointEvery = 0;
+    if (node.stage._kind === "loop") {
+      const loop = node.stage as LoopStage<unknown, unknown, unknown>;
+      iterations = loop.iterations(decoded.right);
+      checkpointEvery = loop.checkpointEvery(decoded.right);
+      if (!Number.isSafeInteger(iterations) || iterations < 0) {
+        return Either.left(new UsageError({ message: `Bad params for node "${node.id}": the iteration count must be a non-negative integer, got ${iterations}.` }));
+      }
+      if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 1) {
+        return Either.left(new UsageError({ message: `Bad params for node "${node.id}": the checkpoint interval must be a positive integer, got ${checkpointEvery}.` }));
+      }
+      if (isRecord(encoded)) {
+        keyParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => !loop.scheduleParams.includes(k)));
+      }
+    }
+    resolved.push({ node, params: decoded.right, keyParams, iterations, checkpointEvery });
+  }
+  return Either.right({ tree, seed: seedValue, nodes: resolved });
+};
+
+const stageSourcePath = (stage: AnyStage): string =>
+  stage.source.startsWith("file:") ? fileURLToPath(stage.source) : stage.source;
+
+const writeJsonAtomic = async (path: string, value: unknown): Promise<void> => {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(tmp, JSON.stringify(value));
+  await rename(tmp, path);
+};
+
+const readJson = async <A, I>(path: string, schema: Schema.Schema<A, I>): Promise<A | undefined> => {
+  try {
+    const text = await readFile(path, "utf8");
+    const decoded = Schema.decodeUnknownEither(schema)(JSON.parse(text));
+    return Either.isRight(decoded) ? decoded.right : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const explainReason = (previous: NodeRecord | undefined, code: string, params: string, inputs: Record<string, string>): Reason => {
+  if (previous === undefined) return "MISSING";
+  if (previous.code !== code) return "CODE";
+  if (previous.params !== params) return "PARAMS";
+  if (canonicalJson(previous.inputs) !== canonicalJson(inputs)) return "INPUT";
+  return "MISSING";
+};
+
+/** Runs (or explains) a pipeline. Fails with `UsageError` for bad params and `StageRunError` when a stage fails. */
+export const runPipeline = (request: RunRequest) =>
+  Effect.gen(function* () {
+    const store = yield* ArtifactStore;
+    const backend = yield* Backend;
+    const emit = request.onEvent ?? (() => undefined);
+    const selected = yield* Effect.try({
+      try: () => PipelineOps.upTo(request.pipeline, request.until),
+      catch: (e) => new UsageError({ message: (e as { message: string }).message })
+    });
+    const resolved = yield* resolveParams(request.pipeline, request.preset, request.sets ?? [], selected);
+    const runtime = runtimeFingerprint();
+    const results = new Map<string, NodeResult>();
+    /** Node ids whose output is unknown during explain (they would run first). */
+    const pending = new Set<string>();
+    const decodedOutputs = new Map<string, unknown>();
+    const refsDir = join(request.storeRoot, "refs", request.pipeline.name);
+
+    const loadOutput = (nodeId: string) =>
+      Effect.gen(function* () {
+        const cached = decodedOutputs.get(nodeId);
+        if (cached !== undefined) return cached;
+        const result = results.get(nodeId)!;
+        const node = request.pipeline.nodes.find((n) => n.id === nodeId)!;
+        const codec = node.stage._kind === "loop" ? node.stage.state : node.stage.output;
+        const bytes = yield* store.getBlob(result.manifest.outputs["value"]!.blob);
+        const value = codec.decode(bytes);
+        decodedOutputs.set(nodeId, value);
+        return value;
+      });
+
+    for (const item of resolved.nodes) {
+      const { node } = item;
+      const stage = node.stage;
+      const started = performance.now();
+      const code = fingerprintModule(stageSourcePath(stage)).hash;
+      const paramsCanonical = canonicalJson({ params: item.keyParams, seed: resolved.seed });
+      const inputVersions: Record<string, string> = {};
+      let inputsUnknown = false;
+      for (const [name, upstream] of Object.entries(node.inputs)) {
+        if (pending.has(upstream)) inputsUnknown = true;
+        else inputVersions[name] = results.get(upstream)!.dataVersion;
+      }
+      const keyParts = { stage: stage.name, code, params: paramsCanonical, inputs: inputVersions, runtime };
+      const baseKey = cacheKey(keyParts);
+      const isLoop = stage._kind === "loop";
+      const checkpointKey = (k: number) => cacheKey({ loop: baseKey, iteration: k });
+      const key = isLoop ? checkpointKey(item.iterations) : baseKey;
+      const recordPath = join(refsDir, `${node.id}.json`);
+      const previous = yield* Effect.promise(() => readJson(recordPath, NodeRecord));
+
+      if (inputsUnknown) {
+        pending.add(node.id);
+        emit({ stage: stage.name, node: node.id, key: "", status: "will-run", reason: "INPUT", ms: 0, detail: "an upstream node will run first" });
+        continue;
+      }
+      const existing = yield* store.readManifest(key);
+      if (existing !== undefined) {
+        results.set(node.id, { node: node.id, key, dataVersion: existing.dataVersion, manifest: existing });
+        if (!request.explainOnly) {
+          yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsCanonical, inputs: inputVersions }));
+        }
+        emit({ stage: stage.name, node: node.id, key, status: "hit", reason: null, ms: Math.round(performance.now() - started) });
+        continue;
+      }
+      const reason = explainReason(previous, code, paramsCanonical, inputVersions);
+      if (request.explainOnly) {
+        pending.add(node.id);
+        let detail: string | undefined;
+        if (isLoop) {
+          const index = yield* Effect.promise(() => readJson(join(request.storeRoot, "loops", `${baseKey}.json`), LoopIndex));
+          const done = (index?.checkpoints ?? []).filter((k) => k <= item.iterations);
+          const last = done.length > 0 ? Math.max(...done) : 0;
+          detail = last > 0 ? `resumes from checkpoint ${last} of ${item.iterations}` : `${item.iterations} iterations from the start`;
+        }
+        emit({ stage: stage.name, node: node.id, key, status: "will-run", reason, ms: 0, ...(detail ? { detail } : {}) });
+        continue;
+      }
+
+      const layers = Layer.mergeAll(Rng.forNode(resolved.seed, node.id), Layer.succeed(Backend, backend));
+      const execute = Effect.gen(function* () {
+        // Another process may have finished this key while we waited for the lock.
+        const again = yield* store.readManifest(key);
+        if (again !== undefined) return { manifest: again, ran: false };
+        const inputs: Record<string, unknown> = {};
+        for (const [name, upstream] of Object.entries(node.inputs)) inputs[name] = yield* loadOutput(upstream);
+        const startedAt = new Date().toISOString();
+        const provenance = (extra: Record<string, unknown> = {}) => ({
+          params: item.keyParams,
+          seed: resolved.seed,
+          inputs: inputVersions,
+          codeFingerprint: code,
+          runtime,
+          startedAt,
+          endedAt: new Date().toISOString(),
+          backend: backend.current() ?? "none",
+          pipeline: request.pipeline.name,
+          ...extra
+        });
+        const persist = (storeKey: string, value: unknown, codec: { name: string; encode: (v: never) => Uint8Array }, exports: AnyStage["exports"], extra: Record<string, unknown> = {}) =>
+          Effect.gen(function* () {
+            const bytes = codec.encode(value as never);
+            const blob = yield* store.putBlob(bytes);
+            const exported: Record<string, string> = {};
+            for (const exp of exports ?? []) {
+              exported[`${exp.name}.${exp.extension}`] = yield* store.putBlob(exp.encode(value as never));
+            }
+            const manifest: Manifest = {
+              version: 1,
+              key: storeKey,
+              pipeline: request.pipeline.name,
+              node: node.id,
+              stage: stage.name,
+              outputs: { value: { blob, codec: codec.name, bytes: bytes.byteLength } },
+              dataVersion: sha256Hex(blob),
+              exports: exported,
+              provenance: provenance(extra) as Manifest["provenance"]
+            };
+            yield* store.writeManifest(manifest);
+            return manifest;
+          });
+
+        if (!isLoop) {
+          const plain = stage as Stage<unknown, unknown, unknown>;
+          const value = yield* plain.run(inputs, item.params).pipe(Effect.provide(layers));
+          decodedOutputs.set(node.id, value);
+          return { manifest: yield* persist(key, value, plain.output, plain.exports), ran: true };
+        }
+        const loop = stage as LoopStage<unknown, unknown, unknown>;
+        const indexPath = join(request.storeRoot, "loops", `${baseKey}.json`);
+        const index = yield* Effect.promise(() => readJson(indexPath, LoopIndex));
+        const known = new Set(index?.checkpoints ?? []);
+        // Resume from the latest readable checkpoint at or below N (a corrupt one is a miss).
+        let state: unknown;
+        let from = 0;
+        for (const k of [...known].filter((k) => k <= item.iterations).sort((a, b) => b - a)) {
+          const manifest = yield* store.readManifest(checkpointKey(k));
+          if (manifest === undefined) continue;
+          const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob);
+          state = loop.state.decode(bytes);
+          from = k;
+          break;
+        }
+        if (from === 0) state = yield* loop.init(inputs, item.params).pipe(Effect.provide(layers));
+        const progress = yield* Progress;
+        const task = progress.task(`${node.id}`, item.iterations);
+        task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
+        let last: Manifest | undefined;
+        for (let k = from + 1; k <= item.iterations; k++) {
+          state = yield* loop.step(state, inputs, item.params, { iteration: k, iterations: item.iterations }).pipe(Effect.provide(layers));
+          task.advance(1);
+          if (k % item.checkpointEvery === 0 || k === item.iterations) {
+            last = yield* persist(checkpointKey(k), state, loop.state, k === item.iterations ? loop.exports : undefined, { iteration: k });
+            known.add(k);
+            yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+          }
+        }
+        task.done();
+        if (last === undefined) {
+          // N = 0: the loop's output is its initial state.
+          last = yield* persist(checkpointKey(0), state, loop.state, loop.exports, { iteration: 0 });
+        }
+        decodedOutputs.set(node.id, state);
+        return { manifest: last, ran: true };
+      });
+
+      const outcome = yield* store.withLock(isLoop ? baseKey : key, execute).pipe(
+        Effect.catchAll((failure: TaggedFailure | { _tag: string; message?: string }) => {
+          const message = "message" in failure && failure.message ? failure.message : failure._tag;
+          emit({ stage: stage.name, node: node.id, key, status: "failed", reason, ms: Math.round(performance.now() - started), detail: message });
+          return Effect.fail(new StageRunError({ node: node.id, stage: stage.name, message: `Stage "${stage.name}" (node "${node.id}") failed: ${message}` }));
+        })
+      );
+      results.set(node.id, { node: node.id, key, dataVersion: outcome.manifest.dataVersion, manifest: outcome.manifest });
+      yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsCanonical, inputs: inputVersions }));
+      emit({
+        stage: stage.name,
+        node: node.id,
+        key,
+        status: outcome.ran ? "ran" : "hit",
+        reason: outcome.ran ? reason : null,
+        ms: Math.round(performance.now() - started)
+      });
+    }
+    return { results, seed: resolved.seed, tree: resolved.tree };
+  });

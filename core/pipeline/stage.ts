@@ -1,0 +1,92 @@
+/**
+ * Stages: the unit of work and of caching (ARCHITECTURE section 3). A stage is a value holding its
+ * name, the Schema of its params, the codecs of its inputs' and output's artifacts, and `run`, an
+ * Effect from (inputs, params) to the output that may use the framework services (`Rng`,
+ * `Progress`, `Backend`) and fails only with tagged errors. `source` is the stage module's URL: its
+ * code fingerprint (the module and the local modules it imports) enters the cache key, so editing
+ * the stage or anything it calls re-runs it. A loop stage is the same idea for training loops: an
+ * initial state, a body applied once per iteration, and a checkpoint every K iterations.
+ */
+import { Data, Effect, Schema } from "effect";
+import type { Backend } from "./backend.ts";
+import type { Codec } from "./codecs/codec.ts";
+import type { Progress } from "./progress.ts";
+import type { Rng } from "./rng.ts";
+
+/** The services a stage's effect may use. */
+export type StageServices = Rng | Progress | Backend;
+
+/** A failure inside a stage, reported to the user as one sentence. */
+export class StageFailure extends Data.TaggedError("StageFailure")<{
+  readonly stage: string;
+  readonly message: string;
+  readonly cause?: unknown;
+}> {}
+
+/** Any tagged error a stage may fail with. */
+export interface TaggedFailure {
+  readonly _tag: string;
+  readonly message: string;
+}
+
+export type InputCodecs<I> = { readonly [K in keyof I]: Codec<I[K]> };
+
+export interface Stage<P, I, O> {
+  readonly _kind: "stage";
+  readonly name: string;
+  readonly description: string;
+  /** URL (`import.meta.url`) of the module that defines the stage: its code fingerprint root. */
+  readonly source: string;
+  readonly params: Schema.Schema<P, any>;
+  readonly inputs: InputCodecs<I>;
+  readonly output: Codec<O>;
+  /** Exported views of the output for other tools, e.g. a Parquet copy of an Arrow table. */
+  readonly exports?: ReadonlyArray<{ readonly name: string; readonly extension: string; readonly encode: (value: O) => Uint8Array }>;
+  readonly run: (inputs: I, params: P) => Effect.Effect<O, TaggedFailure, StageServices>;
+}
+
+export interface LoopContext {
+  /** 1-based index of the iteration being run. */
+  readonly iteration: number;
+  /** Total iterations requested for this run. */
+  readonly iterations: number;
+}
+
+export interface LoopStage<P, I, S> {
+  readonly _kind: "loop";
+  readonly name: string;
+  readonly description: string;
+  readonly source: string;
+  readonly params: Schema.Schema<P, any>;
+  readonly inputs: InputCodecs<I>;
+  /** Codec of the loop state: the checkpoint artifact and the loop's output. */
+  readonly state: Codec<S>;
+  readonly exports?: ReadonlyArray<{ readonly name: string; readonly extension: string; readonly encode: (value: S) => Uint8Array }>;
+  /** Iteration count N; it is left out of the loop's key, so raising it re-uses checkpoints. */
+  readonly iterations: (params: P) => number;
+  /** Checkpoint interval K; also left out of the key: the state after k iterations does not depend on K. */
+  readonly checkpointEvery: (params: P) => number;
+  /** Names of params that only set N and K and so are not part of the loop's key. */
+  readonly scheduleParams: ReadonlyArray<string>;
+  readonly init: (inputs: I, params: P) => Effect.Effect<S, TaggedFailure, StageServices>;
+  /** One iteration. Its randomness must come from `Rng` split by the iteration index. */
+  readonly step: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices>;
+}
+
+export type AnyStage = Stage<any, any, any> | LoopStage<any, any, any>;
+
+export const Stage = {
+  make: <P, I, O>(definition: Omit<Stage<P, I, O>, "_kind">): Stage<P, I, O> => ({ _kind: "stage", ...definition }),
+  loop: <P, I, S>(definition: Omit<LoopStage<P, I, S>, "_kind">): LoopStage<P, I, S> => ({ _kind: "loop", ...definition }),
+  /** Wraps a synchronous domain computation, turning a thrown error into a `StageFailure`. */
+  attempt: <A>(stage: string, f: () => A): Effect.Effect<A, StageFailure> =>
+    Effect.try({
+      try: f,
+      catch: (cause) =>
+        new StageFailure({
+          stage,
+          message: cause instanceof Error ? cause.message : String(cause),
+          cause
+        })
+    })
+};

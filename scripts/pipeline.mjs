@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * Launcher of `pnpm pipeline`: runs pipelines/main.ts from an esbuild bundle that is rebuilt
+ * whenever a source file is newer than it. Running through tsx costs over a second of start-up
+ * per call; the bundle keeps a fully cached re-run well under that. Each module's
+ * `import.meta.url` is kept pointing at its source file, because code fingerprints and worker
+ * threads need the real paths. `PIPELINE_NO_BUNDLE=1` runs the sources through tsx instead.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const entry = join(root, "pipelines", "main.ts");
+const outDir = join(root, "node_modules", ".cache", "otc-pipeline");
+const outFile = join(outDir, "pipeline.mjs");
+
+const newestSource = () => {
+  let newest = statSync(join(root, "package.json")).mtimeMs;
+  const walk = (dir) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  for (const dir of ["core", "stages", "pipelines", "schemas"]) walk(join(root, dir));
+  return newest;
+};
+
+const bundleIsFresh = () => {
+  try {
+    return statSync(outFile).mtimeMs >= newestSource();
+  } catch {
+    return false;
+  }
+};
+
+const build = async () => {
+  const esbuild = await import("esbuild");
+  mkdirSync(outDir, { recursive: true });
+  const keepSourceUrl = {
+    name: "keep-import-meta-url",
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, (args) => {
+        const text = readFileSync(args.path, "utf8");
+        return { contents: text.replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href)), loader: "ts" };
+      });
+    }
+  };
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile: outFile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "error",
+    external: ["@tensorflow/*", "parquet-wasm", "apache-arrow", "@duckdb/*", "fflate", "esbuild", "tsx", "bullmq", "ioredis"],
+    plugins: [keepSourceUrl],
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
+  });
+};
+
+if (process.env.PIPELINE_NO_BUNDLE === "1") {
+  await import("tsx/esm/api").then((tsx) => tsx.register());
+  await import(pathToFileURL(entry).href);
+} else {
+  if (!bundleIsFresh()) await build();
+  await import(pathToFileURL(outFile).href);
+}
