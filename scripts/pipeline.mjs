@@ -11,9 +11,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const entry = join(root, "pipelines", "main.ts");
+// PIPELINE_ENTRY lets benchmarks and tests launch their own registries the same way.
+const entry = resolve(root, process.env.PIPELINE_ENTRY ?? join("pipelines", "main.ts"));
 const outDir = join(root, "node_modules", ".cache", "otc-pipeline");
-const outFile = join(outDir, "pipeline.mjs");
+const outFile = join(outDir, `${entry.slice(root.length + 1).replace(/[\\/.]/g, "_")}.mjs`);
 
 const newestSource = () => {
   let newest = statSync(join(root, "package.json")).mtimeMs;
@@ -31,6 +32,7 @@ const newestSource = () => {
     }
   };
   for (const dir of ["core", "stages", "pipelines", "schemas"]) walk(join(root, dir));
+  newest = Math.max(newest, statSync(entry).mtimeMs);
   return newest;
 };
 

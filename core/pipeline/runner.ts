@@ -16,13 +16,12 @@ import { Data, Effect, Either, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
 import { cacheKey, canonicalJson } from "./canonical.ts";
 import { fingerprintModule, runtimeFingerprint } from "./fingerprint.ts";
-import { sha256Hex } from "./hash.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
 import { Pipeline as PipelineOps, type Pipeline, type PipelineNode } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import type { AnyStage, LoopStage, Stage, TaggedFailure } from "./stage.ts";
-import { ArtifactStore, type Manifest } from "./store.ts";
+import { ArtifactStore, dataVersionOf, type Manifest } from "./store.ts";
 
 export type Reason = "MISSING" | "CODE" | "PARAMS" | "INPUT";
 export type EventStatus = "hit" | "ran" | "failed" | "will-run";
@@ -68,6 +67,8 @@ interface ResolvedNode {
   readonly params: unknown;
   /** Canonical encoded params (schedule params removed for loops). */
   readonly keyParams: unknown;
+  /** Canonical encoded params, all of them. */
+  readonly encodedParams: unknown;
   readonly iterations: number;
   readonly checkpointEvery: number;
 }
@@ -163,7 +164,7 @@ export const resolveParams = (
         keyParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => !loop.scheduleParams.includes(k)));
       }
     }
-    resolved.push({ node, params: decoded.right, keyParams, iterations, checkpointEvery });
+    resolved.push({ node, params: decoded.right, keyParams, encodedParams: encoded, iterations, checkpointEvery });
   }
   return Either.right({ tree, seed: seedValue, nodes: resolved });
 };
@@ -222,7 +223,7 @@ export const runPipeline = (request: RunRequest) =>
         const node = request.pipeline.nodes.find((n) => n.id === nodeId)!;
         const codec = node.stage._kind === "loop" ? node.stage.state : node.stage.output;
         const bytes = yield* store.getBlob(result.manifest.outputs["value"]!.blob);
-        const value = codec.decode(bytes);
+        const value = yield* Effect.try({ try: () => codec.decode(bytes), catch: (e) => e as TaggedFailure });
         decodedOutputs.set(nodeId, value);
         return value;
       });
@@ -233,6 +234,9 @@ export const runPipeline = (request: RunRequest) =>
       const started = performance.now();
       const code = fingerprintModule(stageSourcePath(stage)).hash;
       const paramsCanonical = canonicalJson({ params: item.keyParams, seed: resolved.seed });
+      // What the node record compares to explain a re-run: all params, schedule params included,
+      // so a loop resumed for more iterations says PARAMS although N is not part of its key.
+      const paramsRecord = canonicalJson({ params: item.encodedParams, seed: resolved.seed });
       const inputVersions: Record<string, string> = {};
       let inputsUnknown = false;
       for (const [name, upstream] of Object.entries(node.inputs)) {
@@ -256,12 +260,12 @@ export const runPipeline = (request: RunRequest) =>
       if (existing !== undefined) {
         results.set(node.id, { node: node.id, key, dataVersion: existing.dataVersion, manifest: existing });
         if (!request.explainOnly) {
-          yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsCanonical, inputs: inputVersions }));
+          yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsRecord, inputs: inputVersions }));
         }
         emit({ stage: stage.name, node: node.id, key, status: "hit", reason: null, ms: Math.round(performance.now() - started) });
         continue;
       }
-      const reason = explainReason(previous, code, paramsCanonical, inputVersions);
+      const reason = explainReason(previous, code, paramsRecord, inputVersions);
       if (request.explainOnly) {
         pending.add(node.id);
         let detail: string | undefined;
@@ -297,20 +301,22 @@ export const runPipeline = (request: RunRequest) =>
         });
         const persist = (storeKey: string, value: unknown, codec: { name: string; encode: (v: never) => Uint8Array }, exports: AnyStage["exports"], extra: Record<string, unknown> = {}) =>
           Effect.gen(function* () {
-            const bytes = codec.encode(value as never);
+            const bytes = yield* Effect.try({ try: () => codec.encode(value as never), catch: (e) => e as TaggedFailure });
             const blob = yield* store.putBlob(bytes);
             const exported: Record<string, string> = {};
             for (const exp of exports ?? []) {
-              exported[`${exp.name}.${exp.extension}`] = yield* store.putBlob(exp.encode(value as never));
+              const exportBytes = yield* Effect.try({ try: () => exp.encode(value as never), catch: (e) => e as TaggedFailure });
+              exported[`${exp.name}.${exp.extension}`] = yield* store.putBlob(exportBytes);
             }
+            const outputs = { value: { blob, codec: codec.name, bytes: bytes.byteLength } };
             const manifest: Manifest = {
               version: 1,
               key: storeKey,
               pipeline: request.pipeline.name,
               node: node.id,
               stage: stage.name,
-              outputs: { value: { blob, codec: codec.name, bytes: bytes.byteLength } },
-              dataVersion: sha256Hex(blob),
+              outputs,
+              dataVersion: dataVersionOf(outputs),
               exports: exported,
               provenance: provenance(extra) as Manifest["provenance"]
             };
@@ -335,7 +341,7 @@ export const runPipeline = (request: RunRequest) =>
           const manifest = yield* store.readManifest(checkpointKey(k));
           if (manifest === undefined) continue;
           const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob);
-          state = loop.state.decode(bytes);
+          state = yield* Effect.try({ try: () => loop.state.decode(bytes), catch: (e) => e as TaggedFailure });
           from = k;
           break;
         }
@@ -370,7 +376,7 @@ export const runPipeline = (request: RunRequest) =>
         })
       );
       results.set(node.id, { node: node.id, key, dataVersion: outcome.manifest.dataVersion, manifest: outcome.manifest });
-      yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsCanonical, inputs: inputVersions }));
+      yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsRecord, inputs: inputVersions }));
       emit({
         stage: stage.name,
         node: node.id,
