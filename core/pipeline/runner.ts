@@ -10,7 +10,7 @@
  * is stored under hash(loop key, k) and raising N re-uses every checkpoint already made.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Effect, Either, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
@@ -242,6 +242,14 @@ export const runPipeline = (request: RunRequest) =>
       for (const [name, upstream] of Object.entries(node.inputs)) {
         if (pending.has(upstream)) inputsUnknown = true;
         else inputVersions[name] = results.get(upstream)!.dataVersion;
+      }
+      if (stage._kind === "stage" && stage.fileInputs !== undefined) {
+        for (const file of stage.fileInputs(item.params)) {
+          const path = resolvePath(file);
+          inputVersions[`file:${path}`] = yield* store.hashFile(path).pipe(
+            Effect.mapError(() => new UsageError({ message: `Node "${node.id}" reads ${path}, which cannot be read; check the path (set it with --set ${node.paramsPath}.path=FILE).` }))
+          );
+        }
       }
       const keyParts = { stage: stage.name, code, params: paramsCanonical, inputs: inputVersions, runtime };
       const baseKey = cacheKey(keyParts);

@@ -42,6 +42,11 @@ export interface Stage<P, I, O> {
   readonly output: Codec<O>;
   /** Exported views of the output for other tools, e.g. a Parquet copy of an Arrow table. */
   readonly exports?: ReadonlyArray<{ readonly name: string; readonly extension: string; readonly encode: (value: O) => Uint8Array }>;
+  /**
+   * External files the stage reads (real data); their content hashes enter the cache key, so an
+   * edited data file re-runs the stage (reason INPUT). Hashed with a size+mtime stat cache.
+   */
+  readonly fileInputs?: (params: P) => ReadonlyArray<string>;
   readonly run: (inputs: I, params: P) => Effect.Effect<O, TaggedFailure, StageServices>;
 }
 

@@ -1,0 +1,82 @@
+/**
+ * Params of the ECN-model stages (SPEC 1.1-1.3), under the same names in every pipeline that
+ * fits an ECN model: `ecn.data.*` chooses and resamples the level-2 data, `ecn.gmm.*` sets the
+ * Gaussian-mixture fit. Every field has a default, so a pipeline or `--set` gives only what it
+ * changes.
+ */
+import { Schema } from "effect";
+
+const PositiveNumber = Schema.Number.pipe(Schema.positive(), Schema.finite());
+
+export const EcnDataParams = Schema.Struct({
+  /** Where the level-2 data comes from: the embedded synthetic generator, a LOBSTER pair, or a snapshot CSV. */
+  source: Schema.optionalWith(Schema.Literal("synthetic", "lobster", "csv"), { default: () => "synthetic" as const }),
+  /** LOBSTER: a zip, or the message CSV (the orderbook CSV beside it); csv: the snapshot CSV. */
+  path: Schema.optionalWith(Schema.String, { default: () => "" }),
+  /** Session window start in seconds after midnight; null = two hours before the window end. */
+  windowStart: Schema.optionalWith(Schema.NullOr(Schema.Number.pipe(Schema.nonNegative())), { default: () => null }),
+  /** Session window end in seconds after midnight; null = the end of the data. */
+  windowEnd: Schema.optionalWith(Schema.NullOr(Schema.Number.pipe(Schema.nonNegative())), { default: () => null }),
+  /** Simulation step in seconds. */
+  dt: Schema.optionalWith(PositiveNumber, { default: () => 1 }),
+  /** Raw volume per lot (e.g. 100 shares). */
+  volumeUnit: Schema.optionalWith(PositiveNumber, { default: () => 1 }),
+  /** Price units per tick; null = inferred from the data (0.01 for the synthetic data). */
+  tick: Schema.optionalWith(Schema.NullOr(PositiveNumber), { default: () => null }),
+  /** Synthetic data only: number of snapshots at dt. */
+  rows: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 7200 })
+});
+export type EcnDataParams = typeof EcnDataParams.Type;
+
+export const EcnGmmParams = Schema.Struct({
+  /** Mixture components of both mixtures. */
+  nComponents: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50)), { default: () => 5 }),
+  /** EM restarts from k-means++; the best lower bound wins. */
+  nInit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 5 }),
+  /** Added to covariance diagonals. */
+  regCovar: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1e-6 }),
+  /** Convergence threshold on the change of the mean log-likelihood. */
+  tol: Schema.optionalWith(PositiveNumber, { default: () => 1e-3 }),
+  /** Maximum EM iterations per restart. */
+  maxIter: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 100 })
+});
+export type EcnGmmParams = typeof EcnGmmParams.Type;
+
+/** Arrays are mutable in the decoded type so it matches the plain domain type `EcnModelData`. */
+const List = <A, I>(item: Schema.Schema<A, I>) => Schema.mutable(Schema.Array(item));
+
+/** The fitted model artifact (core/ecn/model.ts `EcnModelData`), checked when read back. */
+const Mixture = Schema.Struct({
+  nComponents: Schema.Number,
+  dim: Schema.Number,
+  weights: List(Schema.Number),
+  means: List(List(Schema.Number)),
+  covariances: List(List(List(Schema.Number)))
+});
+const Split = Schema.Struct({ train: Schema.Number, val: Schema.Number, test: Schema.Number });
+const FitInfo = Schema.Struct({ lowerBound: Schema.Number, converged: Schema.Boolean, iterations: Schema.Number });
+const Moments = <A, I>(s: Schema.Schema<A, I>) => Schema.Struct({ theory: s, theoryFromData: s, empirical: s });
+
+export const EcnModel = Schema.Struct({
+  kind: Schema.Literal("gmm-ecn-model"),
+  version: Schema.Literal(1),
+  levels: Schema.Number,
+  alpha: Schema.Number,
+  alphaFitted: Schema.NullOr(Schema.Number),
+  tick: Schema.Number,
+  volumeUnit: Schema.Number,
+  orderSizes: List(Schema.Number),
+  s0: Mixture,
+  s: Mixture,
+  scores: Schema.Struct({ S0: Split, S: Split }),
+  bic: Schema.Struct({ S0: Schema.Number, S: Schema.Number }),
+  sampleCounts: Schema.Struct({ S0: Split, S: Split }),
+  fit: Schema.Struct({ nComponents: Schema.Number, nInit: Schema.Number, S0: FitInfo, S: FitInfo }),
+  longRange: Schema.Struct({
+    mean: Moments(List(Schema.Number)),
+    covariance: Moments(List(List(Schema.Number)))
+  }),
+  /** Which data the model was fitted on, as the run output reports it. */
+  data: Schema.String
+});
+export type EcnModel = typeof EcnModel.Type;
