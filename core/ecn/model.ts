@@ -1,0 +1,343 @@
+/**
+ * The vanilla ECN model of the paper's section 2.3.1 (SPEC 1.2-1.3, 1.5): from a resampled
+ * level-2 series it builds the S0 and S samples, fits one Gaussian mixture to each on the first
+ * 70% (chronological split), scores them on train/validation/test, records BIC, the deeper-level
+ * decay alpha, the typical order sizes, and the long-range mean/covariance of the level volumes
+ * implied by the theory of proposition 2.3 next to the empirical ones. The result is plain JSON
+ * data (`EcnModelData`); `gmmVariationModel` turns it into the `EcnVariationModel` the ECN agent
+ * samples from (delta^- clipped to [0, 1], spread rounded to an integer >= 1).
+ *
+ * Decisions: volumes are in lots (raw / volumeUnit) everywhere, prices in ticks. If the fitted
+ * alpha is not positive (real books often thicken with depth in the top levels), alpha is floored
+ * at `minAlpha` (default 0.01) and the raw slope is kept in `alphaFitted`, because the paper
+ * requires alpha > 0 for the extrapolated book to be finite. The theory's moments of
+ * delta^+- are estimated two ways: from draws of the fitted S mixture (`theory`, what the model
+ * will do) and from the training samples (`theoryFromData`); `empirical` is the sample mean and
+ * covariance of the series' level volumes.
+ */
+import type { Random } from "../random/philox.ts";
+import type { EcnVariationModel, EcnVariationSampler } from "./variation-model.ts";
+import { bicGmm, fitGmm, GmmSampler, scoreGmm, type GaussianMixture, type GmmFitOptions } from "./gmm.ts";
+import type { LobsterData } from "./lobster.ts";
+import {
+  buildSamples,
+  chronologicalSplit,
+  fitDecayRate,
+  levelVolume,
+  orderSizesFromMessages,
+  orderSizesFromSnapshots,
+  summariseDistribution
+} from "./samples.ts";
+import { inferTick, lastSecondsWindow, lobsterSnapshots, resample, toLots, toTicks, type SnapshotSeries } from "./snapshots.ts";
+import { deltaMomentsFromSamples, longRangeCovarianceDiscrete, longRangeMean } from "./theory.ts";
+
+/** A mixture as plain JSON: weights[k], means[k][a], covariances[k][a][b]. */
+export interface GaussianMixtureData {
+  readonly nComponents: number;
+  readonly dim: number;
+  readonly weights: number[];
+  readonly means: number[][];
+  readonly covariances: number[][][];
+}
+
+export interface SplitScores {
+  readonly train: number;
+  readonly val: number;
+  readonly test: number;
+}
+
+export interface LongRangeMoments {
+  /** Level order: ask 1..m then bid 1..m, in lots. */
+  readonly mean: { readonly theory: number[]; readonly theoryFromData: number[]; readonly empirical: number[] };
+  readonly covariance: { readonly theory: number[][]; readonly theoryFromData: number[][]; readonly empirical: number[][] };
+}
+
+/** A fitted vanilla ECN model, serialisable as JSON. */
+export interface EcnModelData {
+  readonly kind: "gmm-ecn-model";
+  readonly version: 1;
+  readonly levels: number;
+  readonly alpha: number;
+  readonly alphaFitted: number;
+  readonly tick: number;
+  readonly volumeUnit: number;
+  /** Typical order sizes in lots (an empirical distribution, drawn uniformly). */
+  readonly orderSizes: number[];
+  readonly s0: GaussianMixtureData;
+  readonly s: GaussianMixtureData;
+  /** Mean log-likelihood per sample on each chronological part. */
+  readonly scores: { readonly S0: SplitScores; readonly S: SplitScores };
+  /** BIC on the training part. */
+  readonly bic: { readonly S0: number; readonly S: number };
+  readonly sampleCounts: { readonly S0: SplitScores; readonly S: SplitScores };
+  readonly fit: {
+    readonly nComponents: number;
+    readonly nInit: number;
+    readonly S0: { readonly lowerBound: number; readonly converged: boolean; readonly iterations: number };
+    readonly S: { readonly lowerBound: number; readonly converged: boolean; readonly iterations: number };
+  };
+  readonly longRange: LongRangeMoments;
+}
+
+export interface FitEcnOptions extends Omit<GmmFitOptions, "onIteration"> {
+  /** Price units per tick; inferred from the data when absent. */
+  readonly tick?: number;
+  /** Raw volume per lot (default 1). */
+  readonly volumeUnit?: number;
+  /** Raw typical order sizes (e.g. LOBSTER message sizes); default: snapshot differences of `series`. */
+  readonly rawOrderSizes?: Float64Array;
+  /** Largest number of order sizes kept (evenly spaced quantiles beyond). Default 4096. */
+  readonly maxOrderSizes?: number;
+  readonly split?: readonly [number, number, number];
+  readonly minAlpha?: number;
+  /** Draws of the S mixture used to estimate the theory's moments (default 200,000). */
+  readonly theoryDraws?: number;
+}
+
+export const mixtureToData = (g: GaussianMixture): GaussianMixtureData => {
+  const { nComponents: K, dim: d } = g;
+  return {
+    nComponents: K,
+    dim: d,
+    weights: Array.from(g.weights),
+    means: Array.from({ length: K }, (_, k) => Array.from(g.means.subarray(k * d, k * d + d))),
+    covariances: Array.from({ length: K }, (_, k) =>
+      Array.from({ length: d }, (_, a) => Array.from(g.covariances.subarray(k * d * d + a * d, k * d * d + a * d + d)))
+    )
+  };
+};
+
+/** A mixture as read-only JSON (accepts both mutable and read-only decoded data). */
+export interface ReadonlyGaussianMixtureData {
+  readonly nComponents: number;
+  readonly dim: number;
+  readonly weights: readonly number[];
+  readonly means: readonly (readonly number[])[];
+  readonly covariances: readonly (readonly (readonly number[])[])[];
+}
+
+export const mixtureFromData = (g: ReadonlyGaussianMixtureData): GaussianMixture => ({
+  nComponents: g.nComponents,
+  dim: g.dim,
+  weights: Float64Array.from(g.weights),
+  means: Float64Array.from(g.means.flat()),
+  covariances: Float64Array.from(g.covariances.flat(2))
+});
+
+const toMatrix = (a: Float64Array, L: number): number[][] =>
+  Array.from({ length: L }, (_, i) => Array.from(a.subarray(i * L, i * L + L)));
+
+const rowsOf = (data: Float64Array, dim: number, [from, to]: readonly [number, number]) => data.subarray(from * dim, to * dim);
+
+/** Empirical mean and covariance (1/n) of the 2m level volumes of a series (lots). */
+const empiricalVolumeMoments = (series: SnapshotSeries): { mean: number[]; covariance: number[][] } => {
+  const L = 2 * series.levels;
+  const n = series.rows;
+  const mean = new Float64Array(L);
+  for (let r = 0; r < n; r++) for (let j = 0; j < L; j++) mean[j] = mean[j]! + levelVolume(series, r, j) / n;
+  const cov = new Float64Array(L * L);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < L; i++) {
+      const x = levelVolume(series, r, i) - mean[i]!;
+      for (let j = 0; j < L; j++) cov[i * L + j] = cov[i * L + j]! + (x * (levelVolume(series, r, j) - mean[j]!)) / n;
+    }
+  }
+  return { mean: Array.from(mean), covariance: toMatrix(cov, L) };
+};
+
+/**
+ * Fits the vanilla model on `series` (prices in price units, sizes raw), already resampled to the
+ * simulation step. Deterministic given `rng`.
+ */
+export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, rng: Random): EcnModelData => {
+  const tick = options.tick ?? inferTick(rawSeries);
+  const volumeUnit = options.volumeUnit ?? 1;
+  const series = toTicks(toLots(rawSeries, volumeUnit), tick);
+  const m = series.levels;
+  const L = 2 * m;
+  const samples = buildSamples(series);
+  const d0 = L + 1;
+  const d = L + 2;
+  const split0 = chronologicalSplit(samples.s0Count, options.split);
+  const splitS = chronologicalSplit(samples.sCount, options.split);
+  const gmmOptions: GmmFitOptions = {
+    nComponents: options.nComponents ?? 5,
+    nInit: options.nInit ?? 1,
+    ...(options.regCovar === undefined ? {} : { regCovar: options.regCovar }),
+    ...(options.tol === undefined ? {} : { tol: options.tol }),
+    ...(options.maxIter === undefined ? {} : { maxIter: options.maxIter })
+  };
+  const train0 = rowsOf(samples.s0, d0, split0.train);
+  const trainS = rowsOf(samples.s, d, splitS.train);
+  const fit0 = fitGmm(train0, split0.train[1] - split0.train[0], d0, gmmOptions, rng.split("S0"));
+  const fitS = fitGmm(trainS, splitS.train[1] - splitS.train[0], d, gmmOptions, rng.split("S"));
+  const score = (g: GaussianMixture, data: Float64Array, dim: number, s: typeof split0): SplitScores => ({
+    train: scoreGmm(g, rowsOf(data, dim, s.train)),
+    val: s.validation[1] > s.validation[0] ? scoreGmm(g, rowsOf(data, dim, s.validation)) : Number.NaN,
+    test: s.test[1] > s.test[0] ? scoreGmm(g, rowsOf(data, dim, s.test)) : Number.NaN
+  });
+  const counts = (s: typeof split0): SplitScores => ({
+    train: s.train[1] - s.train[0],
+    val: s.validation[1] - s.validation[0],
+    test: s.test[1] - s.test[0]
+  });
+
+  const alphaFitted = fitDecayRate(series);
+  const minAlpha = options.minAlpha ?? 0.01;
+  const alpha = Number.isFinite(alphaFitted) && alphaFitted > minAlpha ? alphaFitted : minAlpha;
+
+  const rawSizes = options.rawOrderSizes ?? orderSizesFromSnapshots(rawSeries);
+  const orderSizes = summariseDistribution(rawSizes.map((v) => v / volumeUnit), options.maxOrderSizes ?? 4096);
+
+  // Theory: moments of delta+- under the fitted S mixture (clipped as the sampler does) and in the data.
+  const draws = options.theoryDraws ?? 200_000;
+  const model = gmmVariationModel({ levels: m, alpha, tick, volumeUnit, orderSizes: [], s0: mixtureToData(fit0.model), s: mixtureToData(fitS.model) });
+  const sampler = model.forEpisode();
+  const drawn = new Float64Array(draws * d);
+  const drawRng = rng.split("theory");
+  const row = new Float64Array(d);
+  for (let r = 0; r < draws; r++) {
+    sampler.sampleStep(drawRng, row);
+    drawn.set(row, r * d);
+  }
+  const theoryMoments = deltaMomentsFromSamples(drawn, draws, d, L);
+  const dataMoments = deltaMomentsFromSamples(trainS, splitS.train[1] - splitS.train[0], d, L);
+  const empirical = empiricalVolumeMoments(series);
+
+  return {
+    kind: "gmm-ecn-model",
+    version: 1,
+    levels: m,
+    alpha,
+    alphaFitted,
+    tick,
+    volumeUnit,
+    orderSizes: Array.from(orderSizes),
+    s0: mixtureToData(fit0.model),
+    s: mixtureToData(fitS.model),
+    scores: { S0: score(fit0.model, samples.s0, d0, split0), S: score(fitS.model, samples.s, d, splitS) },
+    bic: { S0: bicGmm(fit0.model, train0), S: bicGmm(fitS.model, trainS) },
+    sampleCounts: { S0: counts(split0), S: counts(splitS) },
+    fit: {
+      nComponents: gmmOptions.nComponents!,
+      nInit: gmmOptions.nInit!,
+      S0: { lowerBound: fit0.lowerBound, converged: fit0.converged, iterations: fit0.iterations },
+      S: { lowerBound: fitS.lowerBound, converged: fitS.converged, iterations: fitS.iterations }
+    },
+    longRange: {
+      mean: {
+        theory: Array.from(longRangeMean(theoryMoments)),
+        theoryFromData: Array.from(longRangeMean(dataMoments)),
+        empirical: empirical.mean
+      },
+      covariance: {
+        theory: toMatrix(longRangeCovarianceDiscrete(theoryMoments), L),
+        theoryFromData: toMatrix(longRangeCovarianceDiscrete(dataMoments), L),
+        empirical: empirical.covariance
+      }
+    }
+  };
+};
+
+/** The parts of `EcnModelData` the sampler needs. */
+export interface EcnSamplerData {
+  readonly levels: number;
+  readonly alpha: number;
+  readonly tick: number;
+  readonly volumeUnit: number;
+  readonly orderSizes: readonly number[];
+  readonly s0: ReadonlyGaussianMixtureData;
+  readonly s: ReadonlyGaussianMixtureData;
+}
+
+/**
+ * The fitted model as the ECN agent's `EcnVariationModel`. Stateless (i.i.d. draws), so every
+ * episode shares one sampler. S0: spread rounded to an integer >= 1. S: each delta clipped to
+ * >= -1 (delta^- in [0, 1]), spread rounded to an integer >= 1, mid change as drawn.
+ */
+export const gmmVariationModel = (data: EcnSamplerData): EcnVariationModel => {
+  const m = data.levels;
+  const initial = new GmmSampler(mixtureFromData(data.s0));
+  const step = new GmmSampler(mixtureFromData(data.s));
+  if (initial.dim !== 2 * m + 1 || step.dim !== 2 * m + 2) {
+    throw new RangeError(`mixture dimensions ${initial.dim}/${step.dim} do not match ${m} levels (expected ${2 * m + 1}/${2 * m + 2})`);
+  }
+  const spreadIndex0 = 2 * m;
+  const spreadIndex = 2 * m;
+  const sampler: EcnVariationSampler = {
+    levels: m,
+    sampleInitial(rng: Random, out: Float64Array): void {
+      initial.sampleInto(rng, out, 0);
+      out[spreadIndex0] = Math.max(1, Math.round(out[spreadIndex0]!));
+    },
+    sampleStep(rng: Random, out: Float64Array): void {
+      step.sampleInto(rng, out, 0);
+      for (let j = 0; j < 2 * m; j++) if (out[j]! < -1) out[j] = -1;
+      out[spreadIndex] = Math.max(1, Math.round(out[spreadIndex]!));
+    }
+  };
+  return {
+    levels: m,
+    alpha: data.alpha,
+    tick: data.tick,
+    volumeUnit: data.volumeUnit,
+    orderSizes: Float64Array.from(data.orderSizes),
+    forEpisode: () => sampler
+  };
+};
+
+export interface PreparedEcnInput {
+  /** Resampled series, prices in price units, raw sizes. */
+  readonly series: SnapshotSeries;
+  /** Raw typical order sizes at the data's finest resolution. */
+  readonly rawOrderSizes: Float64Array;
+  readonly tick: number;
+}
+
+export interface PrepareOptions {
+  /** Resampling step in seconds (default 1). */
+  readonly dt?: number;
+  /** Keep the last `lastSeconds` of the session (default 7200, the last two hours). */
+  readonly lastSeconds?: number;
+  /** Session end in seconds after midnight (default: last update rounded up). */
+  readonly sessionEnd?: number;
+}
+
+/**
+ * LOBSTER data to model input: the orderbook as snapshots (dollars, shares), the last
+ * `lastSeconds` resampled at dt, order sizes from the visible-level messages of that window.
+ */
+export const prepareLobsterInput = (data: LobsterData, options: PrepareOptions = {}): PreparedEcnInput => {
+  const raw = lobsterSnapshots(data);
+  const window = lastSecondsWindow(raw, options.lastSeconds ?? 7200, options.sessionEnd);
+  const series = resample(raw, { dt: options.dt ?? 1, ...window });
+  return {
+    series,
+    rawOrderSizes: orderSizesFromMessages(data.messages, window.windowStart, window.windowEnd),
+    tick: inferTick(raw)
+  };
+};
+
+/** A snapshot series to model input: the last window resampled at dt, order sizes from raw row differences. */
+export const prepareSnapshotInput = (raw: SnapshotSeries, options: PrepareOptions = {}): PreparedEcnInput => {
+  const window =
+    options.lastSeconds === undefined ? { windowStart: raw.time[0]!, windowEnd: raw.time[raw.rows - 1]! + (options.dt ?? 1) } : lastSecondsWindow(raw, options.lastSeconds, options.sessionEnd);
+  const series = resample(raw, { dt: options.dt ?? 1, ...window });
+  let first = 0;
+  while (first < raw.rows && raw.time[first]! < window.windowStart) first++;
+  let last = first;
+  while (last < raw.rows && raw.time[last]! < window.windowEnd) last++;
+  const m = raw.levels;
+  const slice = (a: Float64Array) => a.subarray(Math.max(0, first - 1) * m, last * m);
+  const inWindow: SnapshotSeries = {
+    source: raw.source,
+    rows: last - Math.max(0, first - 1),
+    levels: m,
+    time: raw.time.subarray(Math.max(0, first - 1), last),
+    askPrice: slice(raw.askPrice),
+    askSize: slice(raw.askSize),
+    bidPrice: slice(raw.bidPrice),
+    bidSize: slice(raw.bidSize)
+  };
+  return { series, rawOrderSizes: orderSizesFromSnapshots(inWindow), tick: inferTick(raw) };
+};

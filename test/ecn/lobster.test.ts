@@ -1,0 +1,162 @@
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { unzipSync } from "fflate";
+import { readFileSync } from "node:fs";
+import { readNumericCsv } from "../../core/ecn/csv.ts";
+import { L2InputError, readLobsterCsvPair, readLobsterZip } from "../../core/ecn/lobster.ts";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const dataDir = path.resolve(repoRoot, "../shared/data");
+const amznZip = path.join(dataDir, "lobster/LOBSTER_SampleFile_AMZN_2012-06-21_5.zip");
+const haveData = existsSync(amznZip);
+if (!haveData) console.warn(`[ecn/lobster] LOBSTER samples not found at ${dataDir}; real-data tests skipped.`);
+
+const encode = (s: string) => new TextEncoder().encode(s);
+
+const tmp = mkdtempSync(path.join(tmpdir(), "ecn-lobster-"));
+const writePair = (name: string, messages: string, book: string) => {
+  const m = path.join(tmp, `${name}_message_1.csv`);
+  const b = path.join(tmp, `${name}_orderbook_1.csv`);
+  writeFileSync(m, messages);
+  writeFileSync(b, book);
+  return [m, b] as const;
+};
+
+const expectL2Error = (f: () => unknown, file: string, line: number) => {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(L2InputError);
+    const err = e as L2InputError;
+    expect(err._tag).toBe("L2InputError");
+    expect(err.message).toContain(file);
+    expect(err.line).toBe(line);
+    expect(err.message).toContain(`:${line}`);
+    return err;
+  }
+  throw new Error("expected an L2InputError");
+};
+
+describe("readNumericCsv", () => {
+  it("reads every finite double exactly as Number() does", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 8 }), (xs) => {
+        const text = xs.map((x) => String(x)).join(",") + "\n";
+        const t = readNumericCsv(encode(text), "x.csv");
+        expect(t.rows).toBe(1);
+        expect(t.columns).toBe(xs.length);
+        xs.forEach((x, i) => expect(Object.is(t.values[i], x === 0 ? 0 : x) || t.values[i] === x).toBe(true));
+      })
+    );
+  });
+
+  it("reads fixed-point decimals like LOBSTER times exactly", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 86399 }), fc.integer({ min: 0, max: 999_999_999 }), (s, ns) => {
+        const cell = `${s}.${String(ns).padStart(9, "0")}`;
+        const t = readNumericCsv(encode(`${cell},-${cell}\r\n`), "x.csv");
+        expect(t.values[0]).toBe(Number(cell));
+        expect(t.values[1]).toBe(-Number(cell));
+      })
+    );
+  });
+
+  it("accepts a last line without newline and trailing blank lines", () => {
+    expect(readNumericCsv(encode("1,2\n3,4"), "x.csv").rows).toBe(2);
+    expect(readNumericCsv(encode("1,2\n3,4\n\n\n"), "x.csv").rows).toBe(2);
+  });
+
+  it("rejects empty cells, text, a blank line in the middle", () => {
+    expectL2Error(() => readNumericCsv(encode("1,2\n3,\n"), "x.csv"), "x.csv", 2);
+    expectL2Error(() => readNumericCsv(encode("1,2\n3,abc\n"), "x.csv"), "x.csv", 2);
+    expectL2Error(() => readNumericCsv(encode("1,2\n3,4.5.6\n"), "x.csv"), "x.csv", 2);
+    expectL2Error(() => readNumericCsv(encode("1,2\n\n3,4\n"), "x.csv"), "x.csv", 2);
+  });
+});
+
+describe("LOBSTER readers: bad input", () => {
+  const goodMessages = "34200.1,1,11,100,2239500,-1\n34200.1,1,12,50,2231800,1\n34200.5,3,11,100,2239500,-1\n";
+  const goodBook = "2239500,100,2231800,100\n2239500,100,2231800,150\n2239600,20,2231800,150\n";
+
+  it("reads a good pair (equal times are legal)", () => {
+    const [m, b] = writePair("good", goodMessages, goodBook);
+    const d = readLobsterCsvPair(m, b);
+    expect(d.messages.length).toBe(3);
+    expect(Array.from(d.messages.type)).toEqual([1, 1, 3]);
+    expect(Array.from(d.messages.direction)).toEqual([-1, 1, -1]);
+    expect(d.orderbook.levels).toBe(1);
+    expect(Array.from(d.orderbook.bidSize)).toEqual([100, 150, 150]);
+    expect(d.messageFile).toBe("good_message_1.csv");
+  });
+
+  it("names file and line of a missing column", () => {
+    const [m, b] = writePair("missing", goodMessages.replace("34200.5,3,11,100,2239500,-1", "34200.5,3,11,100,2239500"), goodBook);
+    const err = expectL2Error(() => readLobsterCsvPair(m, b), "missing_message_1.csv", 3);
+    expect(err.message).toMatch(/missing columns/);
+  });
+
+  it("names file and line of a short orderbook row", () => {
+    const [m, b] = writePair("shortbook", goodMessages, goodBook.replace("2239500,100,2231800,150\n", "2239500,100,2231800\n"));
+    expectL2Error(() => readLobsterCsvPair(m, b), "shortbook_orderbook_1.csv", 2);
+  });
+
+  it("names file and line of a non-numeric cell", () => {
+    const [m, b] = writePair("text", goodMessages.replace("12,50", "12,fifty"), goodBook);
+    expectL2Error(() => readLobsterCsvPair(m, b), "text_message_1.csv", 2);
+  });
+
+  it("rejects decreasing time", () => {
+    const [m, b] = writePair("back", goodMessages.replace("34200.5", "34200.0"), goodBook);
+    const err = expectL2Error(() => readLobsterCsvPair(m, b), "back_message_1.csv", 3);
+    expect(err.message).toMatch(/earlier/);
+  });
+
+  it("rejects a row-count mismatch", () => {
+    const [m, b] = writePair("count", goodMessages, goodBook.split("\n").slice(0, 2).join("\n") + "\n");
+    const err = expectL2Error(() => readLobsterCsvPair(m, b), "count_orderbook_1.csv", 3);
+    expect(err.message).toMatch(/2 rows but/);
+  });
+
+  it("rejects an unknown event type and direction", () => {
+    const [m, b] = writePair("type", goodMessages.replace("34200.5,3", "34200.5,6"), goodBook);
+    expectL2Error(() => readLobsterCsvPair(m, b), "type_message_1.csv", 3);
+    const [m2, b2] = writePair("dir", goodMessages.replace("2231800,1\n", "2231800,0\n"), goodBook);
+    expectL2Error(() => readLobsterCsvPair(m2, b2), "dir_message_1.csv", 2);
+  });
+
+  it("reports a missing zip", () => {
+    expect(() => readLobsterZip(path.join(tmp, "nope.zip"))).toThrow(L2InputError);
+  });
+});
+
+describe.skipIf(!haveData)("LOBSTER readers: real AMZN sample", () => {
+  it("matches a naive split/Number parse of every cell", () => {
+    const d = readLobsterZip(amznZip);
+    const entries = unzipSync(readFileSync(amznZip));
+    const name = (re: RegExp) => Object.keys(entries).find((n) => re.test(n))!;
+    const msgLines = new TextDecoder().decode(entries[name(/_message_5\.csv$/)]!).trim().split("\n");
+    const bookLines = new TextDecoder().decode(entries[name(/_orderbook_5\.csv$/)]!).trim().split("\n");
+    expect(d.messages.length).toBe(msgLines.length);
+    expect(d.orderbook.rows).toBe(bookLines.length);
+    expect(d.orderbook.levels).toBe(5);
+    let mismatches = 0;
+    for (let r = 0; r < msgLines.length; r++) {
+      const c = msgLines[r]!.split(",").map(Number);
+      if (c[0] !== d.messages.time[r] || c[1] !== d.messages.type[r] || c[2] !== d.messages.orderId[r]) mismatches++;
+      if (c[3] !== d.messages.size[r] || c[4] !== d.messages.price[r] || c[5] !== d.messages.direction[r]) mismatches++;
+    }
+    for (let r = 0; r < bookLines.length; r++) {
+      const c = bookLines[r]!.split(",").map(Number);
+      for (let k = 0; k < 5; k++) {
+        const i = r * 5 + k;
+        if (c[4 * k] !== d.orderbook.askPrice[i] || c[4 * k + 1] !== d.orderbook.askSize[i]) mismatches++;
+        if (c[4 * k + 2] !== d.orderbook.bidPrice[i] || c[4 * k + 3] !== d.orderbook.bidSize[i]) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+});
