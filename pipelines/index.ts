@@ -5,15 +5,31 @@
  */
 import type { PipelineEntry } from "../core/pipeline/cli.ts";
 
+const calibration = (experiment: 1 | 2 | 3 | 4): PipelineEntry => ({
+  name: `calibrate-exp${experiment}`,
+  description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (SPEC 4.2)${experiment === 4 ? " - the main job" : ""}`,
+  load: async () => (await import("./calibrate.ts")).calibrationPipeline(experiment),
+  summarize: (node, value) => {
+    if (node === "calibration-report") return (value as { summary: unknown }).summary;
+    if (node === "fit-ecn-gmm") return ecnSummary(value);
+    return undefined;
+  }
+});
+
+const ecnSummary = (value: unknown) => {
+  const model = value as { scores: unknown; bic: unknown; alpha: number; data: string };
+  return { scores: model.scores, bic: model.bic, alpha: model.alpha, data: model.data };
+};
+
 export const registry: ReadonlyArray<PipelineEntry> = [
+  calibration(4),
+  calibration(1),
+  calibration(2),
+  calibration(3),
   {
     name: "ecn-fit",
     description: "fit the vanilla Gaussian-mixture ECN model to level-2 data and report it",
     load: async () => (await import("./ecn-fit.ts")).ecnFit,
-    summarize: (node, value) => {
-      if (node !== "fit-ecn-gmm") return undefined;
-      const model = value as { scores: unknown; bic: unknown; alpha: number; data: string };
-      return { scores: model.scores, bic: model.bic, alpha: model.alpha, data: model.data };
-    }
+    summarize: (node, value) => (node === "fit-ecn-gmm" ? ecnSummary(value) : undefined)
   }
 ];

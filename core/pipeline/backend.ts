@@ -7,7 +7,7 @@
  * stages without networks never pay its start-up cost.
  */
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { Context, Data, Effect, Layer } from "effect";
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -38,6 +38,8 @@ export const selectBackend = (preference: "auto" | BackendName = "auto"): Promis
   if (selecting === undefined) {
     selecting = (async () => {
       const tf = await import("@tensorflow/tfjs");
+      // Production mode silences tfjs's console advice and skips debug-only checks.
+      tf.enableProdMode();
       const tryNative = async (): Promise<boolean> => {
         try {
           await import("@tensorflow/tfjs-node");
@@ -49,8 +51,9 @@ export const selectBackend = (preference: "auto" | BackendName = "auto"): Promis
       const tryWasm = async (): Promise<boolean> => {
         try {
           const wasm = await import("@tensorflow/tfjs-backend-wasm");
-          const dist = dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm"));
-          wasm.setWasmPaths(join(dist, "/"), true);
+          // A file-path prefix: in Node the binaries are read from the package's dist/ folder, not fetched.
+          const dist = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist");
+          wasm.setWasmPaths(dist + sep);
           return await tf.setBackend("wasm");
         } catch {
           return false;

@@ -359,8 +359,11 @@ export const runPipeline = (request: RunRequest) =>
         task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
         let last: Manifest | undefined;
         for (let k = from + 1; k <= item.iterations; k++) {
-          state = yield* loop.step(state, inputs, item.params, { iteration: k, iterations: item.iterations }).pipe(Effect.provide(layers));
-          task.advance(1);
+          let status: string | undefined;
+          state = yield* loop
+            .step(state, inputs, item.params, { iteration: k, iterations: item.iterations, status: (text) => (status = text) })
+            .pipe(Effect.provide(layers));
+          task.advance(1, status);
           if (k % item.checkpointEvery === 0 || k === item.iterations) {
             last = yield* persist(checkpointKey(k), state, loop.state, k === item.iterations ? loop.exports : undefined, { iteration: k });
             known.add(k);

@@ -55,6 +55,8 @@ export interface LoopContext {
   readonly iteration: number;
   /** Total iterations requested for this run. */
   readonly iterations: number;
+  /** Shows a short status next to the loop's progress bar (e.g. "reward 0.91, 1900 steps/s"). */
+  readonly status: (text: string) => void;
 }
 
 export interface LoopStage<P, I, S> {

@@ -1,0 +1,88 @@
+/**
+ * Params of the calibration stages (SPEC 3, 4; paper tables 3-5): the training schedule, the LP
+ * shared policy's PPO, the CALSHEQ calibrator, the BO baseline and the targets. Defaults are the
+ * `quick` scale (see pipelines/calibrate.ts for what it changes from the paper and why); the
+ * `paper` preset restores the paper's values.
+ */
+import { Schema } from "effect";
+
+const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
+const PositiveInt = Schema.Int.pipe(Schema.positive());
+const Fraction = Schema.Number.pipe(Schema.between(0, 1));
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
+
+export const PpoSettings = Schema.Struct({
+  /** Adam step size of the shared policy (SPEC 3: 1e-4). */
+  learningRate: opt(Positive, 3e-4),
+  /** SGD passes over the batch per update (SPEC 3: 30). */
+  sgdPasses: opt(PositiveInt, 4),
+  /** Samples per minibatch. */
+  minibatchSize: opt(PositiveInt, 1024),
+  /** Hidden layer widths of the policy and value networks (SPEC 3: [256, 256]). */
+  hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [64, 64]),
+  /** PPO surrogate clip (SPEC 3: 0.3). */
+  clip: opt(Positive, 0.3),
+  /** Target KL of the adaptive penalty (SPEC 3: 0.01). */
+  klTarget: opt(Positive, 0.01)
+});
+export type PpoSettings = typeof PpoSettings.Type;
+
+export const CalibrationParams = Schema.Struct({
+  /** Experiment of SPEC 4.2 (1-4). */
+  experiment: opt(Schema.Literal(1, 2, 3, 4), 4),
+  /** Training iterations N (each: B episodes, one PPO update, one calibrator update). */
+  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 200),
+  /** Checkpoint every K iterations. */
+  checkpointEvery: opt(PositiveInt, 20),
+  /** B: episodes per iteration (= CALSHEQ particles; SPEC 3: 60). */
+  episodes: opt(PositiveInt, 20),
+  /** T: steps per episode (SPEC: 100). */
+  horizon: opt(PositiveInt, 100),
+  ppo: opt(PpoSettings, PpoSettings.make({})),
+  calsheq: opt(
+    Schema.Struct({
+      /** alpha_cal / alpha_shared (two-timescale, assumption 4.1). */
+      learningRateRatio: opt(Positive, 1),
+      /** Largest increment per iteration as a fraction of each range (table 3: 1). */
+      maxStepFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 1),
+      /** How a move leaving the state range comes back: clip (SPEC 4.1) or reflect. */
+      boundary: opt(Schema.Literal("clip", "reflect"), "clip"),
+      /** SGD passes of the calibrator's PPO per update. */
+      sgdPasses: opt(PositiveInt, 10),
+      /** Hidden widths of the calibrator's networks. */
+      hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [32, 32])
+    }),
+    { learningRateRatio: 1, maxStepFraction: 1, boundary: "clip" as const, sgdPasses: 10, hidden: [32, 32] }
+  ),
+  bo: opt(
+    Schema.Struct({
+      /** M: iterations between proposals (SPEC 4.3: 100). */
+      every: opt(PositiveInt, 10),
+      /** Acquisition: UCB (SPEC) or expected improvement. */
+      acquisition: opt(Schema.Literal("ucb", "ei"), "ucb"),
+      /** UCB exploration weight (SPEC 4.3: 0.5). */
+      kappa: opt(Schema.Number.pipe(Schema.nonNegative()), 0.5)
+    }),
+    { every: 10, acquisition: "ucb" as const, kappa: 0.5 }
+  ),
+  targets: opt(
+    Schema.Struct({
+      /** Experiment 4: the market share of LP supertype 1 to reach (table 5: 0.25). */
+      m_super1: opt(Fraction, 0.25),
+      /** The market share all LPs should at least reach (table 5: 0.8). */
+      m_total: opt(Fraction, 0.8),
+      /** Experiments 1-3: the least market share of LP supertype 1 (table 5: 0.15). */
+      m_super1_min: opt(Fraction, 0.15)
+    }),
+    { m_super1: 0.25, m_total: 0.8, m_super1_min: 0.15 }
+  )
+});
+export type CalibrationParams = typeof CalibrationParams.Type;
+
+export const ReportParams = Schema.Struct({
+  /** Fraction of the last iterations over which the summary figures are averaged. */
+  tailFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 0.1),
+  /** Points per curve in the plots (curves are averaged into this many buckets). */
+  plotPoints: opt(Schema.Int.pipe(Schema.between(10, 10_000)), 200)
+});
+export type ReportParams = typeof ReportParams.Type;

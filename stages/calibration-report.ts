@@ -1,0 +1,229 @@
+/**
+ * Stage `calibration-report` (SPEC 4.4; paper figures 7, 8, 25-32): CALSHEQ against the BO
+ * baseline over training: the calibrator reward, each target's observed value against its target,
+ * the LP supertype rewards, and the calibrated parameters (mean and +-1 stDev band across
+ * particles). Writes one HTML page, the per-iteration table of both methods (Parquet export), and
+ * a summary of the last iterations that `pipeline show --json` prints.
+ */
+import * as arrow from "apache-arrow";
+import { Effect, Schema } from "effect";
+import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
+import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
+import type { IterationRow } from "../core/calibration/trainer.ts";
+import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
+import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
+import { jsonCodec } from "../core/pipeline/codecs/json.ts";
+import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { Stage } from "../core/pipeline/stage.ts";
+import { ReportParams } from "../schemas/calibration.ts";
+import { rowsOf, setupOf, trainingStateCodec } from "./calibration.ts";
+
+const MethodSummary = Schema.Struct({
+  iterations: Schema.Number,
+  envSteps: Schema.Number,
+  /** Means over the last `tailFraction` of iterations, under their SPEC names. */
+  tail: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  /** Largest per-iteration change of any calibrated parameter's particle mean, in units of its range. */
+  maxParamMeanStep: Schema.Number
+});
+export const CalibrationSummary = Schema.Struct({
+  experiment: Schema.Number,
+  tailFraction: Schema.Number,
+  targets: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  calsheq: MethodSummary,
+  bo: MethodSummary
+});
+export type CalibrationSummary = typeof CalibrationSummary.Type;
+
+export type CalibrationReport = { html: string; table: arrow.Table; summary: CalibrationSummary };
+export const calibrationReportCodec = compositeCodec<CalibrationReport>("calibration-report", {
+  html: textCodec("html"),
+  table: arrowTableCodec,
+  summary: jsonCodec(CalibrationSummary)
+});
+
+/** SPEC names of the summary figures and the row fields they come from. */
+const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> => {
+  const fields: Array<[string, string]> = [
+    ["r_cal", "calibration/reward"],
+    ["m_super1", "targets/m_super1"],
+    ["m_total", "targets/m_total"],
+    ["lp_super1_reward", "rewards/lp_super1"],
+    ["lp_super2_reward", "rewards/lp_super2"]
+  ];
+  for (let p = 1; p <= 9; p++) {
+    fields.push([`vhat_super1_p${p}`, `targets/vhat_super1_p${p}`], [`vhat_super2_p${p}`, `targets/vhat_super2_p${p}`]);
+  }
+  return fields.filter(([, field]) => rows.some((r) => r[field] !== undefined));
+};
+
+const summarise = (rows: readonly IterationRow[], tailFraction: number, names: readonly string[], ranges: Float64Array) => {
+  const n = rows.length;
+  const from = Math.max(0, n - Math.max(1, Math.round(n * tailFraction)));
+  const tail = rows.slice(from);
+  const means: Record<string, number> = {};
+  for (const [name, field] of summaryFields(rows)) {
+    const values = tail.map((r) => r[field]).filter((v): v is number => v !== undefined);
+    if (values.length > 0) means[name] = values.reduce((a, b) => a + b, 0) / values.length;
+  }
+  let maxStep = 0;
+  for (let k = 1; k < n; k++) {
+    names.forEach((name, i) => {
+      const a = rows[k - 1]![`params/${name}/mean`];
+      const b = rows[k]![`params/${name}/mean`];
+      if (a !== undefined && b !== undefined) maxStep = Math.max(maxStep, Math.abs(b - a) / ranges[i]!);
+    });
+  }
+  return { iterations: n, envSteps: rows[n - 1]?.["env_steps"] ?? 0, tail: means, maxParamMeanStep: maxStep };
+};
+
+/** Averages rows into at most `points` buckets so long runs plot quickly. */
+const bucketed = (rows: readonly IterationRow[], points: number): IterationRow[] => {
+  const size = Math.max(1, Math.ceil(rows.length / points));
+  const out: IterationRow[] = [];
+  for (let start = 0; start < rows.length; start += size) {
+    const chunk = rows.slice(start, start + size);
+    const row: IterationRow = {};
+    for (const key of Object.keys(chunk[chunk.length - 1]!)) {
+      const values = chunk.map((r) => r[key]).filter((v): v is number => v !== undefined);
+      if (values.length > 0) row[key] = values.reduce((a, b) => a + b, 0) / values.length;
+    }
+    row["iteration"] = chunk[chunk.length - 1]!["iteration"]!;
+    out.push(row);
+  }
+  return out;
+};
+
+const lineChart = (
+  title: string,
+  yTitle: string,
+  values: Array<{ iteration: number; value: number; series: string; lo?: number; hi?: number }>,
+  target?: number
+): VegaLiteSpec => {
+  const layers: object[] = [];
+  if (values.some((v) => v.lo !== undefined)) {
+    layers.push({
+      mark: { type: "area", opacity: 0.2 },
+      encoding: { y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color: { field: "series", type: "nominal" } }
+    });
+  }
+  layers.push({ mark: { type: "line" }, encoding: { y: { field: "value", type: "quantitative", title: yTitle }, color: { field: "series", type: "nominal" } } });
+  if (target !== undefined) {
+    layers.push({ data: { values: [{ target }] }, mark: { type: "rule", strokeDash: [4, 4], color: "black" }, encoding: { y: { field: "target", type: "quantitative" } } });
+  }
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title,
+    width: 420,
+    height: 220,
+    data: { values },
+    encoding: { x: { field: "iteration", type: "quantitative", title: "training iteration" } },
+    layer: layers
+  } as VegaLiteSpec;
+};
+
+const toTable = (methods: Array<[string, readonly IterationRow[]]>): arrow.Table => {
+  const keys = new Set<string>();
+  for (const [, rows] of methods) for (const r of rows) for (const k of Object.keys(r)) keys.add(k);
+  const total = methods.reduce((s, [, rows]) => s + rows.length, 0);
+  const method: string[] = [];
+  const columns: Record<string, Float64Array> = {};
+  for (const k of [...keys].sort()) columns[k] = new Float64Array(total).fill(Number.NaN);
+  let i = 0;
+  for (const [name, rows] of methods) {
+    for (const r of rows) {
+      method.push(name);
+      for (const [k, v] of Object.entries(r)) columns[k]![i] = v;
+      i++;
+    }
+  }
+  return arrow.tableFromArrays({ method, ...columns });
+};
+
+export const calibrationReport = Stage.make({
+  name: "calibration-report",
+  description: "CALSHEQ vs BO over training: reward, targets, LP rewards, calibrated parameters",
+  source: import.meta.url,
+  params: ReportParams,
+  inputs: { calsheq: trainingStateCodec, bo: trainingStateCodec },
+  output: calibrationReportCodec,
+  exports: [
+    { name: "report", extension: "html", encode: (value: CalibrationReport) => new TextEncoder().encode(value.html) },
+    { name: "iterations", extension: "parquet", encode: (value: CalibrationReport) => tableToParquet(value.table) },
+    { name: "summary", extension: "json", encode: (value: CalibrationReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
+  ],
+  run: (inputs, params) =>
+    Effect.gen(function* () {
+      const p = params;
+      const setup = setupOf(inputs.calsheq);
+      const experiment: ExperimentId = setup.experiment;
+      const { space } = experimentDefinition(experiment);
+      const ranges = Float64Array.from(space.upper, (u, i) => u - space.lower[i]!);
+      const calsheqRows = rowsOf(inputs.calsheq);
+      const boRows = rowsOf(inputs.bo);
+      const t = setup.targets;
+      const targets: Record<string, number> =
+        t.kind === "shares" ? { m_super1: t.shareSuper1, m_total: t.minShareTotal } : { m_super1_min: t.minShareSuper1, m_total: t.minShareTotal };
+      const summary: CalibrationSummary = {
+        experiment,
+        tailFraction: p.tailFraction,
+        targets,
+        calsheq: summarise(calsheqRows, p.tailFraction, space.names, ranges),
+        bo: summarise(boRows, p.tailFraction, space.names, ranges)
+      };
+      const methods: Array<[string, IterationRow[]]> = [
+        ["CALSHEQ", bucketed(calsheqRows, p.plotPoints)],
+        ["BO", bucketed(boRows, p.plotPoints)]
+      ];
+      const series = (field: string, band?: string) =>
+        methods.flatMap(([name, rows]) =>
+          rows
+            .filter((r) => r[field] !== undefined)
+            .map((r) => ({
+              iteration: r["iteration"]!,
+              value: r[field]!,
+              series: name,
+              ...(band && r[band] !== undefined ? { lo: r[field]! - r[band]!, hi: r[field]! + r[band]! } : {})
+            }))
+        );
+      const specs: VegaLiteSpec[] = [
+        lineChart("Calibrator reward r_cal (mean +-1 stDev across episodes)", "r_cal", series("calibration/reward", "calibration/reward_std")),
+        lineChart("Market share of LP supertype 1", "m_super1", series("targets/m_super1"), experiment === 4 ? targets["m_super1"] : targets["m_super1_min"]),
+        lineChart("Market share of all LPs", "m_total", series("targets/m_total"), targets["m_total"]),
+        lineChart("LP supertype 1 episode reward", "reward", series("rewards/lp_super1")),
+        lineChart("LP supertype 2 episode reward", "reward", series("rewards/lp_super2"))
+      ];
+      for (const name of space.names) {
+        specs.push(lineChart(`Calibrated parameter ${name} (mean +-1 stDev across particles)`, name, series(`params/${name}/mean`, `params/${name}/std`)));
+      }
+      const svgs: string[] = [];
+      for (const spec of specs) svgs.push(yield* Effect.promise(() => renderSvg(spec)));
+      const row = (name: string, s: CalibrationSummary["calsheq"]) => [
+        name,
+        s.iterations,
+        s.envSteps,
+        s.tail["r_cal"] ?? null,
+        s.tail["m_super1"] ?? null,
+        s.tail["m_total"] ?? null,
+        s.tail["lp_super1_reward"] ?? null,
+        s.tail["lp_super2_reward"] ?? null,
+        s.maxParamMeanStep
+      ];
+      const html = htmlReport(
+        `Calibration, experiment ${experiment}`,
+        `CALSHEQ (algorithm 1) against the Bayesian-optimisation baseline with the same shared-policy training. Targets: ${JSON.stringify(targets)}. Summary figures are means over the last ${(p.tailFraction * 100).toFixed(0)}% of iterations.`,
+        [
+          {
+            heading: "Summary",
+            table: {
+              columns: ["method", "iterations", "env steps", "r_cal", "m_super1", "m_total", "LP super 1 reward", "LP super 2 reward", "max param-mean step (x range)"],
+              rows: [row("CALSHEQ", summary.calsheq), row("BO", summary.bo)]
+            }
+          },
+          { heading: "Training curves (figures 7, 8, 25-32)", svgs }
+        ]
+      );
+      return { html, table: toTable([["calsheq", calsheqRows], ["bo", boRows]]), summary };
+    })
+});

@@ -1,0 +1,145 @@
+/**
+ * Stages of the calibration experiments (SPEC 3, 4; paper section 4, algorithm 1): the loop
+ * nodes `train-calsheq` and `train-bo` (rollouts -> LP shared-policy PPO update -> calibrator
+ * update, one iteration per loop step, checkpointed) over core/calibration/trainer.ts. The loop
+ * state is the live trainer between iterations and its plain `TrainerState` in checkpoints.
+ */
+import { Effect } from "effect";
+import { defaultBayesOptParams } from "../core/calibration/bayes-opt.ts";
+import { defaultCalsheqParams } from "../core/calibration/calsheq.ts";
+import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../core/calibration/experiments.ts";
+import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams, type TrainerState } from "../core/calibration/trainer.ts";
+import { gmmVariationModel } from "../core/ecn/model.ts";
+import { defaultPpoParams, type PpoParams } from "../core/rl/ppo.ts";
+import { Backend } from "../core/pipeline/backend.ts";
+import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
+import { Rng } from "../core/pipeline/rng.ts";
+import { Stage } from "../core/pipeline/stage.ts";
+import { CalibrationParams, type PpoSettings } from "../schemas/calibration.ts";
+import type { EcnModel } from "../schemas/ecn.ts";
+import { ecnModelCodec } from "./ecn.ts";
+
+/** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
+export interface TrainingLoopState {
+  readonly trainer?: CalibrationTrainer;
+  readonly saved?: TrainerState;
+}
+
+const isTrainerState = (value: unknown): value is TrainerState => {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v["iteration"] === "number" && typeof v["envSteps"] === "number" && Array.isArray(v["rows"]) && typeof v["lp"] === "object";
+};
+
+const trainerStateCodec = structuredCodec("calibration-trainer", isTrainerState);
+
+export const trainingStateCodec = {
+  name: "calibration-training-state",
+  extension: "ckpt",
+  encode: (state: TrainingLoopState): Uint8Array => trainerStateCodec.encode(state.trainer?.getState() ?? state.saved!),
+  decode: (bytes: Uint8Array): TrainingLoopState => ({ saved: trainerStateCodec.decode(bytes) })
+};
+
+/** The plain rows of a loop state, whichever form it is in. */
+export const rowsOf = (state: TrainingLoopState) => state.trainer?.history ?? state.saved?.rows ?? [];
+
+/** The experiment and targets a loop state was trained for. */
+export const setupOf = (state: TrainingLoopState): { experiment: ExperimentId; targets: CalibrationTargets } => {
+  if (state.trainer !== undefined) return { experiment: state.trainer.params.experiment, targets: state.trainer.params.targets };
+  return { experiment: state.saved!.experiment, targets: state.saved!.targets };
+};
+
+const ppoFrom = (s: PpoSettings): PpoParams => ({
+  ...defaultPpoParams,
+  learningRate: s.learningRate,
+  sgdPasses: s.sgdPasses,
+  minibatchSize: s.minibatchSize,
+  clipParam: s.clip,
+  klTarget: s.klTarget,
+  network: {
+    ...defaultPpoParams.network,
+    policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
+    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden }
+  }
+});
+
+export const trainingParams = (p: CalibrationParams, method: CalibrationMethod): CalibrationTrainingParams => {
+  const experiment = p.experiment as ExperimentId;
+  const base = experimentDefinition(experiment).targets;
+  const targets: CalibrationTargets =
+    base.kind === "shares"
+      ? { ...base, shareSuper1: p.targets.m_super1, minShareTotal: p.targets.m_total }
+      : { ...base, minShareSuper1: p.targets.m_super1_min, minShareTotal: p.targets.m_total };
+  const calibratorPpo = defaultCalsheqParams.ppo;
+  return {
+    experiment,
+    method,
+    episodes: p.episodes,
+    horizon: p.horizon,
+    ppo: ppoFrom(p.ppo),
+    calsheq: {
+      ...defaultCalsheqParams,
+      learningRateRatio: p.calsheq.learningRateRatio,
+      maxStepFraction: p.calsheq.maxStepFraction,
+      boundary: p.calsheq.boundary,
+      ppo: {
+        ...calibratorPpo,
+        sgdPasses: p.calsheq.sgdPasses,
+        minibatchSize: Math.min(calibratorPpo.minibatchSize, p.episodes),
+        network: {
+          ...calibratorPpo.network,
+          policy: { ...calibratorPpo.network.policy, hiddenWidths: p.calsheq.hidden },
+          value: { ...calibratorPpo.network.value, hiddenWidths: p.calsheq.hidden }
+        }
+      }
+    },
+    boEvery: p.bo.every,
+    bo: { ...defaultBayesOptParams, acquisition: p.bo.acquisition, kappa: p.bo.kappa },
+    targets
+  };
+};
+
+const makeTrainer = (model: EcnModel, p: CalibrationParams, method: CalibrationMethod) =>
+  Effect.gen(function* () {
+    yield* (yield* Backend).ensure;
+    const rng = (yield* Rng).stream;
+    return new CalibrationTrainer(trainingParams(p, method), gmmVariationModel(model), rng.split("init"));
+  });
+
+const trainingStage = (method: CalibrationMethod) =>
+  Stage.loop({
+    name: method === "calsheq" ? "train-calsheq" : "train-bo",
+    description:
+      method === "calsheq"
+        ? "CALSHEQ: LP shared policy and calibrator trained together (algorithm 1)"
+        : "Bayesian-optimisation baseline with the same shared-policy training (SPEC 4.3)",
+    source: import.meta.url,
+    params: CalibrationParams,
+    scheduleParams: ["iterations", "checkpointEvery"],
+    iterations: (p) => p.iterations,
+    checkpointEvery: (p) => p.checkpointEvery,
+    inputs: { model: ecnModelCodec },
+    state: trainingStateCodec,
+    init: (inputs, p) => Effect.map(makeTrainer(inputs.model, p, method), (trainer): TrainingLoopState => ({ trainer })),
+    step: (state, inputs, p, context) =>
+      Effect.gen(function* () {
+        let trainer = state.trainer;
+        if (trainer === undefined) {
+          trainer = yield* makeTrainer(inputs.model, p, method);
+          trainer.setState(state.saved!);
+        }
+        const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
+        const started = performance.now();
+        const live = trainer;
+        const row = yield* Stage.attempt(method === "calsheq" ? "train-calsheq" : "train-bo", () => live.iterate(rng));
+        const seconds = (performance.now() - started) / 1000;
+        const stepsPerSecond = (p.episodes * p.horizon) / seconds;
+        context.status(
+          `r_cal ${row["calibration/reward"]?.toFixed(3)} m_super1 ${row["targets/m_super1"]?.toFixed(3)} m_total ${row["targets/m_total"]?.toFixed(3)} | ${stepsPerSecond.toFixed(0)} env steps/s`
+        );
+        return { trainer };
+      })
+  });
+
+export const trainCalsheq = trainingStage("calsheq");
+export const trainBo = trainingStage("bo");
