@@ -1,0 +1,100 @@
+/**
+ * The main job's pipeline end to end through the CLI, at a tiny scale: every stage runs, a re-run
+ * is all cache hits, raising the iteration budget re-runs only the training loops (from their
+ * checkpoints) and the report, a report option re-runs only the report, and `show --json` carries
+ * the summary figures under their SPEC names for CALSHEQ and BO.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const store = mkdtempSync(join(tmpdir(), "calibrate-test-"));
+afterAll(() => rmSync(store, { recursive: true, force: true }));
+
+const tinySets = [
+  "calibration.iterations=3",
+  "calibration.checkpointEvery=2",
+  "calibration.episodes=2",
+  "calibration.horizon=10",
+  "calibration.ppo.hidden=[8]",
+  "calibration.ppo.sgdPasses=1",
+  "calibration.calsheq.hidden=[8]",
+  "calibration.bo.every=2",
+  "ecn.data.rows=600"
+];
+
+const run = (args: string[]) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(repo, "pipelines/main.ts"), ...args, "--store", store], {
+      cwd: repo,
+      env: { ...process.env, CI: "1" }
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+
+const statuses = (stdout: string) =>
+  Object.fromEntries(
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { node: string; status: string; reason: string | null })
+      .map((e) => [e.node, e.reason ? `${e.status}:${e.reason}` : e.status])
+  );
+
+const sets = (extra: string[] = []) => [...tinySets, ...extra].flatMap((s) => ["--set", s]);
+
+describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
+  it("runs, caches, resumes and reports", async () => {
+    const first = await run(["run", "calibrate-exp4", ...sets(), "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(statuses(first.stdout)).toEqual({
+      "load-l2": "ran:MISSING",
+      "fit-ecn-gmm": "ran:MISSING",
+      "train-calsheq": "ran:MISSING",
+      "train-bo": "ran:MISSING",
+      "calibration-report": "ran:MISSING"
+    });
+    expect(first.stderr).toMatch(/synthetic level-2 data/);
+
+    const again = await run(["run", "calibrate-exp4", ...sets(), "--json"]);
+    expect(Object.values(statuses(again.stdout)).every((s) => s === "hit")).toBe(true);
+
+    const plan = await run(["explain", "calibrate-exp4", ...sets(["calibration.iterations=5"]), "--json"]);
+    const planned = plan.stdout.split("\n").filter((l) => l.includes('"train-calsheq"')).map((l) => JSON.parse(l) as { detail?: string });
+    expect(planned[0]?.detail).toBe("resumes from checkpoint 3 of 5");
+    const more = await run(["run", "calibrate-exp4", ...sets(["calibration.iterations=5"]), "--json"]);
+    expect(statuses(more.stdout)).toEqual({
+      "load-l2": "hit",
+      "fit-ecn-gmm": "hit",
+      "train-calsheq": "ran:PARAMS",
+      "train-bo": "ran:PARAMS",
+      "calibration-report": "ran:INPUT"
+    });
+
+    const report = await run(["run", "calibrate-exp4", ...sets(["calibration.iterations=5", "report.tailFraction=0.5"]), "--json"]);
+    expect(statuses(report.stdout)).toEqual({
+      "load-l2": "hit",
+      "fit-ecn-gmm": "hit",
+      "train-calsheq": "hit",
+      "train-bo": "hit",
+      "calibration-report": "ran:PARAMS"
+    });
+
+    const shown = await run(["show", "calibrate-exp4", "calibration-report", "--json"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    const node = (JSON.parse(shown.stdout) as { nodes: Array<{ summary: Record<string, { iterations: number; tail: Record<string, number> }>; files: Record<string, string> }> }).nodes[0]!;
+    for (const method of ["calsheq", "bo"]) {
+      expect(node.summary[method]!.iterations).toBe(5);
+      for (const name of ["r_cal", "m_super1", "m_total"]) expect(Number.isFinite(node.summary[method]!.tail[name])).toBe(true);
+    }
+    expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "iterations.parquet", "summary.json"]));
+  });
+});
