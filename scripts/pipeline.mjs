@@ -6,7 +6,7 @@
  * `import.meta.url` is kept pointing at its source file, because code fingerprints and worker
  * threads need the real paths. `PIPELINE_NO_BUNDLE=1` runs the sources through tsx instead.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -32,6 +32,8 @@ const newestSource = () => {
     }
   };
   for (const dir of ["core", "stages", "pipelines", "schemas"]) walk(join(root, dir));
+  // Tests run copies of the sources elsewhere and name that tree here.
+  if (process.env.PIPELINE_SOURCE_ROOT) walk(resolve(process.env.PIPELINE_SOURCE_ROOT));
   newest = Math.max(newest, statSync(entry).mtimeMs);
   return newest;
 };
@@ -56,9 +58,11 @@ const build = async () => {
       });
     }
   };
+  // Built under a private name and renamed, so a concurrent launcher never loads a partial bundle.
+  const tmpFile = `${outFile}.${process.pid}.tmp.mjs`;
   await esbuild.build({
     entryPoints: [entry],
-    outfile: outFile,
+    outfile: tmpFile,
     bundle: true,
     platform: "node",
     format: "esm",
@@ -68,6 +72,7 @@ const build = async () => {
     plugins: [keepSourceUrl],
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" }
   });
+  renameSync(tmpFile, outFile);
 };
 
 if (process.env.PIPELINE_NO_BUNDLE === "1") {

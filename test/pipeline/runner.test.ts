@@ -36,13 +36,21 @@ interface Event {
   detail?: string;
 }
 
-const cliArgs = (dir: string, args: string[]) => ["--import", "tsx", join(dir, "test/pipeline/fixtures/main.ts"), ...args];
+// The CLI runs through the project's launcher (scripts/pipeline.mjs), which bundles the sandbox's
+// copy of the sources and rebuilds the bundle whenever one of them is edited.
+const cliArgs = (_dir: string, args: string[]) => [join(repo, "scripts/pipeline.mjs"), ...args];
+const cliEnv = (dir: string) => ({
+  ...process.env,
+  CI: "1",
+  PIPELINE_ENTRY: join(dir, "test/pipeline/fixtures/main.ts"),
+  PIPELINE_SOURCE_ROOT: dir
+});
 
 // Asynchronous on purpose: a synchronous spawn would block the test worker's event loop for the
 // whole child run, and vitest's worker RPC times out under load.
 const runCli = async (dir: string, args: string[]) => {
   const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, cliArgs(dir, args), { cwd: dir, env: { ...process.env, CI: "1" } });
+    const child = spawn(process.execPath, cliArgs(dir, args), { cwd: dir, env: cliEnv(dir) });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -165,7 +173,7 @@ describe("pipeline runner", { timeout: 300_000 }, () => {
     const dir = makeSandbox();
     const storeDir = join(dir, "store");
     const args = ["run", "diamond", "--set", "walk.iterations=12", "--set", "walk.sleepMs=150", "--store", storeDir, "--json"];
-    const child = spawn(process.execPath, cliArgs(dir, args), { cwd: dir, stdio: "ignore", env: { ...process.env, CI: "1" } });
+    const child = spawn(process.execPath, cliArgs(dir, args), { cwd: dir, stdio: "ignore", env: cliEnv(dir) });
     const loopsDir = join(storeDir, "loops");
     const deadline = Date.now() + 60_000;
     let checkpoints: number[] = [];
@@ -224,7 +232,7 @@ describe("pipeline runner", { timeout: 300_000 }, () => {
     const args = ["run", "diamond", "--set", "walk.sleepMs=100", "--store", join(dir, "store"), "--json"];
     const runAsync = () =>
       new Promise<{ code: number | null; events: Event[] }>((resolvePromise) => {
-        const child = spawn(process.execPath, cliArgs(dir, args), { cwd: dir, env: { ...process.env, CI: "1" } });
+        const child = spawn(process.execPath, cliArgs(dir, args), { cwd: dir, env: cliEnv(dir) });
         let stdout = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
         child.on("exit", (code) =>
