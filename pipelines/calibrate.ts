@@ -4,13 +4,13 @@
  * data and budget, with the Bayesian-optimisation baseline, and report both.
  *
  * Presets. `quick` (the default) is scaled to finish on a 2-core laptop in about 20 minutes:
- * B = 20 episodes per iteration instead of 60, 200 iterations per method instead of the paper's
+ * B = 20 episodes per iteration instead of 60, 100 iterations per method instead of the paper's
  * budget (table 4: 20M-40M env steps, i.e. 3,333-6,667 iterations of 60 x 100 steps), [64, 64]
  * networks instead of [256, 256], 4 SGD passes over minibatches of 1,024 instead of 30 over 128,
  * a learning rate of 3e-4 instead of 1e-4 (fewer, larger steps need a larger rate), the
- * calibrator on the same timescale as the policy (ratio 1: with 200 iterations a 10x slower
- * calibrator barely moves), a BO proposal every 10 iterations instead of 100 (so BO gets 20
- * proposals, not 2), and one EM restart for the ECN fit. `paper` restores the paper's values.
+ * calibrator on the same timescale as the policy (ratio 1: with 100 iterations a 10x slower
+ * calibrator barely moves), a BO proposal every 10 iterations instead of 100 (so BO gets 10
+ * proposals, not 1), and one EM restart for the ECN fit. `paper` restores the paper's values.
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";

@@ -31,9 +31,9 @@ export const CalibrationParams = Schema.Struct({
   /** Experiment of SPEC 4.2 (1-4). */
   experiment: opt(Schema.Literal(1, 2, 3, 4), 4),
   /** Training iterations N (each: B episodes, one PPO update, one calibrator update). */
-  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 200),
+  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 100),
   /** Checkpoint every K iterations. */
-  checkpointEvery: opt(PositiveInt, 20),
+  checkpointEvery: opt(PositiveInt, 10),
   /** B: episodes per iteration (= CALSHEQ particles; SPEC 3: 60). */
   episodes: opt(PositiveInt, 20),
   /** T: steps per episode (SPEC: 100). */

@@ -267,8 +267,9 @@ export const runPipeline = (request: RunRequest) =>
       const existing = yield* store.readManifest(key);
       if (existing !== undefined) {
         results.set(node.id, { node: node.id, key, dataVersion: existing.dataVersion, manifest: existing });
-        if (!request.explainOnly) {
-          yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsRecord, inputs: inputVersions }));
+        const record = { key, code, params: paramsRecord, inputs: inputVersions };
+        if (!request.explainOnly && (previous === undefined || canonicalJson(previous) !== canonicalJson(record))) {
+          yield* Effect.promise(() => writeJsonAtomic(recordPath, record));
         }
         emit({ stage: stage.name, node: node.id, key, status: "hit", reason: null, ms: Math.round(performance.now() - started) });
         continue;

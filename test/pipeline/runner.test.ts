@@ -24,6 +24,9 @@ const makeSandbox = (): string => {
 
 afterAll(() => {
   for (const dir of sandboxes) rmSync(dir, { recursive: true, force: true });
+  // The launcher's bundles of the sandboxes (named after their entry paths).
+  const cache = join(repo, "node_modules", ".cache", "otc-pipeline");
+  if (existsSync(cache)) for (const f of readdirSync(cache)) if (f.includes(`runner-${process.pid}-`)) rmSync(join(cache, f), { force: true });
 });
 
 interface Event {
