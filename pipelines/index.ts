@@ -27,6 +27,18 @@ export const registry: ReadonlyArray<PipelineEntry> = [
   calibration(2),
   calibration(3),
   {
+    name: "ecn-models",
+    description: "vanilla vs neural ECN models (LSTM mixture density, fixed/shared correlation): table 2",
+    load: async () => (await import("./ecn-models.ts")).ecnModels,
+    summarize: (node, value) => {
+      if (node === "score-ecn-models") {
+        const { rows, paperOrderingOnTest, data } = value as { rows: unknown; paperOrderingOnTest: boolean; data: string };
+        return { rows, paperOrderingOnTest, data };
+      }
+      return node === "fit-ecn-gmm" ? ecnSummary(value) : undefined;
+    }
+  },
+  {
     name: "ecn-fit",
     description: "fit the vanilla Gaussian-mixture ECN model to level-2 data and report it",
     load: async () => (await import("./ecn-fit.ts")).ecnFit,
