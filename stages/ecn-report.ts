@@ -6,6 +6,8 @@
  */
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
+import { BUY, OrderBook, SELL } from "../core/book/order-book.ts";
+import { EcnAgent } from "../core/book/ecn-agent.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
 import { buildSamples } from "../core/ecn/samples.ts";
 import { inferTick, toLots, toTicks } from "../core/ecn/snapshots.ts";
@@ -18,8 +20,34 @@ const ReportParams = Schema.Struct({
   /** Model draws per plotted marginal. */
   draws: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 1_000_000)), { default: () => 5000 }),
   /** Histogram bins per marginal. */
-  bins: Schema.optionalWith(Schema.Int.pipe(Schema.between(5, 200)), { default: () => 40 })
+  bins: Schema.optionalWith(Schema.Int.pipe(Schema.between(5, 200)), { default: () => 40 }),
+  /** Steps of the simulated ECN book shown in the report (paper figure 4). */
+  bookSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(10, 100_000)), { default: () => 1000 })
 });
+
+/**
+ * The ECN agent (SPEC 1.6) driving a book with the fitted model and no other orders: the mid
+ * price and the volumes of the best levels over an episode (paper figure 4: volumes stay bounded).
+ */
+const simulateBook = (model: Parameters<typeof gmmVariationModel>[0], steps: number, rng: import("../core/random/philox.ts").Random) => {
+  const p0Tick = 10_000;
+  const book = new OrderBook({ minPriceTick: 0, maxPriceTick: 2 * p0Tick });
+  const agent = new EcnAgent(book, gmmVariationModel(model), { p0Tick, depthLevels: 20, originator: 0 });
+  agent.startEpisode(rng.split("start"));
+  const prices = new Float64Array(5);
+  const volumes = new Float64Array(5);
+  const rows: Array<{ step: number; value: number; series: string }> = [];
+  const mids: Array<{ step: number; value: number; series: string }> = [];
+  for (let t = 0; t < steps; t++) {
+    if (t > 0) agent.step(rng.split(t));
+    mids.push({ step: t, value: book.mid() - p0Tick, series: "mid - P0 (ticks)" });
+    for (const [side, name] of [[SELL, "ask"], [BUY, "bid"]] as const) {
+      const n = book.topLevels(side, 1, prices, volumes);
+      rows.push({ step: t, value: n > 0 ? volumes[0]! : 0, series: `${name} level 1 volume (lots)` });
+    }
+  }
+  return { rows, mids };
+};
 
 const histogramSpec = (title: string, empirical: Float64Array, model: Float64Array, bins: number): VegaLiteSpec => {
   const sorted = Float64Array.from(empirical).sort();
@@ -100,6 +128,24 @@ export const ecnReport = Stage.make({
       ];
       const svgs: string[] = [];
       for (const [title, empirical, fitted] of plots) svgs.push(yield* Effect.promise(() => renderSvg(histogramSpec(title, empirical, fitted, p.bins))));
+      const simulated = yield* Stage.attempt("ecn-report", () => simulateBook(model, p.bookSteps, rng.split("book")));
+      const lineSpec = (title: string, values: Array<{ step: number; value: number; series: string }>): VegaLiteSpec => ({
+        $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+        title,
+        width: 640,
+        height: 200,
+        data: { values },
+        mark: { type: "line", strokeWidth: 1 },
+        encoding: {
+          x: { field: "step", type: "quantitative", title: "step" },
+          y: { field: "value", type: "quantitative", title: null },
+          color: { field: "series", type: "nominal" }
+        }
+      });
+      const bookSvgs = [
+        yield* Effect.promise(() => renderSvg(lineSpec("Simulated ECN book: mid price", simulated.mids))),
+        yield* Effect.promise(() => renderSvg(lineSpec("Simulated ECN book: best-level volumes", simulated.rows)))
+      ];
       const levelName = (j: number) => `${j < m ? "ask" : "bid"} ${(j % m) + 1}`;
       const { mean } = model.longRange;
       return htmlReport(
@@ -124,7 +170,11 @@ export const ecnReport = Stage.make({
               rows: mean.empirical.map((e, j) => [levelName(j), mean.theory[j] ?? null, mean.theoryFromData[j] ?? null, e])
             }
           },
-          { heading: "Fitted vs empirical marginals", svgs }
+          { heading: "Fitted vs empirical marginals", svgs },
+          {
+            heading: `The ECN agent driving a book with this model for ${p.bookSteps} steps, no other orders (figure 4)`,
+            svgs: bookSvgs
+          }
         ]
       );
     })
