@@ -14,7 +14,7 @@
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
-import { trainBo, trainCalsheq } from "../stages/calibration.ts";
+import { episodeRecords, trainBo, trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport } from "../stages/calibration-report.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 
@@ -36,7 +36,7 @@ export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
   Pipeline.make({
     name: `calibrate-exp${experiment}`,
     description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (SPEC 4.2)`,
-    defaults: { seed: 1, ecn: { data: {}, gmm: { nInit: 1 } }, calibration: { experiment }, report: {} },
+    defaults: { seed: 1, ecn: { data: {}, gmm: { nInit: 1 } }, calibration: { experiment }, report: {}, records: {} },
     presets: { quick: {}, paper: paperPreset(experiment) },
     build: (p) => {
       const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
@@ -44,5 +44,6 @@ export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
       const calsheq = p.loop("train-calsheq", trainCalsheq, { model }, "calibration");
       const bo = p.loop("train-bo", trainBo, { model }, "calibration");
       p.node("calibration-report", calibrationReport, { calsheq, bo }, "report");
+      p.node("episode-records", episodeRecords, { model, trained: calsheq }, "records");
     }
   });

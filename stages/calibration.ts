@@ -4,7 +4,10 @@
  * update, one iteration per loop step, checkpointed) over core/calibration/trainer.ts. The loop
  * state is the live trainer between iterations and its plain `TrainerState` in checkpoints.
  */
-import { Effect } from "effect";
+import * as arrow from "apache-arrow";
+import { Effect, Schema } from "effect";
+import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
+import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { defaultBayesOptParams } from "../core/calibration/bayes-opt.ts";
 import { defaultCalsheqParams } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../core/calibration/experiments.ts";
@@ -143,3 +146,38 @@ const trainingStage = (method: CalibrationMethod) =>
 
 export const trainCalsheq = trainingStage("calsheq");
 export const trainBo = trainingStage("bo");
+
+/**
+ * Stage `episode-records` (SPEC 2, issue 5): episodes played by the trained LP policy at the
+ * calibrated profile, one row per agent and step: action, quotes, trades (counterparty, sizes,
+ * prices), inventory, cash, PnL components, reward and market share, as an Arrow table with a
+ * Parquet export for DuckDB, pandas or Polars.
+ */
+export const episodeRecords = Stage.make({
+  name: "episode-records",
+  description: "per-agent, per-step records of episodes played by the calibrated market",
+  source: import.meta.url,
+  params: Schema.Struct({
+    /** Episodes to play. */
+    episodes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 4 })
+  }),
+  inputs: { model: ecnModelCodec, trained: trainingStateCodec },
+  output: arrowTableCodec,
+  exports: [{ name: "episodes", extension: "parquet", encode: (table: arrow.Table) => tableToParquet(table) }],
+  run: (inputs, p) =>
+    Effect.gen(function* () {
+      const rng = (yield* Rng).stream;
+      let trainer = inputs.trained.trainer;
+      if (trainer === undefined) {
+        const saved = inputs.trained.saved!;
+        yield* (yield* Backend).ensure;
+        trainer = new CalibrationTrainer(saved.params, gmmVariationModel(inputs.model), rng.split("init"));
+        trainer.setState(saved);
+      }
+      const live = trainer;
+      return yield* Stage.attempt("episode-records", () => {
+        const { rows: _rows, ...columns } = live.recordEpisodes(p.episodes, gmmVariationModel(inputs.model), rng);
+        return arrow.tableFromArrays(columns as unknown as Record<string, Int32Array | Uint8Array | Float32Array | Float64Array>);
+      });
+    })
+});

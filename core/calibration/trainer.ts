@@ -11,7 +11,8 @@
  */
 import type { EcnVariationModel } from "../ecn/variation-model.ts";
 import { defaultGameConfig } from "../otc/config.ts";
-import { OtcEnv } from "../otc/env.ts";
+import { OtcEnv, type OtcStepRecord } from "../otc/env.ts";
+import { collectRollouts } from "../rl/rollout.ts";
 import type { Random } from "../random/philox.ts";
 import { PpoAgent, type PpoAgentState, type PpoParams } from "../rl/ppo.ts";
 import { runPpoIteration } from "../rl/train.ts";
@@ -54,6 +55,8 @@ export interface TrainerState {
   readonly experiment: ExperimentId;
   readonly method: CalibrationMethod;
   readonly targets: CalibrationTargets;
+  /** All training params, so a checkpoint alone can rebuild its trainer. */
+  readonly params: CalibrationTrainingParams;
   readonly iteration: number;
   readonly envSteps: number;
   readonly lp: PpoAgentState;
@@ -119,6 +122,7 @@ export class CalibrationTrainer {
       experiment: this.params.experiment,
       method: this.params.method,
       targets: this.params.targets,
+      params: this.params,
       iteration: this.iteration,
       envSteps: this.envSteps,
       lp: this.lp.getState(),
@@ -245,6 +249,26 @@ export class CalibrationTrainer {
     });
     this.rows.push(row);
     return row;
+  }
+
+  /**
+   * Plays `episodes` episodes with the current LP policy (no learning) at the mean of the current
+   * profile (CALSHEQ: the particles' mean; BO: its current point) and returns the per-agent,
+   * per-step record of SPEC 2 (quotes, trades, inventories, PnL, rewards, market shares).
+   */
+  recordEpisodes(episodes: number, ecnModel: EcnVariationModel, rng: Random): OtcStepRecord {
+    const d = this.names.length;
+    const profile = new Float64Array(d);
+    if (this.calsheq !== undefined) {
+      const particles = this.calsheq.particles();
+      const B = particles.length / d;
+      for (let b = 0; b < B; b++) for (let i = 0; i < d; i++) profile[i]! += particles[b * d + i]! / B;
+    } else profile.set(this.boCurrent);
+    const population = experimentPopulation(this.params.experiment, profile);
+    const config = { ...defaultGameConfig(population), horizon: this.params.horizon };
+    const env = new OtcEnv({ config, batchSize: episodes, ecnModel, record: true });
+    collectRollouts(env, [this.lp], rng, this.params.ppo);
+    return env.takeRecord();
   }
 
   dispose(): void {

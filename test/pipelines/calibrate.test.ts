@@ -5,7 +5,8 @@
  * the summary figures under their SPEC names for CALSHEQ and BO.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tableFromIPC } from "apache-arrow";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,7 +61,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       "fit-ecn-gmm": "ran:MISSING",
       "train-calsheq": "ran:MISSING",
       "train-bo": "ran:MISSING",
-      "calibration-report": "ran:MISSING"
+      "calibration-report": "ran:MISSING",
+      "episode-records": "ran:MISSING"
     });
     expect(first.stderr).toMatch(/synthetic level-2 data/);
 
@@ -76,7 +78,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       "fit-ecn-gmm": "hit",
       "train-calsheq": "ran:PARAMS",
       "train-bo": "ran:PARAMS",
-      "calibration-report": "ran:INPUT"
+      "calibration-report": "ran:INPUT",
+      "episode-records": "ran:INPUT"
     });
 
     const report = await run(["run", "calibrate-exp4", ...sets(["calibration.iterations=5", "report.tailFraction=0.5"]), "--json"]);
@@ -85,7 +88,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       "fit-ecn-gmm": "hit",
       "train-calsheq": "hit",
       "train-bo": "hit",
-      "calibration-report": "ran:PARAMS"
+      "calibration-report": "ran:PARAMS",
+      "episode-records": "hit"
     });
 
     const shown = await run(["show", "calibrate-exp4", "calibration-report", "--json"]);
@@ -96,5 +100,13 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       for (const name of ["r_cal", "m_super1", "m_total"]) expect(Number.isFinite(node.summary[method]!.tail[name])).toBe(true);
     }
     expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "iterations.parquet", "summary.json"]));
+
+    // Episode records: one row per agent (10 LPs + 500 LTs) per step of each recorded episode.
+    const records = await run(["show", "calibrate-exp4", "episode-records", "--json"]);
+    const files = (JSON.parse(records.stdout) as { nodes: Array<{ files: Record<string, string> }> }).nodes[0]!.files;
+    const table = tableFromIPC(readFileSync(files["value"]!));
+    expect(table.numRows).toBe(4 * 10 * 510);
+    expect(table.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(["episode", "t", "agent", "inventory", "pnlSpread", "marketShare"]));
+    expect(files["episodes.parquet"]).toMatch(/\.parquet$/);
   });
 });
