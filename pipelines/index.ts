@@ -39,6 +39,19 @@ export const registry: ReadonlyArray<PipelineEntry> = [
     }
   },
   {
+    name: "lt-spectrum",
+    description: "figure 2: the shared LT policy's actions as a function of its PnL weight omega",
+    load: async () => (await import("./lt-spectrum.ts")).ltSpectrum,
+    summarize: (node, value) => (node === "lt-spectrum-report" ? (value as { summary: unknown }).summary : undefined)
+  },
+  {
+    name: "shared-diagnostics",
+    description: "shared LP/LT policies: reward over training per supertype and exploitability (section 3.1)",
+    load: async () => (await import("./shared-diagnostics.ts")).sharedDiagnostics,
+    summarize: (node, value) =>
+      node === "shared-report" ? (value as { summary: unknown }).summary : node === "exploitability" ? value : undefined
+  },
+  {
     name: "ecn-fit",
     description: "fit the vanilla Gaussian-mixture ECN model to level-2 data and report it",
     load: async () => (await import("./ecn-fit.ts")).ecnFit,

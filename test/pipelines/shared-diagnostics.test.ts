@@ -1,0 +1,59 @@
+/**
+ * The shared-policy stages end to end through the CLI at a tiny scale (test/pipelines/shared-main.ts):
+ * train-shared on the section 5.2 population, the exploitability of LP 0, and the report of the
+ * reward over training per supertype with its slope sign changes.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { emergentBehaviourPopulation } from "../../core/otc/config.ts";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const store = mkdtempSync(join(tmpdir(), "shared-diagnostics-test-"));
+afterAll(() => rmSync(store, { recursive: true, force: true }));
+
+const sets = [
+  "shared.training.iterations=3",
+  "shared.training.episodes=2",
+  "shared.training.horizon=10",
+  "shared.training.lp.hidden=[8]",
+  "shared.training.lt.hidden=[8]",
+  "shared.exploitability.fineTuneIterations=2",
+  "shared.exploitability.evaluationBatches=2",
+  "shared.exploitability.ppo.hidden=[8]",
+  "ecn.data.rows=600",
+  "report.smoothing=2"
+].flatMap((s) => ["--set", s]);
+
+const run = (args: string[]) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(repo, "test/pipelines/shared-main.ts"), ...args, "--store", store], { cwd: repo, env: { ...process.env, CI: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+
+describe("shared-diagnostics pipeline", { timeout: 300_000 }, () => {
+  it("trains, estimates exploitability and reports reward curves per supertype", async () => {
+    const first = await run(["run", "shared-diagnostics", ...sets, "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const shown = await run(["show", "shared-diagnostics", "--json"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    const nodes = (JSON.parse(shown.stdout) as { nodes: Array<{ node: string; summary: unknown }> }).nodes;
+    const ex = nodes.find((n) => n.node === "exploitability")!.summary as { gain: number; gainStdError: number; episodes: number; fineTuneRewards: number[] };
+    expect(Number.isFinite(ex.gain)).toBe(true);
+    expect(ex.gainStdError).toBeGreaterThanOrEqual(0);
+    expect(ex.episodes).toBe(2 * 2);
+    expect(ex.fineTuneRewards).toHaveLength(2);
+    const report = nodes.find((n) => n.node === "shared-report")!.summary as { iterations: number; series: Record<string, { signChanges: number }> };
+    expect(report.iterations).toBe(3);
+    const population = emergentBehaviourPopulation();
+    for (const s of population.lp) expect(Object.keys(report.series)).toContain(`rewards/lp_${s.name}`);
+    for (const s of population.lt) expect(Object.keys(report.series)).toContain(`rewards/lt_${s.name}`);
+  });
+});
