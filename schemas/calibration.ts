@@ -5,27 +5,13 @@
  * `paper` preset restores the paper's values.
  */
 import { Schema } from "effect";
+import { PpoSettings } from "./ppo.ts";
 
 const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const Fraction = Schema.Number.pipe(Schema.between(0, 1));
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
-export const PpoSettings = Schema.Struct({
-  /** Adam step size of the shared policy (SPEC 3: 1e-4). */
-  learningRate: opt(Positive, 3e-4),
-  /** SGD passes over the batch per update (SPEC 3: 30). */
-  sgdPasses: opt(PositiveInt, 4),
-  /** Samples per minibatch. */
-  minibatchSize: opt(PositiveInt, 1024),
-  /** Hidden layer widths of the policy and value networks (SPEC 3: [256, 256]). */
-  hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [64, 64]),
-  /** PPO surrogate clip (SPEC 3: 0.3). */
-  clip: opt(Positive, 0.3),
-  /** Target KL of the adaptive penalty (SPEC 3: 0.01). */
-  klTarget: opt(Positive, 0.01)
-});
-export type PpoSettings = typeof PpoSettings.Type;
 
 export const CalibrationParams = Schema.Struct({
   /** Experiment of SPEC 4.2 (1-4). */

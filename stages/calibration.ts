@@ -13,14 +13,14 @@ import { defaultCalsheqParams } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../core/calibration/experiments.ts";
 import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams, type TrainerState } from "../core/calibration/trainer.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
-import { defaultPpoParams, type PpoParams } from "../core/rl/ppo.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
-import { CalibrationParams, type PpoSettings } from "../schemas/calibration.ts";
+import { CalibrationParams } from "../schemas/calibration.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "./ecn.ts";
+import { ppoParamsFrom } from "./shared.ts";
 
 /** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
 export interface TrainingLoopState {
@@ -52,20 +52,6 @@ export const setupOf = (state: TrainingLoopState): { experiment: ExperimentId; t
   return { experiment: state.saved!.experiment, targets: state.saved!.targets };
 };
 
-const ppoFrom = (s: PpoSettings): PpoParams => ({
-  ...defaultPpoParams,
-  learningRate: s.learningRate,
-  sgdPasses: s.sgdPasses,
-  minibatchSize: s.minibatchSize,
-  clipParam: s.clip,
-  klTarget: s.klTarget,
-  network: {
-    ...defaultPpoParams.network,
-    policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
-    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden }
-  }
-});
-
 export const trainingParams = (p: CalibrationParams, method: CalibrationMethod): CalibrationTrainingParams => {
   const experiment = p.experiment as ExperimentId;
   const base = experimentDefinition(experiment).targets;
@@ -79,7 +65,7 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
     method,
     episodes: p.episodes,
     horizon: p.horizon,
-    ppo: ppoFrom(p.ppo),
+    ppo: ppoParamsFrom(p.ppo),
     calsheq: {
       ...defaultCalsheqParams,
       learningRateRatio: p.calsheq.learningRateRatio,

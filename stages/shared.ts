@@ -27,6 +27,7 @@ import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
+import { PpoSettings } from "../schemas/ppo.ts";
 import { ecnModelCodec } from "./ecn.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
@@ -34,28 +35,8 @@ const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative());
 const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
-/** PPO settings of one class (SPEC 3 defaults in brackets; the defaults here are the quick scale). */
-export const PpoSettingsSchema = Schema.Struct({
-  /** Adam step size [1e-4]. */
-  learningRate: opt(Positive, 3e-4),
-  /** SGD passes per update [30]. */
-  sgdPasses: opt(PositiveInt, 4),
-  /** Samples per minibatch [128]. */
-  minibatchSize: opt(PositiveInt, 1024),
-  /** Hidden widths of the policy and value networks [[256, 256]]. */
-  hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [64, 64]),
-  /** Surrogate clip [0.3]. */
-  clip: opt(Positive, 0.3),
-  /** Target KL of the adaptive penalty [0.01]. */
-  klTarget: opt(Positive, 0.01),
-  /** Discount zeta [1]. */
-  discount: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
-  /** GAE lambda [1]. */
-  gaeLambda: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
-  /** Entropy bonus [0]. */
-  entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0)
-});
-export type PpoSettings = typeof PpoSettingsSchema.Type;
+/** PPO settings of one class: the project-wide schema (schemas/ppo.ts). */
+export const PpoSettingsSchema = PpoSettings;
 const defaultSettings = (): PpoSettings => PpoSettingsSchema.make({});
 
 export const ppoParamsFrom = (s: PpoSettings): PpoParams => ({

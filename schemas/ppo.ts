@@ -1,0 +1,32 @@
+/**
+ * PPO settings of one shared policy as stage params (SPEC 3; the paper's RLlib defaults in
+ * brackets). The defaults here are the `quick` scale used by every pipeline that trains a policy;
+ * each pipeline's `paper` preset restores the bracketed values.
+ */
+import { Schema } from "effect";
+
+const PositiveInt = Schema.Int.pipe(Schema.positive());
+const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
+
+export const PpoSettings = Schema.Struct({
+  /** Adam step size [1e-4]. */
+  learningRate: opt(Positive, 3e-4),
+  /** SGD passes per update [30]. */
+  sgdPasses: opt(PositiveInt, 4),
+  /** Samples per minibatch [128]. */
+  minibatchSize: opt(PositiveInt, 1024),
+  /** Hidden widths of the policy and value networks [[256, 256]]. */
+  hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [64, 64]),
+  /** Surrogate clip [0.3]. */
+  clip: opt(Positive, 0.3),
+  /** Target KL of the adaptive penalty [0.01]. */
+  klTarget: opt(Positive, 0.01),
+  /** Discount zeta [1]. */
+  discount: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
+  /** GAE lambda [1]. */
+  gaeLambda: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
+  /** Entropy bonus [0]. */
+  entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0)
+});
+export type PpoSettings = typeof PpoSettings.Type;
