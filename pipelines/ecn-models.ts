@@ -14,7 +14,11 @@ import { ecnModelsReport, scoreEcnModels, trainEcnNeuralFixed, trainEcnNeuralSha
 export const ecnModels = Pipeline.make({
   name: "ecn-models",
   description: "vanilla vs neural ECN models (LSTM mixture density, fixed/shared correlation): table 2",
-  defaults: { seed: 1, ecn: { data: {}, gmm: {}, neural: { train: {}, score: {}, report: {} } } },
+  // The defaults are the quick scale, as in every pipeline; `--preset paper` gives the paper's.
+  defaults: {
+    seed: 1,
+    ecn: { data: {}, gmm: { nInit: 1 }, neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 }, score: {}, report: {} } }
+  },
   presets: {
     quick: { ecn: { gmm: { nInit: 1 }, neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } } },
     paper: { ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } } }
