@@ -4,15 +4,13 @@
  * checkpoints) and the report, a report option re-runs only the report, and `show --json` carries
  * the summary figures under their SPEC names for CALSHEQ and BO.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRunner, setFlags, statuses } from "./cli.ts";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const store = mkdtempSync(join(tmpdir(), "calibrate-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
@@ -28,29 +26,10 @@ const tinySets = [
   "ecn.data.rows=600"
 ];
 
-const run = (args: string[]) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repo, "pipelines/main.ts"), ...args, "--store", store], {
-      cwd: repo,
-      env: { ...process.env, CI: "1" }
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
 
-const statuses = (stdout: string) =>
-  Object.fromEntries(
-    stdout
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { node: string; status: string; reason: string | null })
-      .map((e) => [e.node, e.reason ? `${e.status}:${e.reason}` : e.status])
-  );
 
-const sets = (extra: string[] = []) => [...tinySets, ...extra].flatMap((s) => ["--set", s]);
+const run = cliRunner("pipelines/main.ts", store);
+const sets = (extra: string[] = []) => setFlags([...tinySets, ...extra]);
 
 describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
   it("runs, caches, resumes and reports", async () => {

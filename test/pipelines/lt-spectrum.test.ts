@@ -5,17 +5,15 @@
  * pipeline runs end to end through the CLI at a tiny scale, is all cache hits when re-run, resumes
  * its loop when the budget rises, and `show --json` carries the per-omega fractions and PnL.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRunner, setFlags, statuses } from "./cli.ts";
 import { constant } from "../../core/otc/supertypes.ts";
 import { Random } from "../../core/random/philox.ts";
 import { ltSpectrumEnv, type LtSpectrumSetup } from "../../stages/lt-spectrum.ts";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const store = mkdtempSync(join(tmpdir(), "lt-spectrum-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
@@ -49,29 +47,10 @@ const tinySets = [
   "report.evaluationEpisodes=2"
 ];
 
-const run = (args: string[]) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repo, "test/pipelines/lt-spectrum-main.ts"), ...args, "--store", store], {
-      cwd: repo,
-      env: { ...process.env, CI: "1" }
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
 
-const statuses = (stdout: string) =>
-  Object.fromEntries(
-    stdout
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { node: string; status: string; reason: string | null })
-      .map((e) => [e.node, e.reason ? `${e.status}:${e.reason}` : e.status])
-  );
 
-const sets = (extra: string[] = []) => [...tinySets, ...extra].flatMap((s) => ["--set", s]);
+const run = cliRunner("test/pipelines/lt-spectrum-main.ts", store);
+const sets = (extra: string[] = []) => setFlags([...tinySets, ...extra]);
 
 describe("lt-spectrum pipeline", { timeout: 300_000 }, () => {
   it("runs, caches, resumes and reports the fractions and PnL per omega", async () => {

@@ -3,15 +3,13 @@
  * train-shared on the section 5.2 population, the exploitability of LP 0, and the report of the
  * reward over training per supertype with its slope sign changes.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRunner } from "./cli.ts";
 import { emergentBehaviourPopulation } from "../../core/otc/config.ts";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const store = mkdtempSync(join(tmpdir(), "shared-diagnostics-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
@@ -28,15 +26,8 @@ const sets = [
   "report.smoothing=2"
 ].flatMap((s) => ["--set", s]);
 
-const run = (args: string[]) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(repo, "test/pipelines/shared-main.ts"), ...args, "--store", store], { cwd: repo, env: { ...process.env, CI: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
+
+const run = cliRunner("test/pipelines/shared-main.ts", store);
 
 describe("shared-diagnostics pipeline", { timeout: 300_000 }, () => {
   it("trains, estimates exploitability and reports reward curves per supertype", async () => {
