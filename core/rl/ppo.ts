@@ -170,6 +170,23 @@ export interface PpoBatch {
   returns: Float32Array;
 }
 
+/** Zero-filled buffers for `size` samples of a policy with these widths (advantages/returns filled later). */
+export const emptyPpoBatch = (size: number, obsDim: number, widths: { actionDim: number; paramDim: number }): PpoBatch => ({
+  size,
+  obsDim,
+  actionDim: widths.actionDim,
+  paramDim: widths.paramDim,
+  obs: new Float32Array(size * obsDim),
+  actions: new Float32Array(size * widths.actionDim),
+  logProbs: new Float32Array(size),
+  distParams: new Float32Array(size * widths.paramDim),
+  values: new Float32Array(size),
+  rewards: new Float32Array(size),
+  dones: new Float32Array(size),
+  advantages: new Float32Array(0),
+  returns: new Float32Array(0)
+});
+
 export interface PpoAgentState {
   /** Policy and value network weights by variable name. */
   weights: WeightMap;

@@ -6,7 +6,7 @@
  * advantages and returns by GAE. Arrays are time-major: sample t * count + i is agent i at step t.
  */
 import type { Random } from "../random/philox.ts";
-import { computeGae, PpoBatchError, type PpoAgent, type PpoBatch, type PpoParams } from "./ppo.ts";
+import { computeGae, emptyPpoBatch, PpoBatchError, type PpoAgent, type PpoBatch, type PpoParams } from "./ppo.ts";
 import type { MultiClassVecEnv } from "./vec-env.ts";
 
 export interface RolloutBatch extends PpoBatch {
@@ -40,24 +40,7 @@ export const collectRollouts = (
     if (spec.obsDim !== agent.obsDim) throw new PpoBatchError(`class ${spec.name} has obsDim ${spec.obsDim}, its agent ${agent.obsDim}`);
     if (spec.action.kind !== policy.kind) throw new PpoBatchError(`class ${spec.name} has ${spec.action.kind} actions, its policy ${policy.kind}`);
     const size = steps * spec.count;
-    return {
-      size,
-      agents: spec.count,
-      steps,
-      obsDim: spec.obsDim,
-      actionDim: policy.actionDim,
-      paramDim: policy.paramDim,
-      obs: new Float32Array(size * spec.obsDim),
-      actions: new Float32Array(size * policy.actionDim),
-      logProbs: new Float32Array(size),
-      distParams: new Float32Array(size * policy.paramDim),
-      values: new Float32Array(size),
-      rewards: new Float32Array(size),
-      dones: new Float32Array(size),
-      advantages: new Float32Array(0),
-      returns: new Float32Array(0),
-      episodeRewards: new Float64Array(spec.count)
-    };
+    return { ...emptyPpoBatch(size, spec.obsDim, policy), agents: spec.count, steps, episodeRewards: new Float64Array(spec.count) };
   });
 
   env.reset(rng.split("reset"));
