@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect";
 import { PpoSettings } from "./ppo.ts";
+import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
 
 const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
 const PositiveInt = Schema.Int.pipe(Schema.positive());
@@ -24,6 +25,10 @@ export const CalibrationParams = Schema.Struct({
   episodes: opt(PositiveInt, 20),
   /** T: steps per episode (SPEC: 100). */
   horizon: opt(PositiveInt, 100),
+  /** Episodes per rollout shard (the unit of work of a worker thread). */
+  episodesPerShard: opt(EpisodesPerShard, 5),
+  /** Rollout execution (worker threads); never changes results, so not in the cache key. */
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
   ppo: opt(PpoSettings, PpoSettings.make({})),
   calsheq: opt(
     Schema.Struct({

@@ -12,12 +12,12 @@ import { defaultBayesOptParams } from "../core/calibration/bayes-opt.ts";
 import { defaultCalsheqParams } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../core/calibration/experiments.ts";
 import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams, type TrainerState } from "../core/calibration/trainer.ts";
-import { gmmVariationModel } from "../core/ecn/model.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
+import { workerCountOf } from "../schemas/rollouts.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "./ecn.ts";
 import { ppoParamsFrom } from "./shared.ts";
@@ -65,6 +65,7 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
     method,
     episodes: p.episodes,
     horizon: p.horizon,
+    episodesPerShard: p.episodesPerShard,
     ppo: ppoParamsFrom(p.ppo),
     calsheq: {
       ...defaultCalsheqParams,
@@ -88,12 +89,22 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
   };
 };
 
-const makeTrainer = (model: EcnModel, p: CalibrationParams, method: CalibrationMethod) =>
+/** A trainer for `params` whose rollouts run as `p.rollouts` asks, on the run's tfjs backend. */
+const buildTrainer = (model: EcnModel, params: CalibrationTrainingParams, p: CalibrationParams | undefined) =>
   Effect.gen(function* () {
-    yield* (yield* Backend).ensure;
+    const backend = yield* Backend;
+    yield* backend.ensure;
     const rng = (yield* Rng).stream;
-    return new CalibrationTrainer(trainingParams(p, method), gmmVariationModel(model), rng.split("init"));
+    const shards = Math.ceil(params.episodes / params.episodesPerShard);
+    const workers = p === undefined ? 0 : workerCountOf(p.rollouts, shards);
+    const name = backend.current();
+    return new CalibrationTrainer(params, { kind: "gmm", data: model }, rng.split("init"), {
+      workers,
+      ...(name === "wasm" || name === "cpu" ? { backend: name } : {})
+    });
   });
+
+const makeTrainer = (model: EcnModel, p: CalibrationParams, method: CalibrationMethod) => buildTrainer(model, trainingParams(p, method), p);
 
 const trainingStage = (method: CalibrationMethod) =>
   Stage.loop({
@@ -105,6 +116,7 @@ const trainingStage = (method: CalibrationMethod) =>
     source: import.meta.url,
     params: CalibrationParams,
     scheduleParams: ["iterations", "checkpointEvery"],
+    executionParams: ["rollouts"],
     iterations: (p) => p.iterations,
     checkpointEvery: (p) => p.checkpointEvery,
     inputs: { model: ecnModelCodec },
@@ -120,7 +132,7 @@ const trainingStage = (method: CalibrationMethod) =>
         const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
         const started = performance.now();
         const live = trainer;
-        const row = yield* Stage.attempt(method === "calsheq" ? "train-calsheq" : "train-bo", () => live.iterate(rng));
+        const row = yield* Stage.attemptPromise(method === "calsheq" ? "train-calsheq" : "train-bo", () => live.iterate(rng));
         const seconds = (performance.now() - started) / 1000;
         const stepsPerSecond = (p.episodes * p.horizon) / seconds;
         context.status(
@@ -156,13 +168,12 @@ export const episodeRecords = Stage.make({
       let trainer = inputs.trained.trainer;
       if (trainer === undefined) {
         const saved = inputs.trained.saved!;
-        yield* (yield* Backend).ensure;
-        trainer = new CalibrationTrainer(saved.params, gmmVariationModel(inputs.model), rng.split("init"));
+        trainer = yield* buildTrainer(inputs.model, saved.params, undefined);
         trainer.setState(saved);
       }
       const live = trainer;
       return yield* Stage.attempt("episode-records", () => {
-        const { rows: _rows, ...columns } = live.recordEpisodes(p.episodes, gmmVariationModel(inputs.model), rng);
+        const { rows: _rows, ...columns } = live.recordEpisodes(p.episodes, rng);
         return arrow.tableFromArrays(columns as unknown as Record<string, Int32Array | Uint8Array | Float32Array | Float64Array>);
       });
     })

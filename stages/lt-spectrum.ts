@@ -22,6 +22,7 @@ import { LT_BUY, LT_SELL, OtcEnv, type EcnDriver, type EcnDriverFactory } from "
 import { constant, uniform, type ParamDist, type Population } from "../core/otc/supertypes.ts";
 import { Random } from "../core/random/philox.ts";
 import type { PpoAgent } from "../core/rl/ppo.ts";
+import { localRollouts } from "../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer, type SharedTrainerOptions } from "../core/rl/shared-trainer.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
@@ -256,7 +257,8 @@ export const evaluateAtOmega = (
 /** The trainer of the LT spectrum: only the LT class learns (the LP is disconnected). */
 export const ltSpectrumTrainer = (setup: LtSpectrumSetup, ppo: SharedTrainerOptions["defaultPpo"], lpPpo: SharedTrainerOptions["defaultPpo"], rng: Random) => {
   const { env } = ltSpectrumEnv(setup, uniform(0, 1));
-  return new SharedTrainer(env, { ppo: { lt: ppo, lp: lpPpo }, defaultPpo: ppo, learning: ["lt"], episodes: setup.episodes, labels: otcSupertypeLabels(env) }, rng);
+  // The scripted mid-price path is a function, not data a worker could rebuild: rollouts stay in this thread.
+  return new SharedTrainer(localRollouts(env), { ppo: { lt: ppo, lp: lpPpo }, defaultPpo: ppo, learning: ["lt"], episodes: setup.episodes, labels: otcSupertypeLabels(env) }, rng);
 };
 
 // ---------------------------------------------------------------------------------------------

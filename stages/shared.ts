@@ -11,6 +11,8 @@ import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
+import { otcRolloutEnv, otcRolloutLocation } from "../core/otc/rollout-env.ts";
+import { localRollouts, RolloutRunner, type RolloutSource } from "../core/rl/rollout-runner.ts";
 import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
 import { OtcEnv } from "../core/otc/env.ts";
 import type { Population } from "../core/otc/supertypes.ts";
@@ -28,6 +30,7 @@ import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { PpoSettings } from "../schemas/ppo.ts";
+import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerCountOf } from "../schemas/rollouts.ts";
 import { ecnModelCodec } from "./ecn.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
@@ -96,7 +99,7 @@ export const sharedLoopStep = (stage: string, trainer: SharedTrainer, iteration:
   Effect.gen(function* () {
     const rng = (yield* Rng).stream.split("iterations").split(iteration);
     const started = performance.now();
-    const row = yield* Stage.attempt(stage, () => trainer.iterate(rng));
+    const row = yield* Stage.attemptPromise(stage, () => trainer.iterate(rng));
     const seconds = (performance.now() - started) / 1000;
     const envSteps = trainer.options.episodes * trainer.env.horizon;
     status(`${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s`);
@@ -116,6 +119,10 @@ export const SharedTrainingParams = Schema.Struct({
   episodes: opt(PositiveInt, 8),
   /** T, steps per episode [100]. */
   horizon: opt(PositiveInt, 100),
+  /** Episodes per rollout shard (the unit of work of a worker thread). */
+  episodesPerShard: opt(EpisodesPerShard, 4),
+  /** Rollout execution (worker threads); never changes results, so not in the cache key. */
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
   /** Classes whose policy is trained. */
   learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">),
   lp: opt(PpoSettingsSchema, defaultSettings()),
@@ -126,22 +133,54 @@ export type SharedTrainingParams = typeof SharedTrainingParams.Type;
 export const sharedPopulation = (choice: SharedTrainingParams["population"]): Population =>
   choice === "emergent" ? emergentBehaviourPopulation() : calibrationPopulation(Number(choice.slice(-1)) as 1 | 2 | 3 | 4);
 
-/** The env and trainer of `train-shared` (also used to rebuild it for diagnostics). */
-export const makeSharedTrainer = (model: EcnModel, p: SharedTrainingParams, rng: import("../core/random/philox.ts").Random): SharedTrainer => {
-  const config = { ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon };
-  const env = new OtcEnv({ config, batchSize: p.episodes, ecnModel: gmmVariationModel(model) });
-  return new SharedTrainer(
-    env,
-    { ppo: { lp: ppoParamsFrom(p.lp), lt: ppoParamsFrom(p.lt) }, defaultPpo: ppoParamsFrom(p.lp), learning: p.learning.filter((c) => env.classes.some((s) => s.name === c)), episodes: p.episodes, labels: otcSupertypeLabels(env) },
+export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon });
+
+/** A shared trainer drawing its episodes from `source`; `probe` is an env of the same population. */
+const sharedTrainerOver = (source: RolloutSource, probe: OtcEnv, p: SharedTrainingParams, rng: import("../core/random/philox.ts").Random): SharedTrainer =>
+  new SharedTrainer(
+    source,
+    {
+      ppo: { lp: ppoParamsFrom(p.lp), lt: ppoParamsFrom(p.lt) },
+      defaultPpo: ppoParamsFrom(p.lp),
+      learning: p.learning.filter((c) => source.classes.some((s) => s.name === c)),
+      episodes: p.episodes,
+      labels: otcSupertypeLabels(probe, p.episodes)
+    },
     rng
   );
+
+/** The trainer of `train-shared`, its rollouts sharded over `workers` threads (0: this thread). */
+export const makeSharedTrainer = (
+  model: EcnModel,
+  p: SharedTrainingParams,
+  rng: import("../core/random/philox.ts").Random,
+  execution: { readonly workers: number; readonly backend?: "wasm" | "cpu" } = { workers: 0 }
+): SharedTrainer => {
+  const runner = new RolloutRunner({
+    factory: otcRolloutEnv,
+    location: otcRolloutLocation,
+    args: { config: sharedGameConfig(p), ecn: { kind: "gmm", data: model } },
+    episodes: p.episodes,
+    episodesPerShard: p.episodesPerShard,
+    ...execution
+  });
+  return sharedTrainerOver(runner, runner.probe, p, rng);
+};
+
+/** A trainer over one in-thread env of all B episodes, for diagnostics that drive the env themselves. */
+const makeInThreadSharedTrainer = (model: EcnModel, p: SharedTrainingParams, rng: import("../core/random/philox.ts").Random) => {
+  const env = new OtcEnv({ config: sharedGameConfig(p), batchSize: p.episodes, ecnModel: gmmVariationModel(model) });
+  return { env, trainer: sharedTrainerOver(localRollouts(env), env, p, rng) };
 };
 
 const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
   Effect.gen(function* () {
-    yield* (yield* Backend).ensure;
+    const backend = yield* Backend;
+    yield* backend.ensure;
     const rng = (yield* Rng).stream;
-    return makeSharedTrainer(model, p, rng.split("init"));
+    const name = backend.current();
+    const workers = workerCountOf(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
+    return makeSharedTrainer(model, p, rng.split("init"), { workers, ...(name === "wasm" || name === "cpu" ? { backend: name } : {}) });
   });
 
 export const trainShared = Stage.loop({
@@ -150,6 +189,7 @@ export const trainShared = Stage.loop({
   source: import.meta.url,
   params: SharedTrainingParams,
   scheduleParams: ["iterations", "checkpointEvery"],
+  executionParams: ["rollouts"],
   iterations: (p) => p.iterations,
   checkpointEvery: (p) => p.checkpointEvery,
   inputs: { model: ecnModelCodec },
@@ -215,14 +255,14 @@ export const exploitabilityStage = Stage.make({
       const rng = (yield* Rng).stream;
       const e = p.exploitability;
       const result = yield* Stage.attempt("exploitability", (): ExploitabilityResult => {
-        const trainer = makeSharedTrainer(inputs.model, p.training, rng.split("init"));
+        const { env, trainer } = makeInThreadSharedTrainer(inputs.model, p.training, rng.split("init"));
         try {
           trainer.setState(inputs.shared.trainer?.getState() ?? inputs.shared.saved!);
-          const classIndex = trainer.env.classes.findIndex((c) => c.name === e.agentClass);
-          const spec = trainer.env.classes[classIndex];
-          if (spec === undefined) throw new Error(`The population has no learning ${e.agentClass} class; pick agentClass among ${trainer.env.classes.map((c) => c.name).join(", ")}.`);
+          const classIndex = env.classes.findIndex((c) => c.name === e.agentClass);
+          const spec = env.classes[classIndex];
+          if (spec === undefined) throw new Error(`The population has no learning ${e.agentClass} class; pick agentClass among ${env.classes.map((c) => c.name).join(", ")}.`);
           return estimateExploitability(
-            trainer.env,
+            env,
             trainer.agents,
             {
               classIndex,
@@ -235,7 +275,7 @@ export const exploitabilityStage = Stage.make({
             rng.split("exploitability")
           );
         } finally {
-          trainer.dispose();
+          void trainer.dispose();
         }
       });
       return { agentClass: e.agentClass, agent: e.agent, ...result, fineTuneRewards: [...result.fineTuneRewards] };

@@ -9,13 +9,13 @@
  * An iteration is a pure function of (state, params, iteration stream), so a checkpointed loop
  * resumes bit-identically; every figure the reports need is kept in the per-iteration rows.
  */
-import type { EcnVariationModel } from "../ecn/variation-model.ts";
 import { defaultGameConfig } from "../otc/config.ts";
-import { OtcEnv, type OtcStepRecord } from "../otc/env.ts";
+import { OtcEnv, type OtcEpisodeOutcomes, type OtcStepRecord } from "../otc/env.ts";
+import { ecnVariationModelOf, mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcEcnSpec, type OtcEpisodeProfile, type OtcRolloutArgs } from "../otc/rollout-env.ts";
 import { collectRollouts } from "../rl/rollout.ts";
+import { RolloutRunner } from "../rl/rollout-runner.ts";
 import type { Random } from "../random/philox.ts";
-import { PpoAgent, type PpoAgentState, type PpoParams } from "../rl/ppo.ts";
-import { runPpoIteration } from "../rl/train.ts";
+import { PpoAgent, ppoUpdate, type PpoAgentState, type PpoParams } from "../rl/ppo.ts";
 import { BayesOptimizer, type BayesOptParams, type BayesOptState } from "./bayes-opt.ts";
 import { CalsheqCalibrator, type CalsheqParams, type CalsheqState } from "./calsheq.ts";
 import {
@@ -36,6 +36,8 @@ export interface CalibrationTrainingParams {
   readonly episodes: number;
   /** T: steps per episode. */
   readonly horizon: number;
+  /** Episodes per rollout shard (fixes the shard layout; see core/rl/rollout-runner.ts). */
+  readonly episodesPerShard: number;
   /** The LP shared policy's PPO. */
   readonly ppo: PpoParams;
   /** CALSHEQ calibrator (its `particles` is set to `episodes`). */
@@ -65,8 +67,14 @@ export interface TrainerState {
   readonly rows: IterationRow[];
 }
 
+/** How the trainer runs its rollouts: worker threads (0: this thread); never changes results. */
+export interface TrainerExecution {
+  readonly workers: number;
+  readonly backend?: "wasm" | "cpu";
+}
+
 export class CalibrationTrainer {
-  readonly env: OtcEnv;
+  readonly rollouts: RolloutRunner<OtcRolloutArgs, OtcEnv, OtcEpisodeProfile, OtcEpisodeOutcomes>;
   readonly names: readonly string[];
   private readonly lp: PpoAgent;
   private readonly calsheq: CalsheqCalibrator | undefined;
@@ -79,15 +87,24 @@ export class CalibrationTrainer {
 
   constructor(
     readonly params: CalibrationTrainingParams,
-    ecnModel: EcnVariationModel,
-    rng: Random
+    readonly ecn: OtcEcnSpec,
+    rng: Random,
+    execution: TrainerExecution = { workers: 0 }
   ) {
     const definition = experimentDefinition(params.experiment);
     const { space } = definition;
     this.names = space.names;
     const config = { ...defaultGameConfig(experimentPopulation(params.experiment, space.initial)), horizon: params.horizon };
-    this.env = new OtcEnv({ config, batchSize: params.episodes, ecnModel });
-    const lpClass = this.env.classes[0]!;
+    this.rollouts = new RolloutRunner({
+      factory: otcRolloutEnv,
+      location: otcRolloutLocation,
+      args: { config, ecn },
+      episodes: params.episodes,
+      episodesPerShard: params.episodesPerShard,
+      workers: execution.workers,
+      ...(execution.backend !== undefined ? { backend: execution.backend } : {})
+    });
+    const lpClass = this.rollouts.classes[0]!;
     this.lp = new PpoAgent(lpClass.obsDim, lpClass.action, params.ppo, rng.split("lp-policy"));
     this.boCurrent = Float64Array.from(space.initial);
     this.boNextProposal = params.boEvery;
@@ -143,18 +160,21 @@ export class CalibrationTrainer {
   }
 
   /** One training iteration; `rng` must be the iteration's own stream (e.g. root.split(k)). */
-  iterate(rng: Random): IterationRow {
+  async iterate(rng: Random): Promise<IterationRow> {
     const { params } = this;
     const B = params.episodes;
     const d = this.names.length;
     const profiles: Float64Array[] = [];
-    for (let b = 0; b < B; b++) {
-      const lambda = this.profileOf(b);
-      profiles.push(lambda);
-      this.env.setEpisodeProfile(b, experimentPopulation(params.experiment, lambda));
-    }
-    const [lpMetrics] = runPpoIteration(this.env, [this.lp], params.ppo, rng.split("shared"));
-    const outcomes = this.env.episodeOutcomes();
+    for (let b = 0; b < B; b++) profiles.push(this.profileOf(b));
+    const populations = profiles.map((lambda) => experimentPopulation(params.experiment, lambda));
+    const sharedRng = rng.split("shared");
+    const rollout = await this.rollouts.collect([this.lp], sharedRng.split("rollouts"), params.ppo, populations);
+    const lpBatch = rollout.batches[0]!;
+    const ppoMetrics = ppoUpdate(this.lp, lpBatch, params.ppo, sharedRng.split("update").split(0));
+    let lpRewardTotal = 0;
+    for (let i = 0; i < lpBatch.agents; i++) lpRewardTotal += lpBatch.episodeRewards[i]!;
+    const lpMetrics = { ...ppoMetrics, "charts/episode_reward_mean": lpRewardTotal / lpBatch.agents };
+    const outcomes = mergeEpisodeOutcomes(rollout.extras);
     this.envSteps += B * params.horizon;
 
     // Per-episode calibration metrics and rewards (SPEC 4.2).
@@ -190,8 +210,9 @@ export class CalibrationTrainer {
     };
     const lpReward = new Float64Array(nSuper);
     const lpCount = new Float64Array(nSuper);
+    // lpSupertype lists one episode's LPs; every episode has the same LPs in the same order.
     for (let i = 0; i < outcomes.lpEpisodeReward.length; i++) {
-      const s = outcomes.lpSupertype[i]!;
+      const s = outcomes.lpSupertype[i % outcomes.nLp]!;
       lpReward[s]! += outcomes.lpEpisodeReward[i]!;
       lpCount[s]! += 1;
     }
@@ -225,12 +246,12 @@ export class CalibrationTrainer {
       "targets/m_total": mean(shareTotal),
       "calibration/policy_loss": calibratorLoss,
       "calibration/mean_abs_step": calibratorStep,
-      "charts/episode_reward_mean": lpMetrics!["charts/episode_reward_mean"],
-      "losses/policy_loss": lpMetrics!["losses/policy_loss"],
-      "losses/value_loss": lpMetrics!["losses/value_loss"],
-      "losses/approx_kl": lpMetrics!["losses/approx_kl"],
-      "losses/entropy": lpMetrics!["losses/entropy"],
-      "charts/kl_coeff": lpMetrics!["charts/kl_coeff"]
+      "charts/episode_reward_mean": lpMetrics["charts/episode_reward_mean"],
+      "losses/policy_loss": lpMetrics["losses/policy_loss"],
+      "losses/value_loss": lpMetrics["losses/value_loss"],
+      "losses/approx_kl": lpMetrics["losses/approx_kl"],
+      "losses/entropy": lpMetrics["losses/entropy"],
+      "charts/kl_coeff": lpMetrics["charts/kl_coeff"]
     };
     // Undefined values (NaN: e.g. no calibrator loss under BO) are left out of the row.
     const row: IterationRow = {};
@@ -256,7 +277,7 @@ export class CalibrationTrainer {
    * profile (CALSHEQ: the particles' mean; BO: its current point) and returns the per-agent,
    * per-step record of SPEC 2 (quotes, trades, inventories, PnL, rewards, market shares).
    */
-  recordEpisodes(episodes: number, ecnModel: EcnVariationModel, rng: Random): OtcStepRecord {
+  recordEpisodes(episodes: number, rng: Random): OtcStepRecord {
     const d = this.names.length;
     const profile = new Float64Array(d);
     if (this.calsheq !== undefined) {
@@ -266,12 +287,14 @@ export class CalibrationTrainer {
     } else profile.set(this.boCurrent);
     const population = experimentPopulation(this.params.experiment, profile);
     const config = { ...defaultGameConfig(population), horizon: this.params.horizon };
-    const env = new OtcEnv({ config, batchSize: episodes, ecnModel, record: true });
+    const env = new OtcEnv({ config, batchSize: episodes, ecnModel: ecnVariationModelOf(this.ecn), record: true });
     collectRollouts(env, [this.lp], rng, this.params.ppo);
     return env.takeRecord();
   }
 
-  dispose(): void {
+  /** Frees the networks and stops the rollout worker threads. */
+  async dispose(): Promise<void> {
     this.lp.dispose();
+    await this.rollouts.close();
   }
 }

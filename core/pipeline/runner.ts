@@ -65,8 +65,10 @@ export interface NodeResult {
 interface ResolvedNode {
   readonly node: PipelineNode;
   readonly params: unknown;
-  /** Canonical encoded params (schedule params removed for loops). */
+  /** Canonical encoded params (execution params removed, and schedule params for loops). */
   readonly keyParams: unknown;
+  /** The execution params (worker counts...): not in the key, recorded in provenance. */
+  readonly executionParams: Record<string, unknown>;
   /** Canonical encoded params, all of them. */
   readonly encodedParams: unknown;
   readonly iterations: number;
@@ -147,7 +149,13 @@ export const resolveParams = (
       return Either.left(new UsageError({ message: `Bad params for node "${node.id}": ${formatParseError(node.paramsPath, decoded.left)}` }));
     }
     const encoded = Schema.encodeSync(node.stage.params as Schema.Schema<unknown, unknown>)(decoded.right);
+    const executionNames = node.stage.executionParams ?? [];
     let keyParams: unknown = encoded;
+    let executionParams: Record<string, unknown> = {};
+    if (isRecord(encoded) && executionNames.length > 0) {
+      executionParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => executionNames.includes(k)));
+      keyParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => !executionNames.includes(k)));
+    }
     let iterations = 0;
     let checkpointEvery = 0;
     if (node.stage._kind === "loop") {
@@ -160,11 +168,11 @@ export const resolveParams = (
       if (!Number.isSafeInteger(checkpointEvery) || checkpointEvery < 1) {
         return Either.left(new UsageError({ message: `Bad params for node "${node.id}": the checkpoint interval must be a positive integer, got ${checkpointEvery}.` }));
       }
-      if (isRecord(encoded)) {
-        keyParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => !loop.scheduleParams.includes(k)));
+      if (isRecord(keyParams)) {
+        keyParams = Object.fromEntries(Object.entries(keyParams).filter(([k]) => !loop.scheduleParams.includes(k)));
       }
     }
-    resolved.push({ node, params: decoded.right, keyParams, encodedParams: encoded, iterations, checkpointEvery });
+    resolved.push({ node, params: decoded.right, keyParams, executionParams, encodedParams: encoded, iterations, checkpointEvery });
   }
   return Either.right({ tree, seed: seedValue, nodes: resolved });
 };
@@ -298,6 +306,7 @@ export const runPipeline = (request: RunRequest) =>
         const startedAt = new Date().toISOString();
         const provenance = (extra: Record<string, unknown> = {}) => ({
           params: item.keyParams,
+          ...(Object.keys(item.executionParams).length > 0 ? { execution: item.executionParams } : {}),
           seed: resolved.seed,
           inputs: inputVersions,
           codeFingerprint: code,

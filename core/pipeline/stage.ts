@@ -47,6 +47,11 @@ export interface Stage<P, I, O> {
    * edited data file re-runs the stage (reason INPUT). Hashed with a size+mtime stat cache.
    */
   readonly fileInputs?: (params: P) => ReadonlyArray<string>;
+  /**
+   * Names of params that change how the stage runs but never what it produces (e.g. the number of
+   * worker threads): left out of the cache key, recorded in the provenance.
+   */
+  readonly executionParams?: ReadonlyArray<string>;
   readonly run: (inputs: I, params: P) => Effect.Effect<O, TaggedFailure, StageServices>;
 }
 
@@ -75,6 +80,8 @@ export interface LoopStage<P, I, S> {
   readonly checkpointEvery: (params: P) => number;
   /** Names of params that only set N and K and so are not part of the loop's key. */
   readonly scheduleParams: ReadonlyArray<string>;
+  /** As for `Stage`: params that never change results (worker threads), left out of the key. */
+  readonly executionParams?: ReadonlyArray<string>;
   readonly init: (inputs: I, params: P) => Effect.Effect<S, TaggedFailure, StageServices>;
   /** One iteration. Its randomness must come from `Rng` split by the iteration index. */
   readonly step: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices>;
@@ -85,6 +92,17 @@ export type AnyStage = Stage<any, any, any> | LoopStage<any, any, any>;
 export const Stage = {
   make: <P, I, O>(definition: Omit<Stage<P, I, O>, "_kind">): Stage<P, I, O> => ({ _kind: "stage", ...definition }),
   loop: <P, I, S>(definition: Omit<LoopStage<P, I, S>, "_kind">): LoopStage<P, I, S> => ({ _kind: "loop", ...definition }),
+  /** Wraps an asynchronous domain computation, turning a rejection into a `StageFailure`. */
+  attemptPromise: <A>(stage: string, f: () => Promise<A>): Effect.Effect<A, StageFailure> =>
+    Effect.tryPromise({
+      try: f,
+      catch: (cause) =>
+        new StageFailure({
+          stage,
+          message: cause instanceof Error ? cause.message : String(cause),
+          cause
+        })
+    }),
   /** Wraps a synchronous domain computation, turning a thrown error into a `StageFailure`. */
   attempt: <A>(stage: string, f: () => A): Effect.Effect<A, StageFailure> =>
     Effect.try({

@@ -4,9 +4,15 @@
  * makes ONE batched policy-and-value call per class for all agents of all B episodes, samples the
  * actions in JS from a `Random`, and steps the env. After T steps each class's samples get their
  * advantages and returns by GAE. Arrays are time-major: sample t * count + i is agent i at step t.
+ * When the env tells how its agents split into episodes (`batchSize`, `firstEpisodeIndex`), the
+ * actions of global episode e are drawn from their own stream `split("actions").split(e)`, so an
+ * episode's actions do not depend on which other episodes share its batch: rollouts split into
+ * shards (core/rl/rollout-runner.ts) and merged back give the same samples however the shards
+ * are spread over worker threads.
  */
 import type { Random } from "../random/philox.ts";
-import { computeGae, emptyPpoBatch, PpoBatchError, type PpoAgent, type PpoBatch, type PpoParams } from "./ppo.ts";
+import type { ActorCritic } from "./networks.ts";
+import { computeGae, emptyPpoBatch, PpoBatchError, type PpoBatch, type PpoParams } from "./ppo.ts";
 import type { MultiClassVecEnv } from "./vec-env.ts";
 
 export interface RolloutBatch extends PpoBatch {
@@ -18,6 +24,15 @@ export interface RolloutBatch extends PpoBatch {
   episodeRewards: Float64Array;
 }
 
+/** What acting needs of a learner: its networks (a `PpoAgent` is one). */
+export interface RolloutPolicy {
+  readonly obsDim: number;
+  readonly net: ActorCritic;
+}
+
+/** What the advantage computation needs of a class's PPO settings. */
+export type RolloutReturnsParams = Pick<PpoParams, "discount" | "gaeLambda">;
+
 /**
  * Runs one batch of episodes: reset, T steps, GAE. `agents[c]` acts for `env.classes[c]`; the
  * discount and lambda come from `params[c]` (or the one `params` for all classes). Draws: the env
@@ -25,13 +40,14 @@ export interface RolloutBatch extends PpoBatch {
  */
 export const collectRollouts = (
   env: MultiClassVecEnv,
-  agents: readonly PpoAgent[],
+  agents: readonly RolloutPolicy[],
   rng: Random,
-  params: PpoParams | readonly PpoParams[]
+  params: RolloutReturnsParams | readonly RolloutReturnsParams[]
 ): RolloutBatch[] => {
   const classes = env.classes;
   if (agents.length !== classes.length) throw new PpoBatchError(`${agents.length} agents for ${classes.length} classes`);
-  const paramsOf = (c: number): PpoParams => (Array.isArray(params) ? (params as readonly PpoParams[])[c]! : (params as PpoParams));
+  const paramsOf = (c: number): RolloutReturnsParams =>
+    Array.isArray(params) ? (params as readonly RolloutReturnsParams[])[c]! : (params as RolloutReturnsParams);
   const steps = env.horizon;
 
   const batches: RolloutBatch[] = classes.map((spec, c) => {
@@ -46,6 +62,10 @@ export const collectRollouts = (
   env.reset(rng.split("reset"));
   const actionRng = rng.split("actions");
   const envRng = rng.split("env");
+  const episodes = env.batchSize;
+  const perEpisode = episodes !== undefined && episodes > 0 && classes.every((spec) => spec.count % episodes === 0);
+  const firstEpisode = env.firstEpisodeIndex ?? 0;
+  const episodeStreams = perEpisode ? Array.from({ length: episodes }, (_, b) => actionRng.split(firstEpisode + b)) : [];
   for (let t = 0; t < steps; t++) {
     const stepActions: Float32Array[] = [];
     for (let c = 0; c < classes.length; c++) {
@@ -63,7 +83,14 @@ export const collectRollouts = (
         batch.values[rowBase + i] = out[i * width + batch.paramDim]!;
       }
       const actions = batch.actions.subarray(rowBase * batch.actionDim, (rowBase + count) * batch.actionDim);
-      agent.net.policy.sample(params, count, actionRng, actions, batch.logProbs.subarray(rowBase, rowBase + count));
+      const logProbs = batch.logProbs.subarray(rowBase, rowBase + count);
+      if (perEpisode) {
+        const k = count / episodes;
+        for (let b = 0; b < episodes; b++) {
+          const rows = (x: Float32Array, width: number) => x.subarray(b * k * width, (b + 1) * k * width);
+          agent.net.policy.sample(rows(params, batch.paramDim), k, episodeStreams[b]!, rows(actions, batch.actionDim), rows(logProbs, 1));
+        }
+      } else agent.net.policy.sample(params, count, actionRng, actions, logProbs);
       // The env gets its own copy: it may clip in place, and the batch keeps the unclipped sample.
       stepActions.push(Float32Array.from(actions));
     }
@@ -94,4 +121,62 @@ export const collectRollouts = (
     batch.returns = returns;
   });
   return batches;
+};
+
+/**
+ * Joins the batches of consecutive shards of episodes into one batch per class, as if one env had
+ * run them all: `parts[s][c]` is class c of shard s, shards in episode order. Rows stay
+ * time-major, so row t * count + i is global agent i at step t, with shard s's agents after those
+ * of the shards before it.
+ */
+export const mergeRolloutBatches = (parts: readonly (readonly RolloutBatch[])[]): RolloutBatch[] => {
+  if (parts.length === 0) throw new PpoBatchError("no rollout shards to merge");
+  if (parts.length === 1) return [...parts[0]!];
+  const classes = parts[0]!.length;
+  const merged: RolloutBatch[] = [];
+  for (let c = 0; c < classes; c++) {
+    const shards = parts.map((p) => p[c]!);
+    const first = shards[0]!;
+    const steps = first.steps;
+    for (const b of shards) {
+      if (b.steps !== steps || b.obsDim !== first.obsDim || b.actionDim !== first.actionDim || b.paramDim !== first.paramDim) {
+        throw new PpoBatchError(`rollout shards of class ${c} differ in shape`);
+      }
+    }
+    const agents = shards.reduce((n, b) => n + b.agents, 0);
+    const size = steps * agents;
+    const out: RolloutBatch = {
+      ...emptyPpoBatch(size, first.obsDim, first),
+      advantages: new Float32Array(size),
+      returns: new Float32Array(size),
+      agents,
+      steps,
+      episodeRewards: new Float64Array(agents)
+    };
+    const columns: [keyof PpoBatch & string, number][] = [
+      ["obs", first.obsDim],
+      ["actions", first.actionDim],
+      ["logProbs", 1],
+      ["distParams", first.paramDim],
+      ["values", 1],
+      ["rewards", 1],
+      ["dones", 1],
+      ["advantages", 1],
+      ["returns", 1]
+    ];
+    let offset = 0;
+    for (const b of shards) {
+      for (const [name, width] of columns) {
+        const from = b[name] as Float32Array;
+        const to = out[name] as Float32Array;
+        for (let t = 0; t < steps; t++) {
+          to.set(from.subarray(t * b.agents * width, (t + 1) * b.agents * width), (t * agents + offset) * width);
+        }
+      }
+      out.episodeRewards.set(b.episodeRewards, offset);
+      offset += b.agents;
+    }
+    merged.push(out);
+  }
+  return merged;
 };

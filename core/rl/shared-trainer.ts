@@ -12,8 +12,7 @@
 import type { OtcEnv } from "../otc/env.ts";
 import type { Random } from "../random/philox.ts";
 import { PpoAgent, ppoUpdate, type PpoAgentState, type PpoParams } from "./ppo.ts";
-import { collectRollouts } from "./rollout.ts";
-import type { MultiClassVecEnv } from "./vec-env.ts";
+import type { RolloutSource } from "./rollout-runner.ts";
 
 /** One row per iteration; every field a number so that rows become a table directly. */
 export type SharedIterationRow = Record<string, number>;
@@ -54,18 +53,22 @@ export class SharedTrainerError extends Error {
   }
 }
 
-/** The supertype labels of every class of an OTC env (agents are episode-major in each class). */
-export const otcSupertypeLabels = (env: OtcEnv): SupertypeLabels[] => {
+/**
+ * The supertype labels of every class of an OTC env (agents are episode-major in each class), for
+ * `episodes` episodes (default: the env's own batch; more when the env is one shard of them).
+ */
+export const otcSupertypeLabels = (env: OtcEnv, episodes: number = env.batchSize): SupertypeLabels[] => {
   const types = env.typesOf(0);
   const population = env.config.population;
-  return env.classes.map((spec, c) => {
-    const ofAgent = new Int32Array(spec.count);
+  return env.classes.map((_, c) => {
     if (c === env.lpClassIndex) {
-      for (let b = 0; b < env.batchSize; b++) for (let i = 0; i < env.nLp; i++) ofAgent[b * env.nLp + i] = types.lpSupertype[i]!;
+      const ofAgent = new Int32Array(episodes * env.nLp);
+      for (let b = 0; b < episodes; b++) for (let i = 0; i < env.nLp; i++) ofAgent[b * env.nLp + i] = types.lpSupertype[i]!;
       return { names: population.lp.map((s) => s.name), ofAgent };
     }
     const n = env.learningLts.length;
-    for (let b = 0; b < env.batchSize; b++) for (let j = 0; j < n; j++) ofAgent[b * n + j] = types.ltSupertype[env.learningLts[j]!]!;
+    const ofAgent = new Int32Array(episodes * n);
+    for (let b = 0; b < episodes; b++) for (let j = 0; j < n; j++) ofAgent[b * n + j] = types.ltSupertype[env.learningLts[j]!]!;
     return { names: population.lt.map((s) => s.name), ofAgent };
   });
 };
@@ -80,7 +83,7 @@ export class SharedTrainer {
   private readonly rows: SharedIterationRow[] = [];
 
   constructor(
-    readonly env: MultiClassVecEnv,
+    readonly env: RolloutSource,
     readonly options: SharedTrainerOptions,
     rng: Random
   ) {
@@ -128,9 +131,9 @@ export class SharedTrainer {
   }
 
   /** One iteration; `rng` must be the iteration's own stream (e.g. root.split(k)). */
-  iterate(rng: Random): SharedIterationRow {
+  async iterate(rng: Random): Promise<SharedIterationRow> {
     const env = this.env;
-    const batches = collectRollouts(env, this.agents, rng.split("rollouts"), this.ppoOfClass);
+    const { batches } = await env.collect(this.agents, rng.split("rollouts"), this.ppoOfClass);
     const updateRng = rng.split("update");
     this.iteration++;
     this.envSteps += this.options.episodes * env.horizon;
@@ -163,7 +166,9 @@ export class SharedTrainer {
     return row;
   }
 
-  dispose(): void {
+  /** Frees the networks and stops the rollout source's worker threads. */
+  async dispose(): Promise<void> {
     for (const a of this.agents) a.dispose();
+    await this.env.close();
   }
 }

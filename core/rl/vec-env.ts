@@ -39,6 +39,13 @@ export interface MultiClassVecEnv {
   rewards(classIndex: number, out: Float32Array): void;
   /** Steps taken since reset. */
   readonly t: number;
+  /**
+   * Optional episode layout: B episodes whose agents are contiguous in every class (agent i of a
+   * class belongs to episode floor(i / (count / B))), with global indices from firstEpisodeIndex.
+   * Rollouts use it to give each episode its own random stream.
+   */
+  readonly batchSize?: number;
+  readonly firstEpisodeIndex?: number;
 }
 
 /** Clips `rows` continuous action rows to the bounds of `spec` (what an env does on `step`). */

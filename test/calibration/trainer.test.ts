@@ -12,7 +12,7 @@ import { experimentDefinition } from "../../core/calibration/experiments.ts";
 import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams } from "../../core/calibration/trainer.ts";
 import { Random } from "../../core/random/philox.ts";
 import { defaultPpoParams } from "../../core/rl/ppo.ts";
-import { standInModel } from "../otc/fixtures.ts";
+import { standInGmmData } from "../otc/fixtures.ts";
 
 const tiny = (method: CalibrationMethod): CalibrationTrainingParams => {
   const net = (p: typeof defaultPpoParams.network.policy) => ({ ...p, hiddenWidths: [8] });
@@ -29,6 +29,7 @@ const tiny = (method: CalibrationMethod): CalibrationTrainingParams => {
     method,
     episodes: 3,
     horizon: 8,
+    episodesPerShard: 2,
     ppo,
     calsheq: {
       ...defaultCalsheqParams,
@@ -40,6 +41,8 @@ const tiny = (method: CalibrationMethod): CalibrationTrainingParams => {
   };
 };
 
+const standInEcn = { kind: "gmm", data: standInGmmData() } as const;
+
 const weightsOf = (trainer: CalibrationTrainer) => trainer.getState().lp.weights;
 
 describe("calibration trainer", () => {
@@ -48,34 +51,34 @@ describe("calibration trainer", () => {
   });
 
   for (const method of ["calsheq", "bo"] as const) {
-    it(`${method}: a trainer restored from a checkpoint continues bit-identically`, () => {
-      const model = standInModel();
+    it(`${method}: a trainer restored from a checkpoint continues bit-identically`, async () => {
+      const model = standInEcn;
       const streams = Random.fromSeed(5);
       const straight = new CalibrationTrainer(tiny(method), model, streams.split("init"));
-      for (let k = 1; k <= 4; k++) straight.iterate(streams.split(k));
+      for (let k = 1; k <= 4; k++) await straight.iterate(streams.split(k));
 
       const first = new CalibrationTrainer(tiny(method), model, streams.split("init"));
-      for (let k = 1; k <= 2; k++) first.iterate(streams.split(k));
+      for (let k = 1; k <= 2; k++) await first.iterate(streams.split(k));
       const checkpoint = first.getState();
-      first.dispose();
+      await first.dispose();
       // A fresh trainer (other random init) takes the checkpoint and runs the last two iterations.
       const resumed = new CalibrationTrainer(tiny(method), model, Random.fromSeed(99));
       resumed.setState(checkpoint);
-      for (let k = 3; k <= 4; k++) resumed.iterate(streams.split(k));
+      for (let k = 3; k <= 4; k++) await resumed.iterate(streams.split(k));
 
       expect(resumed.history).toEqual(straight.history);
       const a = weightsOf(straight);
       const b = weightsOf(resumed);
       expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
       for (const name of Object.keys(a)) expect(Array.from(b[name]!.data)).toEqual(Array.from(a[name]!.data));
-      straight.dispose();
-      resumed.dispose();
+      await straight.dispose();
+      await resumed.dispose();
     });
   }
 
-  it("records market shares in [0, 1] with m_super1 <= m_total, and rewards in (0, 1]", () => {
-    const trainer = new CalibrationTrainer(tiny("calsheq"), standInModel(), Random.fromSeed(6));
-    const row = trainer.iterate(Random.fromSeed(7));
+  it("records market shares in [0, 1] with m_super1 <= m_total, and rewards in (0, 1]", async () => {
+    const trainer = new CalibrationTrainer(tiny("calsheq"), standInEcn, Random.fromSeed(6));
+    const row = await trainer.iterate(Random.fromSeed(7));
     const m1 = row["targets/m_super1"]!;
     const mt = row["targets/m_total"]!;
     expect(m1).toBeGreaterThanOrEqual(0);
@@ -85,17 +88,18 @@ describe("calibration trainer", () => {
     expect(row["calibration/reward"]).toBeLessThanOrEqual(1);
     // Experiment 4's reward at these shares, from SPEC 4.2 directly (per-episode mean >= reward at the mean, Jensen).
     expect(row["env_steps"]).toBe(3 * 8);
-    trainer.dispose();
+    await trainer.dispose();
   });
 
-  it("bo: every episode of an iteration runs with one profile, which changes every M iterations", () => {
-    const trainer = new CalibrationTrainer(tiny("bo"), standInModel(), Random.fromSeed(8));
-    const rows = [1, 2, 3].map((k) => trainer.iterate(Random.fromSeed(100 + k)));
+  it("bo: every episode of an iteration runs with one profile, which changes every M iterations", async () => {
+    const trainer = new CalibrationTrainer(tiny("bo"), standInEcn, Random.fromSeed(8));
+    const rows = [];
+    for (const k of [1, 2, 3]) rows.push(await trainer.iterate(Random.fromSeed(100 + k)));
     const names = experimentDefinition(4).space.names;
     for (const row of rows) for (const name of names) expect(row[`params/${name}/std`]).toBeLessThan(1e-12);
     const profile = (row: Record<string, number>) => names.map((n) => row[`params/${n}/mean`]);
     expect(profile(rows[1]!)).toEqual(profile(rows[0]!));
     expect(profile(rows[2]!)).not.toEqual(profile(rows[1]!));
-    trainer.dispose();
+    await trainer.dispose();
   });
 });

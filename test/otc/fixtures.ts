@@ -4,6 +4,7 @@
  * every step (so quotes and costs can be checked by hand).
  */
 import { BUY, SELL, type OrderBook } from "../../core/book/order-book.ts";
+import type { EcnSamplerData } from "../../core/ecn/model.ts";
 import type { EcnVariationModel, EcnVariationSampler } from "../../core/ecn/variation-model.ts";
 import type { Random } from "../../core/random/philox.ts";
 import type { EcnDriver, EcnDriverFactory } from "../../core/otc/env.ts";
@@ -87,4 +88,45 @@ export const handFillPrice = (best: number, direction: 1 | -1, volumes: readonly
   }
   if (left > 0) throw new Error("the hand-built book is too thin for this size");
   return notional / q;
+};
+
+/**
+ * A stand-in ECN model as plain data, for code that rebuilds the model in worker threads: initial
+ * level volumes around `meanVolume` lots; each step every level either grows by about 8 lots or
+ * shrinks by about 12% (two equally likely components of S), so volumes settle near 8 / 0.12 lots;
+ * spreads around 2 ticks, mid changes of `midStDev` ticks.
+ */
+export const standInGmmData = (options: { levels?: number; meanVolume?: number; midStDev?: number } = {}): EcnSamplerData => {
+  const levels = options.levels ?? 5;
+  const diagonal = (values: number[]) => values.map((v, i) => values.map((_, j) => (i === j ? v : 0)));
+  const s0Dim = 2 * levels + 1;
+  const sDim = 2 * levels + 2;
+  const midStDev = options.midStDev ?? 1;
+  return {
+    levels,
+    alpha: 0.2,
+    tick: 0.01,
+    volumeUnit: 100,
+    orderSizes: [1, 2, 5, 10],
+    s0: {
+      nComponents: 1,
+      dim: s0Dim,
+      weights: [1],
+      means: [[...Array<number>(2 * levels).fill(Math.log(options.meanVolume ?? 40)), 2]],
+      covariances: [diagonal([...Array<number>(2 * levels).fill(0.09), 0.5])]
+    },
+    s: {
+      nComponents: 2,
+      dim: sDim,
+      weights: [0.5, 0.5],
+      means: [
+        [...Array<number>(2 * levels).fill(8), 2, 0],
+        [...Array<number>(2 * levels).fill(-0.12), 2, 0]
+      ],
+      covariances: [
+        diagonal([...Array<number>(2 * levels).fill(4), 0.5, midStDev * midStDev]),
+        diagonal([...Array<number>(2 * levels).fill(0.0025), 0.5, midStDev * midStDev])
+      ]
+    }
+  };
 };

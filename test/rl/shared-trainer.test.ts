@@ -11,6 +11,7 @@ import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/c
 import { OtcEnv } from "../../core/otc/env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { defaultPpoParams, type PpoParams } from "../../core/rl/ppo.ts";
+import { localRollouts } from "../../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer } from "../../core/rl/shared-trainer.ts";
 import { sharedLoopStateCodec } from "../../stages/shared.ts";
 import { standInModel } from "../otc/fixtures.ts";
@@ -28,9 +29,9 @@ const tinyPpo: PpoParams = {
 };
 
 const episodes = 2;
-const makeTrainer = (seed: number, learning: string[] = ["lp", "lt"]) => {
-  const env = new OtcEnv({ config: { ...defaultGameConfig(emergentBehaviourPopulation()), horizon: 6 }, batchSize: episodes, ecnModel: standInModel() });
-  return new SharedTrainer(env, { ppo: {}, defaultPpo: tinyPpo, learning, episodes, labels: otcSupertypeLabels(env) }, Random.fromSeed(seed));
+const envOf = () => new OtcEnv({ config: { ...defaultGameConfig(emergentBehaviourPopulation()), horizon: 6 }, batchSize: episodes, ecnModel: standInModel() });
+const makeTrainer = (seed: number, learning: string[] = ["lp", "lt"], env = envOf()) => {
+  return new SharedTrainer(localRollouts(env), { ppo: {}, defaultPpo: tinyPpo, learning, episodes, labels: otcSupertypeLabels(env) }, Random.fromSeed(seed));
 };
 
 const root = Random.fromSeed(11).split("iterations");
@@ -40,17 +41,17 @@ describe("SharedTrainer", { timeout: 60_000 }, () => {
     await tf.setBackend("cpu");
   });
 
-  it("resumes bit-identically from a state taken after 2 of 4 iterations", () => {
+  it("resumes bit-identically from a state taken after 2 of 4 iterations", async () => {
     const straight = makeTrainer(1);
-    for (let k = 1; k <= 4; k++) straight.iterate(root.split(k));
+    for (let k = 1; k <= 4; k++) await straight.iterate(root.split(k));
 
     const first = makeTrainer(1);
-    for (let k = 1; k <= 2; k++) first.iterate(root.split(k));
+    for (let k = 1; k <= 2; k++) await first.iterate(root.split(k));
     const bytes = sharedLoopStateCodec.encode({ trainer: first });
     // A fresh trainer with a different initialisation: everything must come from the checkpoint.
     const resumed = makeTrainer(999);
     resumed.setState(sharedLoopStateCodec.decode(bytes).saved!);
-    for (let k = 3; k <= 4; k++) resumed.iterate(root.split(k));
+    for (let k = 3; k <= 4; k++) await resumed.iterate(root.split(k));
 
     const a = straight.getState();
     const b = resumed.getState();
@@ -60,13 +61,13 @@ describe("SharedTrainer", { timeout: 60_000 }, () => {
       for (const [key, w] of Object.entries(a.agents[name]!.weights)) expect(Array.from(b.agents[name]!.weights[key]!.data), key).toEqual(Array.from(w.data));
       expect(b.agents[name]!.klCoeff).toBe(a.agents[name]!.klCoeff);
     }
-    for (const t of [straight, first, resumed]) t.dispose();
+    for (const t of [straight, first, resumed]) await t.dispose();
   });
 
-  it("reports CleanRL metrics per class, counts steps, and supertype rewards average to the class mean", () => {
-    const trainer = makeTrainer(2);
-    const row = trainer.iterate(root.split(1));
-    const env = trainer.env as OtcEnv;
+  it("reports CleanRL metrics per class, counts steps, and supertype rewards average to the class mean", async () => {
+    const env = envOf();
+    const trainer = makeTrainer(2, ["lp", "lt"], env);
+    const row = await trainer.iterate(root.split(1));
     const population = emergentBehaviourPopulation();
     expect(row["env_steps"]).toBe(episodes * env.horizon);
     expect(row["agent_steps"]).toBe(episodes * env.horizon * (env.nLp + env.learningLts.length));
@@ -81,19 +82,19 @@ describe("SharedTrainer", { timeout: 60_000 }, () => {
     };
     check("lp", population.lp);
     check("lt", population.lt);
-    trainer.dispose();
+    await trainer.dispose();
   });
 
-  it("leaves the weights of a class outside `learning` untouched", () => {
+  it("leaves the weights of a class outside `learning` untouched", async () => {
     const trainer = makeTrainer(3, ["lt"]);
     const before = trainer.agent("lp").getState().weights;
     const ltBefore = trainer.agent("lt").getState().weights;
-    trainer.iterate(root.split(1));
+    await trainer.iterate(root.split(1));
     const after = trainer.agent("lp").getState().weights;
     for (const [key, w] of Object.entries(before)) expect(Array.from(after[key]!.data)).toEqual(Array.from(w.data));
     const ltAfter = trainer.agent("lt").getState().weights;
     expect(Object.entries(ltBefore).some(([key, w]) => w.data.some((v, i) => v !== ltAfter[key]!.data[i]))).toBe(true);
     expect(trainer.history[0]!["lp/losses/policy_loss"]).toBeUndefined();
-    trainer.dispose();
+    await trainer.dispose();
   });
 });
