@@ -17,17 +17,18 @@ import type { ParamTree } from "../core/pipeline/params.ts";
 import { episodeRecords, trainBo, trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport } from "../stages/calibration-report.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
+import { trainEcnSimModel } from "../stages/ecn-neural.ts";
 
 const paperIterations = (experiment: 1 | 2 | 3 | 4) => (experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100);
 
 const paperPreset = (experiment: 1 | 2 | 3 | 4): ParamTree => ({
-  ecn: { gmm: { nInit: 5 } },
+  ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } },
   calibration: {
     iterations: paperIterations(experiment),
     checkpointEvery: 50,
     episodes: 60,
     ppo: { learningRate: 1e-4, sgdPasses: 30, minibatchSize: 128, hidden: [256, 256] },
-    calsheq: { learningRateRatio: 0.1, hidden: [256, 256], sgdPasses: 30 },
+    calsheq: { learningRateRatio: 0.1, hidden: [256, 256], sgdPasses: 30, form: "increment" },
     bo: { every: 100 }
   }
 });
@@ -36,14 +37,23 @@ export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
   Pipeline.make({
     name: `calibrate-exp${experiment}`,
     description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (SPEC 4.2)`,
-    defaults: { seed: 1, ecn: { data: {}, gmm: { nInit: 1 } }, calibration: { experiment }, report: {}, records: {} },
+    defaults: {
+      seed: 1,
+      // ecn.model picks the simulated books' model (gmm | neural-fixed | neural-shared); the neural
+      // ones are trained in the run with ecn.neural.train (quick: a few epochs, as in ecn-models).
+      ecn: { data: {}, gmm: { nInit: 1 }, model: "gmm", neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } },
+      calibration: { experiment },
+      report: {},
+      records: {}
+    },
     presets: { quick: {}, paper: paperPreset(experiment) },
     build: (p) => {
       const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
       const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");
-      const calsheq = p.loop("train-calsheq", trainCalsheq, { model }, "calibration");
-      const bo = p.loop("train-bo", trainBo, { model }, "calibration");
+      const sim = p.loop("train-ecn-sim-model", trainEcnSimModel, { l2, model }, "ecn");
+      const calsheq = p.loop("train-calsheq", trainCalsheq, { model, sim }, "calibration");
+      const bo = p.loop("train-bo", trainBo, { model, sim }, "calibration");
       p.node("calibration-report", calibrationReport, { calsheq, bo }, "report");
-      p.node("episode-records", episodeRecords, { model, trained: calsheq }, "records");
+      p.node("episode-records", episodeRecords, { model, sim, trained: calsheq }, "records");
     }
   });

@@ -38,12 +38,14 @@ export const CalibrationParams = Schema.Struct({
       maxStepFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 1),
       /** How a move leaving the state range comes back: clip (SPEC 4.1) or reflect. */
       boundary: opt(Schema.Literal("clip", "reflect"), "clip"),
+      /** Policy form: particles step from where they are ("increment"), or are drawn around Lambda_0 ("distribution"; core/calibration/calsheq.ts). */
+      form: opt(Schema.Literal("increment", "distribution"), "distribution"),
       /** SGD passes of the calibrator's PPO per update. */
       sgdPasses: opt(PositiveInt, 10),
       /** Hidden widths of the calibrator's networks. */
       hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [32, 32])
     }),
-    { learningRateRatio: 1, maxStepFraction: 1, boundary: "clip" as const, sgdPasses: 10, hidden: [32, 32] }
+    { learningRateRatio: 1, maxStepFraction: 1, boundary: "clip" as const, form: "distribution" as const, sgdPasses: 10, hidden: [32, 32] }
   ),
   bo: opt(
     Schema.Struct({

@@ -20,6 +20,8 @@ import { CalibrationParams } from "../schemas/calibration.ts";
 import { workerCountOf } from "../schemas/rollouts.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "./ecn.ts";
+import { ecnSimModelCodec, neuralModelOf, type EcnSimModel } from "./ecn-neural.ts";
+import type { OtcEcnSpec } from "../core/otc/rollout-env.ts";
 import { ppoParamsFrom } from "./shared.ts";
 
 /** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
@@ -72,6 +74,7 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
       learningRateRatio: p.calsheq.learningRateRatio,
       maxStepFraction: p.calsheq.maxStepFraction,
       boundary: p.calsheq.boundary,
+      form: p.calsheq.form,
       ppo: {
         ...calibratorPpo,
         sgdPasses: p.calsheq.sgdPasses,
@@ -89,8 +92,14 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
   };
 };
 
+/** The simulator's ECN model as data: the vanilla mixture, or the network `train-ecn-sim-model` trained. */
+export const ecnSpecOf = (model: EcnModel, sim: EcnSimModel): OtcEcnSpec => {
+  const neural = neuralModelOf(sim);
+  return neural === undefined ? { kind: "gmm", data: model } : { kind: "neural", neural, vanilla: model };
+};
+
 /** A trainer for `params` whose rollouts run as `p.rollouts` asks, on the run's tfjs backend. */
-const buildTrainer = (model: EcnModel, params: CalibrationTrainingParams, p: CalibrationParams | undefined) =>
+const buildTrainer = (model: EcnModel, sim: EcnSimModel, params: CalibrationTrainingParams, p: CalibrationParams | undefined) =>
   Effect.gen(function* () {
     const backend = yield* Backend;
     yield* backend.ensure;
@@ -98,13 +107,13 @@ const buildTrainer = (model: EcnModel, params: CalibrationTrainingParams, p: Cal
     const shards = Math.ceil(params.episodes / params.episodesPerShard);
     const workers = p === undefined ? 0 : workerCountOf(p.rollouts, shards);
     const name = backend.current();
-    return new CalibrationTrainer(params, { kind: "gmm", data: model }, rng.split("init"), {
+    return new CalibrationTrainer(params, ecnSpecOf(model, sim), rng.split("init"), {
       workers,
       ...(name === "wasm" || name === "cpu" ? { backend: name } : {})
     });
   });
 
-const makeTrainer = (model: EcnModel, p: CalibrationParams, method: CalibrationMethod) => buildTrainer(model, trainingParams(p, method), p);
+const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) => buildTrainer(model, sim, trainingParams(p, method), p);
 
 const trainingStage = (method: CalibrationMethod) =>
   Stage.loop({
@@ -119,14 +128,14 @@ const trainingStage = (method: CalibrationMethod) =>
     executionParams: ["rollouts"],
     iterations: (p) => p.iterations,
     checkpointEvery: (p) => p.checkpointEvery,
-    inputs: { model: ecnModelCodec },
+    inputs: { model: ecnModelCodec, sim: ecnSimModelCodec },
     state: trainingStateCodec,
-    init: (inputs, p) => Effect.map(makeTrainer(inputs.model, p, method), (trainer): TrainingLoopState => ({ trainer })),
+    init: (inputs, p) => Effect.map(makeTrainer(inputs.model, inputs.sim, p, method), (trainer): TrainingLoopState => ({ trainer })),
     step: (state, inputs, p, context) =>
       Effect.gen(function* () {
         let trainer = state.trainer;
         if (trainer === undefined) {
-          trainer = yield* makeTrainer(inputs.model, p, method);
+          trainer = yield* makeTrainer(inputs.model, inputs.sim, p, method);
           trainer.setState(state.saved!);
         }
         const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
@@ -159,7 +168,7 @@ export const episodeRecords = Stage.make({
     /** Episodes to play. */
     episodes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 4 })
   }),
-  inputs: { model: ecnModelCodec, trained: trainingStateCodec },
+  inputs: { model: ecnModelCodec, sim: ecnSimModelCodec, trained: trainingStateCodec },
   output: arrowTableCodec,
   exports: [{ name: "episodes", extension: "parquet", encode: (table: arrow.Table) => tableToParquet(table) }],
   run: (inputs, p) =>
@@ -168,7 +177,7 @@ export const episodeRecords = Stage.make({
       let trainer = inputs.trained.trainer;
       if (trainer === undefined) {
         const saved = inputs.trained.saved!;
-        trainer = yield* buildTrainer(inputs.model, saved.params, undefined);
+        trainer = yield* buildTrainer(inputs.model, inputs.sim, saved.params, undefined);
         trainer.setState(saved);
       }
       const live = trainer;

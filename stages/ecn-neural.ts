@@ -33,7 +33,7 @@ import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tensorBundleCodec, type TensorBundle } from "../core/pipeline/codecs/tensor.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Random, Rng } from "../core/pipeline/rng.ts";
-import { Stage } from "../core/pipeline/stage.ts";
+import { Stage, type LoopContext } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec, l2Codec, tableToSeries, type L2Data } from "./ecn.ts";
 
@@ -208,6 +208,38 @@ const architectureOf = (p: EcnNeuralTrainParams, levels: number, correlation: Co
  */
 const sharedStream = (seed: number): Random => Random.fromSeed(seed).split("ecn-neural");
 
+/** The first state of a training run (epoch 0). */
+const startTraining = (inputs: { l2: L2Data; model: EcnModel }, p: EcnNeuralTrainParams, correlation: CorrelationVariant) =>
+  Effect.gen(function* () {
+    yield* (yield* Backend).ensure;
+    const rng = sharedStream((yield* Rng).seed);
+    return yield* Stage.attempt(`train-ecn-neural-${correlation}`, (): NeuralTrainingArtifact => {
+      const samples = stepSamples(inputs.l2, inputs.model);
+      const info = describeNeuralModel(samples.s, samples.sCount, inputs.model.levels, architectureOf(p, inputs.model.levels, correlation), { regCovar: p.regCovar, sharedInit: p.sharedInit });
+      const dataset = neuralDataset(info, samples.s, samples.sCount);
+      return { state: startNeuralTraining(info, dataset, trainOptions(p), rng.split("init"), p.sharedInit), data: inputs.model.data };
+    });
+  });
+
+/** One epoch (nothing once early stopping has stopped the run). */
+const trainEpoch = (artifact: NeuralTrainingArtifact, inputs: { l2: L2Data; model: EcnModel }, p: EcnNeuralTrainParams, context: LoopContext, correlation: CorrelationVariant) =>
+  Effect.gen(function* () {
+    if (artifact.state.stopped !== null) {
+      context.status(`stopped (${artifact.state.stopped}) at epoch ${artifact.state.epoch}, best ${artifact.state.bestEpoch}`);
+      return artifact;
+    }
+    yield* (yield* Backend).ensure;
+    const rng = sharedStream((yield* Rng).seed);
+    const next = yield* Stage.attempt(`train-ecn-neural-${correlation}`, () => {
+      const samples = stepSamples(inputs.l2, inputs.model);
+      const dataset = neuralDataset(artifact.state.info, samples.s, samples.sCount);
+      return trainNeuralEpoch(artifact.state, dataset, trainOptions(p), rng.split(`epoch:${context.iteration}`));
+    });
+    const c = next.curves;
+    context.status(`train ${(-c.trainLoss.at(-1)!).toFixed(3)}, val ${(-c.validationLoss.at(-1)!).toFixed(3)} (best ${(-next.bestValidationLoss).toFixed(3)} @ ${next.bestEpoch})`);
+    return { state: next, data: artifact.data } satisfies NeuralTrainingArtifact;
+  });
+
 const trainingStage = (correlation: CorrelationVariant) =>
   Stage.loop({
     name: `train-ecn-neural-${correlation}`,
@@ -219,34 +251,8 @@ const trainingStage = (correlation: CorrelationVariant) =>
     iterations: (p) => p.maxEpochs,
     checkpointEvery: (p) => p.checkpointEvery,
     scheduleParams: ["maxEpochs", "checkpointEvery"],
-    init: (inputs, p) =>
-      Effect.gen(function* () {
-        yield* (yield* Backend).ensure;
-        const rng = sharedStream((yield* Rng).seed);
-        return yield* Stage.attempt(`train-ecn-neural-${correlation}`, (): NeuralTrainingArtifact => {
-          const samples = stepSamples(inputs.l2, inputs.model);
-          const info = describeNeuralModel(samples.s, samples.sCount, inputs.model.levels, architectureOf(p, inputs.model.levels, correlation), { regCovar: p.regCovar, sharedInit: p.sharedInit });
-          const dataset = neuralDataset(info, samples.s, samples.sCount);
-          return { state: startNeuralTraining(info, dataset, trainOptions(p), rng.split("init"), p.sharedInit), data: inputs.model.data };
-        });
-      }),
-    step: (artifact, inputs, p, context) =>
-      Effect.gen(function* () {
-        if (artifact.state.stopped !== null) {
-          context.status(`stopped (${artifact.state.stopped}) at epoch ${artifact.state.epoch}, best ${artifact.state.bestEpoch}`);
-          return artifact;
-        }
-        yield* (yield* Backend).ensure;
-        const rng = sharedStream((yield* Rng).seed);
-        const next = yield* Stage.attempt(`train-ecn-neural-${correlation}`, () => {
-          const samples = stepSamples(inputs.l2, inputs.model);
-          const dataset = neuralDataset(artifact.state.info, samples.s, samples.sCount);
-          return trainNeuralEpoch(artifact.state, dataset, trainOptions(p), rng.split(`epoch:${context.iteration}`));
-        });
-        const c = next.curves;
-        context.status(`train ${(-c.trainLoss.at(-1)!).toFixed(3)}, val ${(-c.validationLoss.at(-1)!).toFixed(3)} (best ${(-next.bestValidationLoss).toFixed(3)} @ ${next.bestEpoch})`);
-        return { state: next, data: artifact.data };
-      })
+    init: (inputs, p) => startTraining(inputs, p, correlation),
+    step: (artifact, inputs, p, context) => trainEpoch(artifact, inputs, p, context, correlation)
   });
 
 export const trainEcnNeuralFixed = trainingStage("fixed");
@@ -389,3 +395,80 @@ export const ecnModelsReport = Stage.make({
       );
     })
 });
+
+// ---------------------------------------------------------------------------------------------
+// The ECN model the simulator runs on (issue 9: `--set ecn.model=neural-shared`)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Params of `train-ecn-sim-model`, read from the pipeline's `ecn` group: `model` picks the model
+ * that drives the simulated books; the neural variants are trained here with `neural.train`.
+ * `data` and `gmm` belong to the other ECN nodes of the group and are accepted as they are.
+ */
+export const EcnSimModelParams = Schema.Struct({
+  /** The ECN model of the simulator: the vanilla mixture, or a neural model trained on the same data. */
+  model: Schema.optionalWith(Schema.Literal("gmm", "neural-fixed", "neural-shared"), { default: () => "gmm" as const }),
+  neural: Schema.optionalWith(
+    Schema.Struct({
+      train: Schema.optionalWith(EcnNeuralTrainParams, { default: () => EcnNeuralTrainParams.make({}) }),
+      score: Schema.optional(Schema.Unknown),
+      report: Schema.optional(Schema.Unknown)
+    }),
+    { default: () => ({ train: EcnNeuralTrainParams.make({}) }) }
+  ),
+  data: Schema.optional(Schema.Unknown),
+  gmm: Schema.optional(Schema.Unknown)
+});
+export type EcnSimModelParams = typeof EcnSimModelParams.Type;
+
+/** The simulator's ECN model: the vanilla mixture (the `model` input itself) or a trained network. */
+export type EcnSimModel = { readonly kind: "gmm" } | { readonly kind: "neural"; readonly training: NeuralTrainingArtifact };
+
+const GMM_TAG = 0;
+const NEURAL_TAG = 1;
+export const ecnSimModelCodec: Codec<EcnSimModel> = {
+  name: "ecn-sim-model",
+  extension: "bin",
+  encode: (value) => {
+    if (value.kind === "gmm") return Uint8Array.of(GMM_TAG);
+    const body = neuralTrainingCodec.encode(value.training);
+    const out = new Uint8Array(body.byteLength + 1);
+    out[0] = NEURAL_TAG;
+    out.set(body, 1);
+    return out;
+  },
+  decode: (bytes) => {
+    if (bytes[0] === GMM_TAG && bytes.byteLength === 1) return { kind: "gmm" };
+    if (bytes[0] === NEURAL_TAG) return { kind: "neural", training: neuralTrainingCodec.decode(bytes.subarray(1)) };
+    throw new Error("not an ECN simulator model artifact (unknown tag)");
+  }
+};
+
+const variantOf = (p: EcnSimModelParams): CorrelationVariant => (p.model === "neural-fixed" ? "fixed" : "shared");
+
+/**
+ * Loop `train-ecn-sim-model`: with `ecn.model=gmm` (the default) it runs no epoch and says so;
+ * with a neural model it trains that network (one epoch per iteration, early stopping, the same
+ * schedule as `ecn-models`) and hands it to the training stages, whose ECN agents then sample
+ * S_{n+1} given each book's own history.
+ */
+export const trainEcnSimModel = Stage.loop({
+  name: "train-ecn-sim-model",
+  description: "the ECN model of the simulated books: the vanilla mixture, or a neural model trained here",
+  source: import.meta.url,
+  params: EcnSimModelParams,
+  inputs: { l2: l2Codec, model: ecnModelCodec },
+  state: ecnSimModelCodec,
+  iterations: (p) => (p.model === "gmm" ? 0 : p.neural.train.maxEpochs),
+  checkpointEvery: (p) => p.neural.train.checkpointEvery,
+  scheduleParams: [],
+  init: (inputs, p) =>
+    p.model === "gmm" ? Effect.succeed<EcnSimModel>({ kind: "gmm" }) : Effect.map(startTraining(inputs, p.neural.train, variantOf(p)), (training): EcnSimModel => ({ kind: "neural", training })),
+  step: (state, inputs, p, context) =>
+    state.kind === "gmm"
+      ? Effect.succeed(state)
+      : Effect.map(trainEpoch(state.training, inputs, p.neural.train, context, variantOf(p)), (training): EcnSimModel => ({ kind: "neural", training }))
+});
+
+/** The trained network of a simulator model, or undefined for the vanilla mixture. */
+export const neuralModelOf = (sim: EcnSimModel) => (sim.kind === "neural" ? trainedModel(sim.training.state) : undefined);

@@ -6,16 +6,25 @@
  * outcomes back in episode order.
  */
 import { gmmVariationModel, type EcnSamplerData } from "../ecn/model.ts";
+import { neuralVariationModel } from "../ecn/neural-sampler.ts";
+import type { NeuralEcnModel } from "../ecn/neural-train.ts";
 import type { EcnVariationModel } from "../ecn/variation-model.ts";
 import type { RolloutEnvFactory, RolloutFactoryLocation } from "../rl/rollout-runner.ts";
 import type { OtcGameConfig } from "./config.ts";
 import { OtcEnv, type OtcEpisodeOutcomes } from "./env.ts";
 import type { Population } from "./supertypes.ts";
 
-/** The ECN model as data a worker can rebuild it from. */
-export type OtcEcnSpec = { readonly kind: "gmm"; readonly data: EcnSamplerData };
+/**
+ * The ECN model as data a worker can rebuild it from: the vanilla mixture, or a neural model
+ * (history-dependent S_{n+1}, SPEC 1.4) with the vanilla model it was trained beside (S0, alpha,
+ * tick, volume unit and order sizes come from it).
+ */
+export type OtcEcnSpec =
+  | { readonly kind: "gmm"; readonly data: EcnSamplerData }
+  | { readonly kind: "neural"; readonly neural: NeuralEcnModel; readonly vanilla: EcnSamplerData };
 
-export const ecnVariationModelOf = (spec: OtcEcnSpec): EcnVariationModel => gmmVariationModel(spec.data);
+export const ecnVariationModelOf = (spec: OtcEcnSpec): EcnVariationModel =>
+  spec.kind === "gmm" ? gmmVariationModel(spec.data) : neuralVariationModel(spec.neural, spec.vanilla);
 
 export interface OtcRolloutArgs {
   readonly config: OtcGameConfig;

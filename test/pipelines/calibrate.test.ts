@@ -38,6 +38,7 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(statuses(first.stdout)).toEqual({
       "load-l2": "ran:MISSING",
       "fit-ecn-gmm": "ran:MISSING",
+      "train-ecn-sim-model": "ran:MISSING",
       "train-calsheq": "ran:MISSING",
       "train-bo": "ran:MISSING",
       "calibration-report": "ran:MISSING",
@@ -45,7 +46,9 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     });
     expect(first.stderr).toMatch(/synthetic level-2 data/);
 
-    const again = await run(["run", "calibrate-exp4", ...sets(), "--json"]);
+    // The first run's rollouts ran on a worker thread ("auto"); the worker count is an execution
+    // param: running in the main thread instead is the same result, so everything is a hit.
+    const again = await run(["run", "calibrate-exp4", ...sets(["calibration.rollouts.workers=0"]), "--json"]);
     expect(Object.values(statuses(again.stdout)).every((s) => s === "hit")).toBe(true);
 
     const plan = await run(["explain", "calibrate-exp4", ...sets(["calibration.iterations=5"]), "--json"]);
@@ -55,6 +58,7 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(statuses(more.stdout)).toEqual({
       "load-l2": "hit",
       "fit-ecn-gmm": "hit",
+      "train-ecn-sim-model": "hit",
       "train-calsheq": "ran:PARAMS",
       "train-bo": "ran:PARAMS",
       "calibration-report": "ran:INPUT",
@@ -65,6 +69,7 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(statuses(report.stdout)).toEqual({
       "load-l2": "hit",
       "fit-ecn-gmm": "hit",
+      "train-ecn-sim-model": "hit",
       "train-calsheq": "hit",
       "train-bo": "hit",
       "calibration-report": "ran:PARAMS",
@@ -87,5 +92,21 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(table.numRows).toBe(4 * 10 * 510);
     expect(table.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(["episode", "t", "agent", "inventory", "pnlSpread", "marketShare"]));
     expect(files["episodes.parquet"]).toMatch(/\.parquet$/);
+  });
+
+  it("runs the simulator on a neural ECN model with --set ecn.model=neural-shared", async () => {
+    const neuralSets = sets(["ecn.model=neural-shared", "ecn.neural.train.maxEpochs=1", "ecn.neural.train.window=4", "calibration.iterations=1"]);
+    const result = await run(["run", "calibrate-exp4", ...neuralSets, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const status = statuses(result.stdout);
+    expect(status["train-ecn-sim-model"]).toBe("ran:PARAMS");
+    expect(status["train-calsheq"]).toBe("ran:INPUT");
+    // The records were played on books driven by the network: the mid price stays finite and positive.
+    const records = await run(["show", "calibrate-exp4", "episode-records", ...neuralSets, "--json"]);
+    const files = (JSON.parse(records.stdout) as { nodes: Array<{ files: Record<string, string> }> }).nodes[0]!.files;
+    const table = tableFromIPC(readFileSync(files["value"]!));
+    expect(table.numRows).toBe(4 * 10 * 510);
+    const mid = table.getChild("midNext")!.toArray() as Float64Array;
+    expect(mid.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
   });
 });
