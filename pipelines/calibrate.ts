@@ -10,7 +10,14 @@
  * a learning rate of 3e-4 instead of 1e-4 (fewer, larger steps need a larger rate), the
  * calibrator on the same timescale as the policy (ratio 1: with 100 iterations a 10x slower
  * calibrator barely moves), a BO proposal every 10 iterations instead of 100 (so BO gets 10
- * proposals, not 1), and one EM restart for the ECN fit. `paper` restores the paper's values.
+ * proposals, not 1), one EM restart for the ECN fit, and the calibrator in its "distribution"
+ * form (particles drawn around Lambda_0 from the policy, the pihat(.) - Lambda form the paper allows
+ * after assumption 4.2) instead of the literal increments: with increments the parameters the
+ * experiment-4 reward ignores (risk aversions) random-walk, and in 100 iterations the LP rewards
+ * ended negative and m_super1 wandered 0.22-0.32 (measured). `paper` restores the paper's values.
+ * Rollouts run on one worker thread per core (`calibration.rollouts.workers`, an execution setting
+ * that never changes results); `ecn.model` picks the simulated books' model (`gmm`, or a neural
+ * model trained in the run).
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";

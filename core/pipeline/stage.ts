@@ -89,29 +89,15 @@ export interface LoopStage<P, I, S> {
 
 export type AnyStage = Stage<any, any, any> | LoopStage<any, any, any>;
 
+/** A thrown error or rejection of a domain computation as the stage's one-sentence failure. */
+const failureOf = (stage: string) => (cause: unknown) =>
+  new StageFailure({ stage, message: cause instanceof Error ? cause.message : String(cause), cause });
+
 export const Stage = {
   make: <P, I, O>(definition: Omit<Stage<P, I, O>, "_kind">): Stage<P, I, O> => ({ _kind: "stage", ...definition }),
   loop: <P, I, S>(definition: Omit<LoopStage<P, I, S>, "_kind">): LoopStage<P, I, S> => ({ _kind: "loop", ...definition }),
-  /** Wraps an asynchronous domain computation, turning a rejection into a `StageFailure`. */
-  attemptPromise: <A>(stage: string, f: () => Promise<A>): Effect.Effect<A, StageFailure> =>
-    Effect.tryPromise({
-      try: f,
-      catch: (cause) =>
-        new StageFailure({
-          stage,
-          message: cause instanceof Error ? cause.message : String(cause),
-          cause
-        })
-    }),
   /** Wraps a synchronous domain computation, turning a thrown error into a `StageFailure`. */
-  attempt: <A>(stage: string, f: () => A): Effect.Effect<A, StageFailure> =>
-    Effect.try({
-      try: f,
-      catch: (cause) =>
-        new StageFailure({
-          stage,
-          message: cause instanceof Error ? cause.message : String(cause),
-          cause
-        })
-    })
+  attempt: <A>(stage: string, f: () => A): Effect.Effect<A, StageFailure> => Effect.try({ try: f, catch: failureOf(stage) }),
+  /** Wraps an asynchronous domain computation, turning a rejection into a `StageFailure`. */
+  attemptPromise: <A>(stage: string, f: () => Promise<A>): Effect.Effect<A, StageFailure> => Effect.tryPromise({ try: f, catch: failureOf(stage) })
 };

@@ -15,22 +15,13 @@ import { experimentDefinition } from "../../core/calibration/experiments.ts";
 import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
 import { mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
-import { defaultPpoParams, PpoAgent, type PpoParams } from "../../core/rl/ppo.ts";
+import { defaultPpoParams, PpoAgent } from "../../core/rl/ppo.ts";
 import { RolloutRunner, type RolloutResult } from "../../core/rl/rollout-runner.ts";
 import type { OtcEpisodeOutcomes } from "../../core/otc/env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
+import { tinyOtcPpo } from "./toy-envs.ts";
 
-const tinyPpo: PpoParams = {
-  ...defaultPpoParams,
-  sgdPasses: 2,
-  minibatchSize: 64,
-  learningRate: 1e-3,
-  network: {
-    ...defaultPpoParams.network,
-    policy: { ...defaultPpoParams.network.policy, hiddenWidths: [16] },
-    value: { ...defaultPpoParams.network.value, hiddenWidths: [16] }
-  }
-};
+const tinyPpo = tinyOtcPpo(16);
 
 const args: OtcRolloutArgs = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 12 }, ecn: { kind: "gmm", data: standInGmmData() } };
 const episodes = 5;

@@ -10,23 +10,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
 import { OtcEnv } from "../../core/otc/env.ts";
 import { Random } from "../../core/random/philox.ts";
-import { defaultPpoParams, type PpoParams } from "../../core/rl/ppo.ts";
 import { localRollouts } from "../../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer } from "../../core/rl/shared-trainer.ts";
 import { sharedLoopStateCodec } from "../../stages/shared.ts";
 import { standInModel } from "../otc/fixtures.ts";
+import { tinyOtcPpo } from "./toy-envs.ts";
 
-const tinyPpo: PpoParams = {
-  ...defaultPpoParams,
-  sgdPasses: 2,
-  minibatchSize: 64,
-  learningRate: 1e-3,
-  network: {
-    ...defaultPpoParams.network,
-    policy: { ...defaultPpoParams.network.policy, hiddenWidths: [8] },
-    value: { ...defaultPpoParams.network.value, hiddenWidths: [8] }
-  }
-};
+const tinyPpo = tinyOtcPpo(8);
 
 const episodes = 2;
 const envOf = () => new OtcEnv({ config: { ...defaultGameConfig(emergentBehaviourPopulation()), horizon: 6 }, batchSize: episodes, ecnModel: standInModel() });

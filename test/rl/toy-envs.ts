@@ -3,6 +3,7 @@
  * that PPO learns what first principles say it should.
  */
 import type { Random } from "../../core/random/philox.ts";
+import { defaultPpoParams, type PpoParams } from "../../core/rl/ppo.ts";
 import { clipActions, type ActionSpec, type AgentClassSpec, type MultiClassVecEnv } from "../../core/rl/vec-env.ts";
 
 /**
@@ -166,3 +167,16 @@ export class LinearQuadraticEnv implements MultiClassVecEnv {
     return { gains, costToGo };
   }
 }
+
+/** PPO for tests that train on the OTC env: tiny networks of `width` units, 2 passes, lr 1e-3. */
+export const tinyOtcPpo = (width: number): PpoParams => ({
+  ...defaultPpoParams,
+  sgdPasses: 2,
+  minibatchSize: 64,
+  learningRate: 1e-3,
+  network: {
+    ...defaultPpoParams.network,
+    policy: { ...defaultPpoParams.network.policy, hiddenWidths: [width] },
+    value: { ...defaultPpoParams.network.value, hiddenWidths: [width] }
+  }
+});
