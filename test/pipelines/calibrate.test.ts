@@ -95,7 +95,7 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
   });
 
   it("runs the simulator on a neural ECN model with --set ecn.model=neural-shared", async () => {
-    const neuralSets = sets(["ecn.model=neural-shared", "ecn.neural.train.maxEpochs=1", "ecn.neural.train.window=4", "calibration.iterations=1"]);
+    const neuralSets = sets(["ecn.model=neural-shared", "ecn.neural.train.maxEpochs=1", "ecn.neural.train.window=4", "calibration.iterations=5"]);
     const result = await run(["run", "calibrate-exp4", ...neuralSets, "--json"]);
     expect(result.code, result.stderr).toBe(0);
     const status = statuses(result.stdout);
