@@ -52,6 +52,12 @@ export const registry: ReadonlyArray<PipelineEntry> = [
       node === "shared-report" ? (value as { summary: unknown }).summary : node === "exploitability" ? value : undefined
   },
   {
+    name: "emergent-behaviour",
+    description: "section 5.2 emergent LP behaviour vs its attributes, figure 6 game weights, findings (SPEC 5)",
+    load: async () => (await import("./emergent-behaviour.ts")).emergentBehaviour,
+    summarize: (node, value) => (node === "emergent-report" ? (value as { summary: unknown }).summary : undefined)
+  },
+  {
     name: "ecn-fit",
     description: "fit the vanilla Gaussian-mixture ECN model to level-2 data and report it",
     load: async () => (await import("./ecn-fit.ts")).ecnFit,

@@ -1,0 +1,125 @@
+/**
+ * Params and summaries of the emergent-behaviour pipeline (SPEC 5; paper sections 3.2 and 5.2):
+ * the evaluation grid of the first LP's attributes, the figure 3 populations, the figure 6 games
+ * whose Hamiltonian weights are logged during training, and the report's findings table. Paper
+ * values in brackets where the defaults are the quick scale.
+ */
+import { Schema } from "effect";
+import { PpoSettings } from "./ppo.ts";
+import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
+
+const PositiveInt = Schema.Int.pipe(Schema.positive());
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative());
+const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
+const Fraction = Schema.Number.pipe(Schema.between(0, 1));
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
+
+/** At least 5 values per attribute (issue 8). */
+const Grid = <A, I>(value: Schema.Schema<A, I>) => Schema.mutable(Schema.Array(value)).pipe(Schema.minItems(5));
+
+export const AttributeValues = Schema.Struct({
+  flowConnectivity: Fraction,
+  pnlConnectivity: Fraction,
+  pnlWeight: Fraction,
+  riskAversion: Schema.Number.pipe(Schema.between(0, 2))
+});
+export type AttributeValues = typeof AttributeValues.Type;
+
+export const EvaluationParams = Schema.Struct({
+  /** Episodes per attribute value [100]. */
+  episodes: opt(PositiveInt, 16),
+  /** The values of each attribute of the first LP (the others stay at `base`). */
+  grid: opt(
+    Schema.Struct({
+      flowConnectivity: opt(Grid(Fraction), [0, 0.25, 0.5, 0.75, 1]),
+      pnlConnectivity: opt(Grid(Fraction), [0, 0.25, 0.5, 0.75, 1]),
+      pnlWeight: opt(Grid(Fraction), [0, 0.25, 0.5, 0.75, 1]),
+      riskAversion: opt(Grid(Schema.Number.pipe(Schema.between(0, 2))), [0, 0.5, 1, 1.5, 2])
+    }),
+    {
+      flowConnectivity: [0, 0.25, 0.5, 0.75, 1],
+      pnlConnectivity: [0, 0.25, 0.5, 0.75, 1],
+      pnlWeight: [0, 0.25, 0.5, 0.75, 1],
+      riskAversion: [0, 0.5, 1, 1.5, 2]
+    }
+  ),
+  /** Base values: the network is fully connected, omega and gamma those of LP supertype 2. */
+  base: opt(AttributeValues, { flowConnectivity: 1, pnlConnectivity: 1, pnlWeight: 0.5, riskAversion: 0.5 }),
+  /** Figure 3: numbers of PnL LTs in the market (the first LP at its base values). */
+  pnlLtCounts: opt(Schema.mutable(Schema.Array(NonNegativeInt)).pipe(Schema.minItems(1)), [0, 1, 3, 4]),
+  /** Width of the eps_alpha bins of the flow response curve F(eps) (eq. 27). */
+  epsBinWidth: opt(Positive, 0.1),
+  /** Width (lots) of the inventory buckets of the holding-time curve (figure 14). */
+  inventoryBucket: opt(Positive, 2),
+  /** Skew-vs-inventory points kept per attribute value for the scatter plots (a deterministic stride). */
+  scatterPoints: opt(PositiveInt, 400),
+  episodesPerShard: opt(EpisodesPerShard, 8)
+});
+export type EvaluationParams = typeof EvaluationParams.Type;
+
+/** One game of figure 6. */
+export const GameChoice = Schema.Literal("pnl-1v1", "pnl-2v1", "flow-1v1");
+export type GameChoice = typeof GameChoice.Type;
+
+export const GameTrainingParams = Schema.Struct({
+  game: GameChoice,
+  iterations: opt(NonNegativeInt, 30),
+  checkpointEvery: opt(PositiveInt, 10),
+  /** B, episodes per training iteration. */
+  episodes: opt(PositiveInt, 8),
+  /** T. */
+  horizon: opt(PositiveInt, 100),
+  /** The weights are measured every this many iterations (and at iteration 1). */
+  analysisEvery: opt(PositiveInt, 5),
+  /** Episodes of the batch the game gradient and Jacobian products are estimated on. */
+  analysisEpisodes: opt(PositiveInt, 8),
+  /**
+   * LP risk aversion in these games (the paper states only omega = 1): 0.5, the base of section 5.2.
+   * At 0 the PnL games without ECN are exactly zero-sum (the LP's PnL is the LT's loss, same eta),
+   * so J_21 = -J_12^T, S = 0 and omega_A = 1 whatever the policies.
+   */
+  lpRiskAversion: opt(Schema.Number.pipe(Schema.between(0, 10)), 0.5),
+  episodesPerShard: opt(EpisodesPerShard, 4),
+  /** Worker threads of the training rollouts; never changes results. */
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
+  lp: opt(PpoSettings, PpoSettings.make({})),
+  lt: opt(PpoSettings, PpoSettings.make({}))
+});
+export type GameTrainingParams = typeof GameTrainingParams.Type;
+
+export const ReportParams = Schema.Struct({
+  /** Confidence level of every interval in the findings table. */
+  level: opt(Schema.Number.pipe(Schema.between(0.5, 0.999)), 0.95),
+  /** Moving-average width of the training curves (figures 19-20). */
+  smoothing: opt(PositiveInt, 5)
+});
+export type ReportParams = typeof ReportParams.Type;
+
+/** A number that may be undefined (NaN in memory, null in JSON). */
+const MaybeNumber = Schema.NullOr(Schema.Number);
+
+export const Finding = Schema.Struct({
+  finding: Schema.String,
+  attribute: Schema.String,
+  metric: Schema.String,
+  claimedSign: Schema.Literal(1, -1),
+  /** Where the claim is stated: "SPEC 5" (the checkable findings) or "paper 5.2" (its text). */
+  source: Schema.String,
+  slope: MaybeNumber,
+  ciLow: MaybeNumber,
+  ciHigh: MaybeNumber,
+  episodes: Schema.Number,
+  verdict: Schema.Literal("reproduced", "opposite", "inconclusive")
+});
+export type Finding = typeof Finding.Type;
+
+export const EmergentSummary = Schema.Struct({
+  trainingIterations: Schema.Number,
+  evaluationEpisodes: Schema.Number,
+  findings: Schema.mutable(Schema.Array(Finding)),
+  /** Per game and pair, the last logged omega_A. */
+  lastOmegaA: Schema.Record({ key: Schema.String, value: MaybeNumber }),
+  /** Plots in the HTML report. */
+  plots: Schema.Number
+});
+export type EmergentSummary = typeof EmergentSummary.Type;
