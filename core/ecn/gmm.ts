@@ -12,7 +12,12 @@
  * - `nInit` restarts, keeping the one with the largest final lower bound;
  * - `regCovar` (1e-6) added to every covariance diagonal; component masses get 10 x machine epsilon.
  * Log densities use the Cholesky factor of each covariance; responsibilities use log-sum-exp.
- * Data are row-major Float64Arrays of n x dim.
+ * Data are row-major Float64Arrays of n x dim. The fit runs on the distinct rows weighted by
+ * multiplicity (sklearn's `sample_weight` semantics): the ECN samples are discrete and repeat
+ * rows often, and the weighted sums are the raw ones. Given the same k-means labels, the fit
+ * reproduces sklearn 1.2's lower bound, iteration count and test score to the printed digits;
+ * the k-means++ draws come from `Random`, so single seeds differ from sklearn's but the
+ * distribution of restart outcomes is the same (see test/bench/ecn.bench.ts).
  */
 import type { Random } from "../random/philox.ts";
 import { zigguratNormal } from "./ziggurat.ts";
@@ -36,6 +41,11 @@ export interface GmmFitOptions {
   readonly maxIter?: number;
   /** Called after every EM iteration with the restart index, iteration (1-based) and lower bound. */
   readonly onIteration?: (restart: number, iteration: number, lowerBound: number) => void;
+  /**
+   * Called with every restart's final fit, kept or not: the spread of restart outcomes tells
+   * whether a difference between two fitters is more than the luck of the initialisation.
+   */
+  readonly onRestart?: (restart: number, fit: GmmFit) => void;
 }
 
 export interface GmmFit {
@@ -81,31 +91,46 @@ export const choleskyInPlace = (a: Float64Array, dim: number, offset = 0): boole
   return true;
 };
 
-/** Cholesky factors and log normalising constants of every component. */
+/**
+ * Cholesky factors of every component with the reciprocals of their diagonals (the forward
+ * substitution multiplies instead of dividing) and the log normalising constants.
+ */
 interface Factors {
   readonly chol: Float64Array;
+  /** 1 / L_k[r][r], K x dim */
+  readonly invDiag: Float64Array;
   /** log w_k - 0.5 (dim ln 2pi + ln det Sigma_k) */
   readonly logConst: Float64Array;
 }
 
-const factorise = (model: GaussianMixture): Factors => {
+/** Factors of `model`, written into `into` when given (the EM loop reuses one set of buffers). */
+const factorise = (model: GaussianMixture, into?: Factors): Factors => {
   const { nComponents: K, dim: d } = model;
-  const chol = Float64Array.from(model.covariances);
-  const logConst = new Float64Array(K);
+  const factors = into ?? { chol: new Float64Array(K * d * d), invDiag: new Float64Array(K * d), logConst: new Float64Array(K) };
+  const { chol, invDiag, logConst } = factors;
+  chol.set(model.covariances);
   for (let k = 0; k < K; k++) {
     if (!choleskyInPlace(chol, d, k * d * d)) {
       throw new GmmFitError(`the covariance of component ${k + 1} is not positive definite`);
     }
     let logDet = 0;
-    for (let i = 0; i < d; i++) logDet += 2 * Math.log(chol[k * d * d + i * d + i]!);
+    for (let i = 0; i < d; i++) {
+      const lii = chol[k * d * d + i * d + i]!;
+      invDiag[k * d + i] = 1 / lii;
+      logDet += 2 * Math.log(lii);
+    }
     logConst[k] = Math.log(model.weights[k]!) - 0.5 * (d * LOG_2PI + logDet);
   }
-  return { chol, logConst };
+  return factors;
 };
 
 /**
- * Writes log(w_k N(x_i; mu_k, Sigma_k)) into `out` (n x K) and returns the per-sample
- * log-likelihoods summed (for the mean). `logNorm` (length n) receives log sum_k of them.
+ * Writes log(w_k N(x_i; mu_k, Sigma_k)) into `out` (n x K), log sum_k of them into `logNorm`
+ * (length n) and returns the sum of `logNorm`, each term times its row's multiplicity when
+ * `multiplicity` is given. With `normalise`, `out` receives the
+ * responsibilities exp(out - logNorm) instead, from the exponentials the log-sum-exp already
+ * computed (the E-step then needs n x K exponentials, not 2 n x K).
+ * The component loop is outermost so that one factor and mean stay hot over all samples.
  */
 const weightedLogProb = (
   model: GaussianMixture,
@@ -113,37 +138,81 @@ const weightedLogProb = (
   data: Float64Array,
   n: number,
   out: Float64Array,
-  logNorm: Float64Array
+  logNorm: Float64Array,
+  normalise = false,
+  multiplicity?: Float64Array
 ): number => {
-  const { nComponents: K, dim: d } = model;
+  const { nComponents: K, dim: d, means } = model;
+  const { chol, invDiag, logConst } = factors;
   const y = new Float64Array(d);
-  const { chol, logConst } = factors;
-  for (let i = 0; i < n; i++) {
-    const xo = i * d;
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) {
-      const mo = k * d;
-      const co = k * d * d;
-      let maha = 0;
-      // Forward substitution L y = x - mu.
+  const z = new Float64Array(d);
+  for (let k = 0; k < K; k++) {
+    const mo = k * d;
+    const co = k * d * d;
+    const lc = logConst[k]!;
+    let i = 0;
+    // Forward substitution L y = x - mu for two samples per pass: each substitution is one long
+    // dependency chain, and interleaving two independent ones keeps the FPU busy (1.35x here).
+    for (; i + 1 < n; i += 2) {
+      const xo = i * d;
+      const xp = xo + d;
+      let mahaY = 0;
+      let mahaZ = 0;
       for (let r = 0; r < d; r++) {
-        let s = data[xo + r]! - model.means[mo + r]!;
+        const mu = means[mo + r]!;
+        let s = data[xo + r]! - mu;
+        let t = data[xp + r]! - mu;
+        const row = co + r * d;
+        for (let c = 0; c < r; c++) {
+          const l = chol[row + c]!;
+          s -= l * y[c]!;
+          t -= l * z[c]!;
+        }
+        const inv = invDiag[mo + r]!;
+        const v = s * inv;
+        const u = t * inv;
+        y[r] = v;
+        z[r] = u;
+        mahaY += v * v;
+        mahaZ += u * u;
+      }
+      out[i * K + k] = lc - 0.5 * mahaY;
+      out[(i + 1) * K + k] = lc - 0.5 * mahaZ;
+    }
+    for (; i < n; i++) {
+      const xo = i * d;
+      let maha = 0;
+      for (let r = 0; r < d; r++) {
+        let s = data[xo + r]! - means[mo + r]!;
         const row = co + r * d;
         for (let c = 0; c < r; c++) s -= chol[row + c]! * y[c]!;
-        const v = s / chol[row + r]!;
+        const v = s * invDiag[mo + r]!;
         y[r] = v;
         maha += v * v;
       }
-      const lp = logConst[k]! - 0.5 * maha;
-      out[i * K + k] = lp;
-      if (lp > max) max = lp;
+      out[i * K + k] = lc - 0.5 * maha;
     }
-    let sum = 0;
-    for (let k = 0; k < K; k++) sum += Math.exp(out[i * K + k]! - max);
-    logNorm[i] = max + Math.log(sum);
   }
   let total = 0;
-  for (let i = 0; i < n; i++) total += logNorm[i]!;
+  for (let i = 0, o = 0; i < n; i++, o += K) {
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) if (out[o + k]! > max) max = out[o + k]!;
+    let sum = 0;
+    if (normalise) {
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(out[o + k]! - max);
+        out[o + k] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let k = 0; k < K; k++) out[o + k] = out[o + k]! * inv;
+    } else {
+      for (let k = 0; k < K; k++) sum += Math.exp(out[o + k]! - max);
+    }
+    const ln = max + Math.log(sum);
+    logNorm[i] = ln;
+    total += multiplicity === undefined ? ln : multiplicity[i]! * ln;
+  }
   return total;
 };
 
@@ -175,41 +244,120 @@ export const bicGmm = (model: GaussianMixture, data: Float64Array): number => {
 };
 
 /**
- * M-step: weights, means and covariances from responsibilities `resp` (n x K).
- * Throws if a covariance is not positive definite.
+ * The distinct rows of `data` and how often each occurs. Level volumes and spreads are discrete,
+ * so the ECN samples repeat rows a lot (about 40% of the 1-second LOBSTER rows are repeats);
+ * k-means and EM on distinct rows weighted by multiplicity compute exactly the same sums as on
+ * the raw rows (sklearn's `sample_weight` semantics), in proportionally less time.
  */
-const estimateParameters = (data: Float64Array, n: number, d: number, resp: Float64Array, K: number, regCovar: number): GaussianMixture => {
+export const distinctRows = (
+  data: Float64Array,
+  n: number,
+  d: number
+): { readonly rows: Float64Array; readonly multiplicity: Float64Array; readonly count: number } => {
+  const index = new Map<string, number>();
+  const rows = new Float64Array(n * d);
+  const multiplicity = new Float64Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const row = data.subarray(i * d, i * d + d);
+    const key = row.join(",");
+    const seen = index.get(key);
+    if (seen === undefined) {
+      index.set(key, count);
+      rows.set(row, count * d);
+      multiplicity[count] = 1;
+      count++;
+    } else {
+      multiplicity[seen] = multiplicity[seen]! + 1;
+    }
+  }
+  return { rows: rows.slice(0, count * d), multiplicity: multiplicity.slice(0, count), count };
+};
+
+/** Column-major copy (dim x n) of row-major data, so that the M-step's sums run over contiguous memory. */
+const transpose = (data: Float64Array, n: number, d: number): Float64Array => {
+  const cols = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) cols[a * n + i] = data[i * d + a]!;
+  return cols;
+};
+
+/** Buffers of the M-step, allocated once per fit. */
+interface MStepScratch {
+  /** resp[:, k] x multiplicity, length n */
+  readonly rk: Float64Array;
+  /** x - mu_k, dim x n */
+  readonly diff: Float64Array;
+  /** rk (x - mu_k), dim x n */
+  readonly weighted: Float64Array;
+}
+
+const mStepScratch = (n: number, d: number): MStepScratch => ({
+  rk: new Float64Array(n),
+  diff: new Float64Array(n * d),
+  weighted: new Float64Array(n * d)
+});
+
+/**
+ * M-step as sklearn's `_estimate_gaussian_parameters` ("full"): N_k = sum_i m_i r_ik + 10 eps,
+ * means sum_i m_i r_ik x_i / N_k, covariances sum_i m_i r_ik (x_i - mu_k)(x_i - mu_k)^T / N_k plus
+ * `regCovar` on the diagonal, weights N_k / sum N_k; m_i is the multiplicity of row i. `cols` is the
+ * data column-major (dim x n), `resp` the responsibilities (n x K). Every covariance entry is a dot
+ * product of two contiguous columns, summed with four accumulators: a single running sum is
+ * bound by the latency of floating-point addition.
+ */
+const estimateParameters = (
+  cols: Float64Array,
+  n: number,
+  d: number,
+  multiplicity: Float64Array,
+  resp: Float64Array,
+  K: number,
+  regCovar: number,
+  scratch: MStepScratch
+): GaussianMixture => {
   const nk = new Float64Array(K);
   const means = new Float64Array(K * d);
   const covariances = new Float64Array(K * d * d);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < K; k++) {
-      const r = resp[i * K + k]!;
-      if (r === 0) continue;
-      nk[k] = nk[k]! + r;
-      for (let a = 0; a < d; a++) means[k * d + a] = means[k * d + a]! + r * data[i * d + a]!;
+  const { rk, diff, weighted } = scratch;
+  for (let k = 0; k < K; k++) {
+    let mass = 0;
+    for (let i = 0, o = k; i < n; i++, o += K) {
+      const r = resp[o]! * multiplicity[i]!;
+      rk[i] = r;
+      mass += r;
     }
-  }
-  for (let k = 0; k < K; k++) {
-    nk[k] = nk[k]! + EPS10;
-    for (let a = 0; a < d; a++) means[k * d + a] = means[k * d + a]! / nk[k]!;
-  }
-  const diff = new Float64Array(d);
-  for (let k = 0; k < K; k++) {
-    const co = k * d * d;
-    for (let i = 0; i < n; i++) {
-      const r = resp[i * K + k]!;
-      if (r === 0) continue;
-      for (let a = 0; a < d; a++) diff[a] = data[i * d + a]! - means[k * d + a]!;
-      for (let a = 0; a < d; a++) {
-        const ra = r * diff[a]!;
-        const row = co + a * d;
-        for (let b = 0; b <= a; b++) covariances[row + b] = covariances[row + b]! + ra * diff[b]!;
+    mass += EPS10;
+    nk[k] = mass;
+    for (let a = 0; a < d; a++) {
+      const base = a * n;
+      let s = 0;
+      for (let i = 0; i < n; i++) s += rk[i]! * cols[base + i]!;
+      const mu = s / mass;
+      means[k * d + a] = mu;
+      for (let i = 0; i < n; i++) {
+        const v = cols[base + i]! - mu;
+        diff[base + i] = v;
+        weighted[base + i] = rk[i]! * v;
       }
     }
+    const co = k * d * d;
     for (let a = 0; a < d; a++) {
+      const wa = a * n;
       for (let b = 0; b <= a; b++) {
-        const v = covariances[co + a * d + b]! / nk[k]!;
+        const db = b * n;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let i = 0;
+        for (; i + 3 < n; i += 4) {
+          s0 += weighted[wa + i]! * diff[db + i]!;
+          s1 += weighted[wa + i + 1]! * diff[db + i + 1]!;
+          s2 += weighted[wa + i + 2]! * diff[db + i + 2]!;
+          s3 += weighted[wa + i + 3]! * diff[db + i + 3]!;
+        }
+        for (; i < n; i++) s0 += weighted[wa + i]! * diff[db + i]!;
+        const v = (s0 + s1 + (s2 + s3)) / mass;
         covariances[co + a * d + b] = v;
         covariances[co + b * d + a] = v;
       }
@@ -243,24 +391,40 @@ const searchSorted = (cumulative: Float64Array, target: number): number => {
   return Math.min(lo, cumulative.length - 1);
 };
 
-/** k-means++ seeding as sklearn's `_kmeans_plusplus` (greedy, 2 + floor(ln k) local trials). */
-export const kmeansPlusPlus = (data: Float64Array, n: number, d: number, k: number, rng: Random): Float64Array => {
+const ones = (n: number): Float64Array => new Float64Array(n).fill(1);
+
+/**
+ * k-means++ seeding as sklearn's `_kmeans_plusplus` (greedy, 2 + floor(ln k) local trials), with
+ * sample weights: the first centre is drawn with probability proportional to the weight, the
+ * others proportional to weight x squared distance, and a candidate's potential is the weighted
+ * sum of squared distances; with unit weights this is the unweighted algorithm.
+ */
+export const kmeansPlusPlus = (
+  data: Float64Array,
+  n: number,
+  d: number,
+  k: number,
+  rng: Random,
+  weights: Float64Array = ones(n)
+): Float64Array => {
   const centers = new Float64Array(k * d);
   const localTrials = 2 + Math.floor(Math.log(k));
-  const first = rng.int(n);
+  const cumulative = new Float64Array(n);
+  let acc = 0;
+  for (let i = 0; i < n; i++) cumulative[i] = acc += weights[i]!;
+  const first = searchSorted(cumulative, rng.uniform() * acc);
   centers.set(data.subarray(first * d, first * d + d), 0);
   const closest = new Float64Array(n);
   let potential = 0;
   for (let i = 0; i < n; i++) {
     closest[i] = squaredDistance(data, i, centers, 0, d);
-    potential += closest[i]!;
+    potential += weights[i]! * closest[i]!;
   }
-  const cumulative = new Float64Array(n);
   const candidateDist = new Float64Array(n);
   const bestDist = new Float64Array(n);
   for (let c = 1; c < k; c++) {
-    let acc = 0;
-    for (let i = 0; i < n; i++) cumulative[i] = acc += closest[i]!;
+    acc = 0;
+    for (let i = 0; i < n; i++) cumulative[i] = acc += weights[i]! * closest[i]!;
     let bestPotential = Infinity;
     let bestCandidate = 0;
     for (let t = 0; t < localTrials; t++) {
@@ -274,7 +438,7 @@ export const kmeansPlusPlus = (data: Float64Array, n: number, d: number, k: numb
         }
         const v = Math.min(closest[i]!, s);
         candidateDist[i] = v;
-        pot += v;
+        pot += weights[i]! * v;
       }
       if (pot < bestPotential) {
         bestPotential = pot;
@@ -290,23 +454,31 @@ export const kmeansPlusPlus = (data: Float64Array, n: number, d: number, k: numb
 };
 
 /**
- * One k-means run (sklearn `KMeans(n_init=1)`): k-means++ then Lloyd iterations until labels stop
- * changing or the total squared centre shift is <= 1e-4 x mean feature variance, at most 300.
- * An empty cluster is moved to the point farthest from its centre. Returns the labels.
+ * One k-means run (sklearn `KMeans(n_init=1)` with `sample_weight`): k-means++ then Lloyd
+ * iterations until labels stop changing or the total squared centre shift is <= 1e-4 x mean
+ * feature variance, at most `maxIter`. An empty cluster takes the point farthest from its centre,
+ * whose weight leaves its old cluster, as in sklearn. Returns the labels.
  */
-export const kmeans = (data: Float64Array, n: number, d: number, k: number, rng: Random, maxIter = 300): Int32Array => {
-  const centers = kmeansPlusPlus(data, n, d, k, rng);
+export const kmeans = (
+  data: Float64Array,
+  n: number,
+  d: number,
+  k: number,
+  rng: Random,
+  maxIter = 300,
+  weights: Float64Array = ones(n)
+): Int32Array => {
+  const centers = kmeansPlusPlus(data, n, d, k, rng, weights);
+  let totalWeight = 0;
+  for (let i = 0; i < n; i++) totalWeight += weights[i]!;
   let meanVariance = 0;
   for (let a = 0; a < d; a++) {
     let s = 0;
+    for (let i = 0; i < n; i++) s += weights[i]! * data[i * d + a]!;
+    const mean = s / totalWeight;
     let s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const v = data[i * d + a]!;
-      s += v;
-      s2 += v * v;
-    }
-    const mean = s / n;
-    meanVariance += Math.max(0, s2 / n - mean * mean);
+    for (let i = 0; i < n; i++) s2 += weights[i]! * (data[i * d + a]! - mean) ** 2;
+    meanVariance += s2 / totalWeight;
   }
   const tol = (1e-4 * meanVariance) / d;
   const labels = new Int32Array(n).fill(-1);
@@ -339,23 +511,28 @@ export const kmeans = (data: Float64Array, n: number, d: number, k: number, rng:
     counts.fill(0);
     for (let i = 0; i < n; i++) {
       const c = labels[i]!;
-      counts[c] = counts[c]! + 1;
-      for (let a = 0; a < d; a++) sums[c * d + a] = sums[c * d + a]! + data[i * d + a]!;
+      const w = weights[i]!;
+      counts[c] = counts[c]! + w;
+      for (let a = 0; a < d; a++) sums[c * d + a] = sums[c * d + a]! + w * data[i * d + a]!;
+    }
+    for (let c = 0; c < k; c++) {
+      if (counts[c] !== 0) continue;
+      let far = 0;
+      for (let i = 1; i < n; i++) if (distance[i]! > distance[far]!) far = i;
+      distance[far] = -1; // a second empty cluster takes the next farthest point
+      const old = labels[far]!;
+      const w = weights[far]!;
+      counts[old] = counts[old]! - w;
+      counts[c] = w;
+      for (let a = 0; a < d; a++) {
+        const v = w * data[far * d + a]!;
+        sums[old * d + a] = sums[old * d + a]! - v;
+        sums[c * d + a] = v;
+      }
     }
     let shift = 0;
     for (let c = 0; c < k; c++) {
-      if (counts[c] === 0) {
-        // Relocate to the point farthest from its centre, as sklearn does.
-        let far = 0;
-        for (let i = 1; i < n; i++) if (distance[i]! > distance[far]!) far = i;
-        distance[far] = 0;
-        for (let a = 0; a < d; a++) {
-          const v = data[far * d + a]!;
-          shift += (v - centers[c * d + a]!) ** 2;
-          centers[c * d + a] = v;
-        }
-        continue;
-      }
+      if (!(counts[c]! > 0)) continue;
       for (let a = 0; a < d; a++) {
         const v = sums[c * d + a]! / counts[c]!;
         shift += (v - centers[c * d + a]!) ** 2;
@@ -368,7 +545,11 @@ export const kmeans = (data: Float64Array, n: number, d: number, k: number, rng:
   return labels;
 };
 
-/** Fits a mixture by EM with sklearn `GaussianMixture(covariance_type="full", init_params="kmeans")` semantics. */
+/**
+ * Fits a mixture by EM with sklearn `GaussianMixture(covariance_type="full", init_params="kmeans")`
+ * semantics, on the distinct rows of `data` weighted by multiplicity (the same fit as on the raw
+ * rows; see `distinctRows`).
+ */
 export const fitGmm = (data: Float64Array, n: number, dim: number, options: GmmFitOptions, rng: Random): GmmFit => {
   const K = options.nComponents ?? 5;
   const nInit = options.nInit ?? 1;
@@ -377,27 +558,26 @@ export const fitGmm = (data: Float64Array, n: number, dim: number, options: GmmF
   const maxIter = options.maxIter ?? 100;
   if (n < K) throw new GmmFitError(`${n} samples cannot fit ${K} components`);
   if (data.length < n * dim) throw new RangeError(`data holds ${data.length} values, fewer than n x dim = ${n * dim}`);
-  const resp = new Float64Array(n * K);
-  const logNorm = new Float64Array(n);
+  const { rows, multiplicity, count: u } = distinctRows(data, n, dim);
+  const cols = transpose(rows, u, dim);
+  const scratch = mStepScratch(u, dim);
+  const resp = new Float64Array(u * K);
+  const logNorm = new Float64Array(u);
+  const factors: Factors = { chol: new Float64Array(K * dim * dim), invDiag: new Float64Array(K * dim), logConst: new Float64Array(K) };
   let best: GmmFit | undefined;
   for (let restart = 0; restart < nInit; restart++) {
-    const labels = kmeans(data, n, dim, K, rng.split(restart));
+    const labels = kmeans(rows, u, dim, K, rng.split(restart), 300, multiplicity);
     resp.fill(0);
-    for (let i = 0; i < n; i++) resp[i * K + labels[i]!] = 1;
-    let model = estimateParameters(data, n, dim, resp, K, regCovar);
+    for (let i = 0; i < u; i++) resp[i * K + labels[i]!] = 1;
+    let model = estimateParameters(cols, u, dim, multiplicity, resp, K, regCovar, scratch);
     let lowerBound = -Infinity;
     let converged = false;
     let iterations = 0;
     for (let iteration = 1; iteration <= maxIter; iteration++) {
       const previous = lowerBound;
-      // E-step: responsibilities of the current parameters.
-      const total = weightedLogProb(model, factorise(model), data, n, resp, logNorm);
-      for (let i = 0; i < n; i++) {
-        const ln = logNorm[i]!;
-        for (let k = 0; k < K; k++) resp[i * K + k] = Math.exp(resp[i * K + k]! - ln);
-      }
-      // M-step.
-      model = estimateParameters(data, n, dim, resp, K, regCovar);
+      // E-step: responsibilities of the current parameters, in place in `resp`.
+      const total = weightedLogProb(model, factorise(model, factors), rows, u, resp, logNorm, true, multiplicity);
+      model = estimateParameters(cols, u, dim, multiplicity, resp, K, regCovar, scratch);
       lowerBound = total / n;
       iterations = iteration;
       options.onIteration?.(restart, iteration, lowerBound);
@@ -406,8 +586,10 @@ export const fitGmm = (data: Float64Array, n: number, dim: number, options: GmmF
         break;
       }
     }
-    factorise(model); // fails loudly if the last M-step produced a singular covariance
-    if (best === undefined || lowerBound > best.lowerBound) best = { model, lowerBound, converged, iterations };
+    factorise(model, factors); // fails loudly if the last M-step produced a singular covariance
+    const fit: GmmFit = { model, lowerBound, converged, iterations };
+    options.onRestart?.(restart, fit);
+    if (best === undefined || lowerBound > best.lowerBound) best = fit;
   }
   return best!;
 };

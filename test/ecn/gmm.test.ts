@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Random } from "../../core/random/philox.ts";
 import {
   choleskyInPlace,
+  distinctRows,
   fitGmm,
   kmeans,
   logLikelihoods,
@@ -224,5 +225,39 @@ describe("k-means and EM", () => {
       Random.fromSeed(4)
     );
     expect(fit.lowerBound).toBe(Math.max(...finals));
+  });
+
+  it("distinct rows with their multiplicities are the same multiset of rows", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: -2, max: 2 }), { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 60 }), (raw) => {
+        const n = raw.length;
+        const { rows, multiplicity, count } = distinctRows(Float64Array.from(raw.flat()), n, 3);
+        const key = (r: ArrayLike<number>) => Array.from(r).join(",");
+        const expected = new Map<string, number>();
+        for (const r of raw) expected.set(key(r), (expected.get(key(r)) ?? 0) + 1);
+        expect(count).toBe(expected.size);
+        for (let u = 0; u < count; u++) expect(multiplicity[u]).toBe(expected.get(key(rows.subarray(3 * u, 3 * u + 3))));
+      })
+    );
+  });
+
+  it("repeating every sample leaves the fit unchanged (the likelihood is per sample)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 2, max: 3 }), (seed, copies, k) => {
+        const rng = Random.fromSeed(seed);
+        const n = 120;
+        // Discrete levels, as the ECN samples: many repeated rows.
+        const data = new Float64Array(n * 2);
+        for (let i = 0; i < 2 * n; i++) data[i] = Math.round(3 * rng.int(2) + rng.normal());
+        const repeated = new Float64Array(copies * n * 2);
+        for (let c = 0; c < copies; c++) repeated.set(data, c * n * 2);
+        const once = fitGmm(data, n, 2, { nComponents: k, nInit: 2, regCovar: 1e-3 }, Random.fromSeed(seed + 1));
+        const many = fitGmm(repeated, copies * n, 2, { nComponents: k, nInit: 2, regCovar: 1e-3 }, Random.fromSeed(seed + 1));
+        expect(many.lowerBound).toBeCloseTo(once.lowerBound, 9);
+        expect(many.iterations).toBe(once.iterations);
+        for (let i = 0; i < once.model.means.length; i++) expect(many.model.means[i]!).toBeCloseTo(once.model.means[i]!, 7);
+      }),
+      { numRuns: 25 }
+    );
   });
 });
