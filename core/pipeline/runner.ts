@@ -91,8 +91,19 @@ const formatParseError = (prefix: string, error: ParseResult.ParseError): string
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error);
   const first = issues[0];
   if (first === undefined) return `${prefix}: invalid value.`;
+  const key = (issue: (typeof issues)[number]) => issue.path.map(String).join(".");
+  // The alternatives of a union fail at the same path: say what each would accept, once.
+  const here = issues.filter((i) => key(i) === key(first));
+  // An optional field's "or undefined" alternative and its parent's are noise: the user set a value.
+  const others = new Set(issues.map(key).filter((k) => k !== key(first) && !key(first).startsWith(`${k}.`) && k !== "")).size;
+  const expected = here.map((i) => /^Expected (.*), actual (.*)$/s.exec(i.message));
+  const alternatives = expected.map((m) => m?.[1]).filter((e) => e !== "undefined");
+  const message =
+    here.length > 1 && expected.every((m) => m !== null)
+      ? `expected ${alternatives.join(" or ")}, got ${expected[0]![2]}`
+      : first.message;
   const path = [prefix, ...first.path.map(String)].filter((p) => p !== "").join(".");
-  return `${path}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})` : ""}.`;
+  return `${path}: ${message}${others > 0 ? ` (and ${others} more problem${others > 1 ? "s" : ""})` : ""}.`;
 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

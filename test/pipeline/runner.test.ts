@@ -115,6 +115,9 @@ describe("pipeline runner", { timeout: 300_000 }, () => {
     // Number formatting does not change the key: 3.0 and 3e0 are the params just run.
     const same = await runCli(dir, ["run", "diamond", "--set", "left.factor=3e0", ...store]);
     expect(statusOf(same.events).double).toBe("hit");
+    // An execution param (how a stage runs, not what it makes) is not part of the key.
+    const threads = await runCli(dir, ["run", "diamond", "--set", "left.factor=3", "--set", "left.threads=4", ...store]);
+    expect(statusOf(threads.events).double).toBe("hit");
 
     // Editing a stage's source re-runs it and, since its output changes, its descendants.
     edit(dir, "double.ts", "x * params.factor", "x * params.factor + 1");
@@ -260,6 +263,7 @@ describe("pipeline runner", { timeout: 300_000 }, () => {
       [["run", "diamond", "--set", "left.factor=abc"], /left\.factor/],
       [["run", "diamond", "--set", "source.n=-5"], /source\.n/],
       [["run", "diamond", "--set", "source.n=2.5"], /source\.n/],
+      [["run", "diamond", "--set", "left.threads=many"], /left\.threads: expected "auto" or .+, got "many"\.$/m],
       [["run", "diamond", "--preset", "huge"], /no preset "huge"/],
       [["run", "diamond", "--until", "nowhere"], /nowhere/],
       [["frobnicate"], /Unknown command/]
