@@ -21,3 +21,7 @@ export const workerCountOf = (settings: RolloutSettings, shards: number): number
 
 /** Episodes per rollout shard: fixes how the B episodes are split (part of the results' identity). */
 export const EpisodesPerShard = Schema.Int.pipe(Schema.between(1, 10_000));
+
+/** The run's tfjs backend as the worker threads' backend (workers follow the main thread's choice). */
+export const workerBackend = (name: string | undefined): { backend?: "wasm" | "cpu" } =>
+  name === "wasm" || name === "cpu" ? { backend: name } : {};

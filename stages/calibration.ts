@@ -17,7 +17,7 @@ import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
-import { workerCountOf } from "../schemas/rollouts.ts";
+import { workerBackend, workerCountOf } from "../schemas/rollouts.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "./ecn.ts";
 import { ecnSimModelCodec, neuralModelOf, type EcnSimModel } from "./ecn-neural.ts";
@@ -106,10 +106,9 @@ const buildTrainer = (model: EcnModel, sim: EcnSimModel, params: CalibrationTrai
     const rng = (yield* Rng).stream;
     const shards = Math.ceil(params.episodes / params.episodesPerShard);
     const workers = p === undefined ? 0 : workerCountOf(p.rollouts, shards);
-    const name = backend.current();
     return new CalibrationTrainer(params, ecnSpecOf(model, sim), rng.split("init"), {
       workers,
-      ...(name === "wasm" || name === "cpu" ? { backend: name } : {})
+      ...workerBackend(backend.current())
     });
   });
 

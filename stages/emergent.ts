@@ -32,12 +32,11 @@ import { Progress } from "../core/pipeline/progress.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { EmergentSummary, EvaluationParams, GameTrainingParams, ReportParams, type EmergentSummary as Summary } from "../schemas/emergent.ts";
-import { defaultRolloutSettings, RolloutSettings, workerCountOf } from "../schemas/rollouts.ts";
+import { defaultRolloutSettings, RolloutSettings, workerBackend, workerCountOf } from "../schemas/rollouts.ts";
 import { ecnModelCodec } from "./ecn.ts";
 import { makeSharedTrainer, ppoParamsFrom, rowsOfShared, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "./shared.ts";
 
 /** The tfjs backend rollout workers should use: the run's own, so numbers match the main thread. */
-const workerBackend = (name: string | undefined): { backend?: "wasm" | "cpu" } => (name === "wasm" || name === "cpu" ? { backend: name } : {});
 
 // ---------------------------------------------------------------------------------------------
 // evaluate-emergent

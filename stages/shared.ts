@@ -30,7 +30,7 @@ import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { PpoSettings } from "../schemas/ppo.ts";
-import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerCountOf } from "../schemas/rollouts.ts";
+import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerBackend, workerCountOf } from "../schemas/rollouts.ts";
 import { ecnModelCodec } from "./ecn.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
@@ -178,9 +178,8 @@ const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
     const backend = yield* Backend;
     yield* backend.ensure;
     const rng = (yield* Rng).stream;
-    const name = backend.current();
     const workers = workerCountOf(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
-    return makeSharedTrainer(model, p, rng.split("init"), { workers, ...(name === "wasm" || name === "cpu" ? { backend: name } : {}) });
+    return makeSharedTrainer(model, p, rng.split("init"), { workers, ...workerBackend(backend.current()) });
   });
 
 export const trainShared = Stage.loop({
