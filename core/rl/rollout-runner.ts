@@ -12,9 +12,16 @@
  * threads.
  */
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
-import { Random } from "../random/philox.ts";
-import type { ActorCriticParams, WeightMap } from "./networks.ts";
+import type { Random } from "../random/philox.ts";
+import {
+  RolloutRunnerError,
+  threadShardExecutor,
+  type RolloutFactoryLocation,
+  type RolloutSetup,
+  type ShardExecutor,
+  type ShardResult,
+  type WorkerPolicySpec
+} from "./rollout-executor.ts";
 import { collectRollouts, mergeRolloutBatches, type RolloutBatch, type RolloutPolicy, type RolloutReturnsParams } from "./rollout.ts";
 import type { ActionSpec, AgentClassSpec, MultiClassVecEnv } from "./vec-env.ts";
 
@@ -32,12 +39,6 @@ export interface RolloutEnvFactory<Args, Env extends MultiClassVecEnv = MultiCla
   extract?(env: Env): Extra;
 }
 
-/** Where a worker finds a factory: the module's URL and the name it is exported under. */
-export interface RolloutFactoryLocation {
-  readonly module: string;
-  readonly exportName: string;
-}
-
 export interface RolloutRunnerOptions<Args, Env extends MultiClassVecEnv, Input, Extra> {
   readonly factory: RolloutEnvFactory<Args, Env, Input, Extra>;
   readonly location: RolloutFactoryLocation;
@@ -46,8 +47,13 @@ export interface RolloutRunnerOptions<Args, Env extends MultiClassVecEnv, Input,
   readonly episodes: number;
   /** Episodes per shard (the last shard may be smaller); fixes the shard layout, and so the results. */
   readonly episodesPerShard: number;
-  /** Worker threads; 0 runs the shards in this thread. Never changes results. */
+  /** Worker threads when no `executor` is given; 0 runs the shards in this thread. Never changes results. */
   readonly workers: number;
+  /**
+   * Where the shards run instead (e.g. BullMQ worker processes); the runner owns it and closes it
+   * in `close`. Never changes results.
+   */
+  readonly executor?: ShardExecutor;
   /** The tfjs backend the workers run the policies on (the caller's own, for identical numbers). */
   readonly backend?: "wasm" | "cpu";
 }
@@ -63,103 +69,12 @@ export interface RolloutResult<Extra> {
   readonly shardMs: readonly number[];
 }
 
-/** Raised when rollouts cannot be run (bad layout) or a worker thread fails. */
-export class RolloutRunnerError extends Error {
-  readonly _tag = "RolloutRunnerError";
-  constructor(reason: string) {
-    super(`Rollouts failed: ${reason}.`);
-  }
-}
-
 /** The worker count to use when the user asks for "auto": one per core, at most one per shard. */
 export const autoWorkerCount = (shards: number): number => Math.max(1, Math.min(availableParallelism(), shards));
-
-/** The network description a worker needs to rebuild a class's policy from its weights. */
-export interface WorkerPolicySpec {
-  readonly obsDim: number;
-  readonly action: ActionSpec;
-  readonly network: ActorCriticParams;
-  readonly weights: WeightMap;
-}
-
-/** Messages from the runner to a worker, and back (see rollout-worker.ts). */
-export type ToWorker =
-  | { readonly type: "init"; readonly location: RolloutFactoryLocation; readonly args: unknown; readonly backend: "wasm" | "cpu" }
-  | { readonly type: "policies"; readonly policies: readonly WorkerPolicySpec[] }
-  | {
-      readonly type: "job";
-      readonly id: number;
-      readonly shard: number;
-      readonly firstEpisode: number;
-      readonly episodes: number;
-      readonly inputs: readonly unknown[] | null;
-      readonly rngKey: readonly [number, number];
-      readonly returns: readonly RolloutReturnsParams[];
-    };
-
-export type FromWorker =
-  | { readonly type: "result"; readonly id: number; readonly batches: RolloutBatch[]; readonly extra: unknown; readonly ms: number }
-  | { readonly type: "error"; readonly id: number; readonly message: string };
 
 /** A policy whose networks a worker can rebuild: a `PpoAgent` is one. */
 export interface ShippablePolicy extends RolloutPolicy {
   readonly action: ActionSpec;
-}
-
-interface Pending {
-  readonly resolve: (result: { batches: RolloutBatch[]; extra: unknown; ms: number }) => void;
-  readonly reject: (error: Error) => void;
-}
-
-const workerEntry = new URL("./rollout-worker-entry.mjs", import.meta.url);
-const workerBody = new URL("./rollout-worker.ts", import.meta.url).href;
-
-class RolloutWorker {
-  readonly thread: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private failure: Error | undefined;
-
-  constructor(init: ToWorker) {
-    this.thread = new Worker(workerEntry, { workerData: { script: workerBody } });
-    this.thread.unref();
-    this.thread.on("message", (message: FromWorker) => {
-      const waiting = this.pending.get(message.id);
-      if (waiting === undefined) return;
-      this.pending.delete(message.id);
-      if (message.type === "result") waiting.resolve(message);
-      else waiting.reject(new RolloutRunnerError(`a rollout worker thread threw: ${message.message}`));
-      if (this.pending.size === 0) this.thread.unref();
-    });
-    const fail = (error: Error) => {
-      this.failure = error;
-      for (const p of this.pending.values()) p.reject(error);
-      this.pending.clear();
-    };
-    this.thread.on("error", (error) => fail(new RolloutRunnerError(`a rollout worker thread crashed (${error.message}); rerun with rollouts.workers=0 to run in this thread`)));
-    this.thread.on("exit", (code) => {
-      if (this.pending.size > 0) fail(new RolloutRunnerError(`a rollout worker thread exited with code ${code} in the middle of a job`));
-    });
-    this.thread.postMessage(init);
-  }
-
-  send(message: ToWorker): void {
-    if (this.failure !== undefined) throw this.failure;
-    this.thread.postMessage(message);
-  }
-
-  run(job: Extract<ToWorker, { type: "job" }>): Promise<{ batches: RolloutBatch[]; extra: unknown; ms: number }> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.pending.set(job.id, { resolve, reject });
-      // Referenced while a job is out, so a process waiting on it stays alive; unreferenced when idle.
-      this.thread.ref();
-      this.thread.postMessage(job);
-    });
-  }
-
-  terminate(): Promise<number> {
-    return this.thread.terminate();
-  }
 }
 
 /** What a trainer draws its experience from: a sharded runner, or one env in this thread. */
@@ -196,15 +111,18 @@ export const localRollouts = <Env extends MultiClassVecEnv, Input = unknown, Ext
   close: async () => {}
 });
 
-/** Runs B episodes per call as shards, in this thread or over worker threads. */
+let runnerCount = 0;
+
+/** Runs B episodes per call as shards, in this thread, over worker threads, or on another `ShardExecutor`. */
 export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv, Input = unknown, Extra = unknown> implements RolloutSource<Input, Extra> {
   /** Episode counts of the shards, in order. */
   readonly shardEpisodes: readonly number[];
   /** The env of shard 0 in this thread: the classes and horizon, and what in-thread runs use. */
   readonly probe: Env;
   private readonly localEnvs = new Map<number, Env>();
-  private workers: RolloutWorker[] | undefined;
-  private nextJob = 0;
+  private executor: ShardExecutor | undefined;
+  private readonly setupKey: string;
+  private calls = 0;
 
   constructor(readonly options: RolloutRunnerOptions<Args, Env, Input, Extra>) {
     const { episodes, episodesPerShard, workers } = options;
@@ -217,6 +135,9 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
     for (let first = 0; first < episodes; first += episodesPerShard) sizes.push(Math.min(episodesPerShard, episodes - first));
     this.shardEpisodes = sizes;
     this.probe = this.localEnv(0);
+    this.executor = options.executor;
+    // Unique per runner: an executor never mistakes another runner's setup for this one's.
+    this.setupKey = `runner-${process.pid}-${++runnerCount}-${Date.now()}`;
   }
 
   get classes(): readonly AgentClassSpec[] {
@@ -242,12 +163,15 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
     return env;
   }
 
-  private startWorkers(): RolloutWorker[] {
-    if (this.workers === undefined) {
-      const init: ToWorker = { type: "init", location: this.options.location, args: this.options.args, backend: this.options.backend ?? "wasm" };
-      this.workers = Array.from({ length: Math.min(this.options.workers, this.shardEpisodes.length) }, () => new RolloutWorker(init));
-    }
-    return this.workers;
+  private executorInUse(): ShardExecutor {
+    this.executor ??= threadShardExecutor(Math.min(this.options.workers, this.shardEpisodes.length));
+    return this.executor;
+  }
+
+  /** Where the shards run, for logs and provenance. */
+  get description(): string {
+    if (this.options.executor !== undefined) return this.options.executor.description;
+    return this.options.workers === 0 ? "this thread" : `${Math.min(this.options.workers, this.shardEpisodes.length)} worker threads`;
   }
 
   /**
@@ -267,8 +191,8 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
       const first = this.firstEpisodeOf(shard);
       return inputs === undefined ? undefined : inputs.slice(first, first + this.shardEpisodes[shard]!);
     };
-    const parts: { batches: RolloutBatch[]; extra: unknown; ms: number }[] = [];
-    if (this.options.workers === 0) {
+    const parts: ShardResult[] = [];
+    if (this.options.workers === 0 && this.options.executor === undefined) {
       for (let s = 0; s < shards; s++) {
         const env = this.localEnv(s);
         const shardInputs = inputsOf(s);
@@ -279,25 +203,27 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
         parts.push({ batches, extra, ms: performance.now() - started });
       }
     } else {
-      const workers = this.startWorkers();
       const specs: WorkerPolicySpec[] = policies.map((p) => ({ obsDim: p.obsDim, action: p.action, network: p.net.params, weights: p.net.getWeights() }));
-      for (const w of workers) w.send({ type: "policies", policies: specs });
       const perClass = policies.map((_, c) => (Array.isArray(returns) ? (returns as readonly RolloutReturnsParams[])[c]! : (returns as RolloutReturnsParams)));
       const returnsOnly = perClass.map((p) => ({ discount: p.discount, gaeLambda: p.gaeLambda }));
       const rngKey = rng.keyPair();
-      const jobs = Array.from({ length: shards }, (_, s) =>
-        workers[s % workers.length]!.run({
-          type: "job",
-          id: this.nextJob++,
-          shard: s,
-          firstEpisode: this.firstEpisodeOf(s),
-          episodes: this.shardEpisodes[s]!,
-          inputs: inputsOf(s) ?? null,
-          rngKey: [rngKey[0], rngKey[1]],
-          returns: returnsOnly
-        })
+      const setup: RolloutSetup = { location: this.options.location, args: this.options.args, backend: this.options.backend ?? "wasm" };
+      parts.push(
+        ...(await this.executorInUse().run({
+          setupKey: this.setupKey,
+          setup,
+          policiesKey: `${this.setupKey}-call-${++this.calls}`,
+          policies: specs,
+          jobs: this.shardEpisodes.map((episodesInShard, s) => ({
+            shard: s,
+            firstEpisode: this.firstEpisodeOf(s),
+            episodes: episodesInShard,
+            inputs: inputsOf(s) ?? null,
+            rngKey: [rngKey[0], rngKey[1]] as const,
+            returns: returnsOnly
+          }))
+        }))
       );
-      parts.push(...(await Promise.all(jobs)));
     }
     return {
       batches: mergeRolloutBatches(parts.map((p) => p.batches)),
@@ -307,10 +233,10 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
     };
   }
 
-  /** Stops the worker threads (a runner can still be used afterwards: they restart on demand). */
+  /** Stops the executor's threads or connections (a runner can still be used afterwards: they restart on demand). */
   async close(): Promise<void> {
-    const workers = this.workers ?? [];
-    this.workers = undefined;
-    await Promise.all(workers.map((w) => w.terminate()));
+    await this.executor?.close();
   }
 }
+
+export { RolloutRunnerError, type RolloutFactoryLocation, type WorkerPolicySpec } from "./rollout-executor.ts";

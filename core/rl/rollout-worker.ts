@@ -1,20 +1,22 @@
 /**
- * The body of a rollout worker thread (SPEC section 3; see rollout-runner.ts): it imports the env
- * factory named by the runner, keeps one env per shard it is given, rebuilds the policies from the
- * weights sent before each batch of jobs, and answers each job with the shard's batches (their
- * buffers transferred, not copied). Messages are handled strictly in arrival order, so the weights
- * a job uses are always those sent just before it.
+ * The body of a rollout worker thread (SPEC section 3; see rollout-executor.ts): it imports the
+ * env factory named by the setup it is sent, keeps one env per shard it is given, rebuilds the
+ * policies from the weights sent before a job, and answers each job with the shard's batches (their
+ * buffers transferred, not copied). Messages are handled strictly in arrival order, so the setup
+ * and weights a job uses are always those sent just before it. A new setup drops the envs and
+ * policies of the previous one.
  */
 import { parentPort } from "node:worker_threads";
 import { Random } from "../random/philox.ts";
 import { initTfBackend } from "./backend.ts";
 import { ActorCritic } from "./networks.ts";
 import { collectRollouts, type RolloutPolicy } from "./rollout.ts";
-import type { FromWorker, RolloutEnvFactory, ToWorker, WorkerPolicySpec } from "./rollout-runner.ts";
+import type { FromWorker, ToWorker, WorkerPolicySpec } from "./rollout-executor.ts";
+import type { RolloutEnvFactory } from "./rollout-runner.ts";
 import type { MultiClassVecEnv } from "./vec-env.ts";
 
 const port = parentPort;
-if (port === null) throw new Error("rollout-worker.ts runs only as a worker thread; use RolloutRunner.");
+if (port === null) throw new Error("rollout-worker.ts runs only as a worker thread; use RolloutRunner or RolloutThreadPool.");
 
 let factory: RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown> | undefined;
 let factoryArgs: unknown;
@@ -59,36 +61,43 @@ const buffersOf = (batches: FromWorker & { type: "result" }): ArrayBuffer[] => {
 const handle = async (message: ToWorker): Promise<void> => {
   switch (message.type) {
     case "init": {
-      await initTfBackend(message.backend);
-      const module = (await import(message.location.module)) as Record<string, unknown>;
-      const found = module[message.location.exportName];
+      const { setup } = message;
+      factory = undefined;
+      envs.clear();
+      for (const p of policies) p.policy.net.dispose();
+      policies = [];
+      fatal = undefined;
+      await initTfBackend(setup.backend);
+      const module = (await import(setup.location.module)) as Record<string, unknown>;
+      const found = module[setup.location.exportName];
       if (typeof found !== "object" || found === null || typeof (found as { create?: unknown }).create !== "function") {
-        throw new Error(`${message.location.module} has no rollout env factory "${message.location.exportName}"`);
+        throw new Error(`${setup.location.module} has no rollout env factory "${setup.location.exportName}"`);
       }
       factory = found as RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>;
-      factoryArgs = message.args;
+      factoryArgs = setup.args;
       return;
     }
     case "policies":
       setPolicies(message.policies);
       return;
     case "job": {
+      const { id, job } = message;
       try {
         if (fatal !== undefined) throw new Error(fatal);
         if (factory === undefined) throw new Error("the worker got a job before its env factory");
-        let env = envs.get(message.shard);
+        let env = envs.get(job.shard);
         if (env === undefined) {
-          env = factory.create(factoryArgs, message.firstEpisode, message.episodes);
-          envs.set(message.shard, env);
+          env = factory.create(factoryArgs, job.firstEpisode, job.episodes);
+          envs.set(job.shard, env);
         }
-        if (message.inputs !== null) factory.prepare?.(env, message.inputs);
+        if (job.inputs !== null) factory.prepare?.(env, job.inputs);
         const started = performance.now();
-        const batches = collectRollouts(env, policies.map((p) => p.policy), Random.fromKey(message.rngKey[0], message.rngKey[1]), message.returns);
+        const batches = collectRollouts(env, policies.map((p) => p.policy), Random.fromKey(job.rngKey[0], job.rngKey[1]), job.returns);
         const extra = factory.extract?.(env);
-        const result: FromWorker = { type: "result", id: message.id, batches, extra, ms: performance.now() - started };
+        const result: FromWorker = { type: "result", id, batches, extra, ms: performance.now() - started };
         port.postMessage(result, buffersOf(result));
       } catch (error) {
-        const reply: FromWorker = { type: "error", id: message.id, message: error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error) };
+        const reply: FromWorker = { type: "error", id, message: error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error) };
         port.postMessage(reply);
       }
       return;

@@ -1,0 +1,230 @@
+/**
+ * Where rollout shards run (SPEC section 3; ARCHITECTURE section 5): a `ShardExecutor` takes one
+ * call's shard jobs (each a pure function of the env setup, the policy weights, the episode range
+ * and the iteration's seed stream) and returns their results in job order. This module defines the
+ * job and result shapes every executor shares and the default executor, a pool of worker threads
+ * on this machine (`threadShardExecutor`). The same pool runs the jobs a BullMQ rollout worker
+ * process pulls from Redis (bullmq-rollouts.ts). A thread keeps the env setup and the weights it
+ * was last given, keyed by the caller's content keys, so a setup crosses to a thread once per run
+ * and the weights once per call.
+ */
+import { Worker } from "node:worker_threads";
+import type { ActorCriticParams, WeightMap } from "./networks.ts";
+import type { RolloutBatch, RolloutReturnsParams } from "./rollout.ts";
+import type { ActionSpec } from "./vec-env.ts";
+
+/** Where a worker finds a rollout env factory: the module's URL and the name it is exported under. */
+export interface RolloutFactoryLocation {
+  readonly module: string;
+  readonly exportName: string;
+}
+
+/** What a worker needs to build the envs of a run: the factory, its plain-data args, the tfjs backend. */
+export interface RolloutSetup {
+  readonly location: RolloutFactoryLocation;
+  readonly args: unknown;
+  readonly backend: "wasm" | "cpu";
+}
+
+/** The network description a worker needs to rebuild a class's policy from its weights. */
+export interface WorkerPolicySpec {
+  readonly obsDim: number;
+  readonly action: ActionSpec;
+  readonly network: ActorCriticParams;
+  readonly weights: WeightMap;
+}
+
+/** One shard of one call: episodes firstEpisode .. firstEpisode + episodes - 1 of the batch. */
+export interface ShardJob {
+  readonly shard: number;
+  readonly firstEpisode: number;
+  readonly episodes: number;
+  /** The shard's per-episode inputs (structured-cloneable), or null. */
+  readonly inputs: readonly unknown[] | null;
+  /** The iteration's rollout stream (`Random.keyPair`): episodes split their own streams from it. */
+  readonly rngKey: readonly [number, number];
+  /** Discount and GAE lambda per class. */
+  readonly returns: readonly RolloutReturnsParams[];
+}
+
+/** A shard's batches (one per class), the factory's `extract`, and the milliseconds it took where it ran. */
+export interface ShardResult {
+  readonly batches: RolloutBatch[];
+  readonly extra: unknown;
+  readonly ms: number;
+}
+
+/**
+ * One call of the runner. `setupKey` names the setup and `policiesKey` the weights: equal keys mean
+ * equal contents, so an executor may skip sending what a worker already holds.
+ */
+export interface RolloutCall {
+  readonly setupKey: string;
+  readonly setup: RolloutSetup;
+  readonly policiesKey: string;
+  readonly policies: readonly WorkerPolicySpec[];
+  readonly jobs: readonly ShardJob[];
+}
+
+/** Runs the shard jobs of rollout calls somewhere other than the calling thread. */
+export interface ShardExecutor {
+  /** One line for logs and provenance, e.g. "2 worker threads". */
+  readonly description: string;
+  /** The jobs' results in job order. */
+  run(call: RolloutCall): Promise<ShardResult[]>;
+  /** Releases threads and connections; the executor may be used again afterwards (it restarts on demand). */
+  close(): Promise<void>;
+}
+
+/** Raised when rollouts cannot be run (bad layout) or a worker fails. */
+export class RolloutRunnerError extends Error {
+  readonly _tag = "RolloutRunnerError";
+  constructor(reason: string) {
+    super(`Rollouts failed: ${reason}.`);
+  }
+}
+
+/** Messages from a pool to a worker thread, and back (see rollout-worker.ts). */
+export type ToWorker =
+  | { readonly type: "init"; readonly setup: RolloutSetup }
+  | { readonly type: "policies"; readonly policies: readonly WorkerPolicySpec[] }
+  | { readonly type: "job"; readonly id: number; readonly job: ShardJob };
+
+export type FromWorker =
+  | { readonly type: "result"; readonly id: number; readonly batches: RolloutBatch[]; readonly extra: unknown; readonly ms: number }
+  | { readonly type: "error"; readonly id: number; readonly message: string };
+
+const workerEntry = new URL("./rollout-worker-entry.mjs", import.meta.url);
+const workerBody = new URL("./rollout-worker.ts", import.meta.url).href;
+
+interface Pending {
+  readonly resolve: (result: ShardResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** One worker thread with the setup and weights it holds. */
+class RolloutThread {
+  readonly thread: Worker;
+  setupKey: string | undefined;
+  policiesKey: string | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private failure: Error | undefined;
+
+  constructor() {
+    this.thread = new Worker(workerEntry, { workerData: { script: workerBody } });
+    this.thread.unref();
+    this.thread.on("message", (message: FromWorker) => {
+      const waiting = this.pending.get(message.id);
+      if (waiting === undefined) return;
+      this.pending.delete(message.id);
+      if (message.type === "result") waiting.resolve({ batches: message.batches, extra: message.extra, ms: message.ms });
+      else waiting.reject(new RolloutRunnerError(`a rollout worker thread threw: ${message.message}`));
+      if (this.pending.size === 0) this.thread.unref();
+    });
+    const fail = (error: Error) => {
+      this.failure = error;
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    };
+    this.thread.on("error", (error) => fail(new RolloutRunnerError(`a rollout worker thread crashed (${error.message}); rerun with rollouts.workers=0 to run in this thread`)));
+    this.thread.on("exit", (code) => {
+      if (this.pending.size > 0) fail(new RolloutRunnerError(`a rollout worker thread exited with code ${code} in the middle of a job`));
+    });
+  }
+
+  /** Sends what the thread lacks, then the job; messages are handled in order, so the job sees them. */
+  run(id: number, call: Pick<RolloutCall, "setupKey" | "setup" | "policiesKey" | "policies">, job: ShardJob): Promise<ShardResult> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.setupKey !== call.setupKey) {
+      this.thread.postMessage({ type: "init", setup: call.setup } satisfies ToWorker);
+      this.setupKey = call.setupKey;
+      this.policiesKey = undefined;
+    }
+    if (this.policiesKey !== call.policiesKey) {
+      this.thread.postMessage({ type: "policies", policies: call.policies } satisfies ToWorker);
+      this.policiesKey = call.policiesKey;
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Referenced while a job is out, so a process waiting on it stays alive; unreferenced when idle.
+      this.thread.ref();
+      this.thread.postMessage({ type: "job", id, job } satisfies ToWorker);
+    });
+  }
+
+  terminate(): Promise<number> {
+    return this.thread.terminate();
+  }
+}
+
+interface Queued {
+  readonly call: Pick<RolloutCall, "setupKey" | "setup" | "policiesKey" | "policies">;
+  readonly job: ShardJob;
+  readonly resolve: (result: ShardResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * A fixed number of worker threads taking jobs from one queue: each job goes to the next idle
+ * thread. Which thread runs a job never changes its result (a job is a pure function of its call).
+ */
+export class RolloutThreadPool {
+  private threads: RolloutThread[] | undefined;
+  private readonly idle: RolloutThread[] = [];
+  private readonly queue: Queued[] = [];
+  private nextId = 0;
+
+  constructor(readonly size: number) {
+    if (!Number.isSafeInteger(size) || size < 1) throw new RolloutRunnerError(`a thread pool needs at least one thread, got ${size}`);
+  }
+
+  private start(): void {
+    if (this.threads !== undefined) return;
+    this.threads = Array.from({ length: this.size }, () => new RolloutThread());
+    this.idle.push(...this.threads);
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const thread = this.idle.shift()!;
+      const next = this.queue.shift()!;
+      thread
+        .run(this.nextId++, next.call, next.job)
+        .then(next.resolve, next.reject)
+        .finally(() => {
+          if (this.threads?.includes(thread) === true) {
+            this.idle.push(thread);
+            this.dispatch();
+          }
+        });
+    }
+  }
+
+  /** Runs one job on the next idle thread. */
+  runJob(call: Pick<RolloutCall, "setupKey" | "setup" | "policiesKey" | "policies">, job: ShardJob): Promise<ShardResult> {
+    this.start();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ call, job, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Stops the threads; jobs still queued are rejected. The pool restarts on the next job. */
+  async close(): Promise<void> {
+    const threads = this.threads ?? [];
+    this.threads = undefined;
+    this.idle.length = 0;
+    for (const q of this.queue.splice(0)) q.reject(new RolloutRunnerError("the rollout thread pool was closed"));
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+}
+
+/** The default executor: `threads` worker threads on this machine. */
+export const threadShardExecutor = (threads: number): ShardExecutor => {
+  const pool = new RolloutThreadPool(threads);
+  return {
+    description: `${threads} worker thread${threads === 1 ? "" : "s"}`,
+    run: (call) => Promise.all(call.jobs.map((job) => pool.runJob(call, job))),
+    close: () => pool.close()
+  };
+};
