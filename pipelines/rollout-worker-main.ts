@@ -67,7 +67,7 @@ try {
     lockMs: lockSeconds * 1000
   });
 } catch (error) {
-  fail(`The rollout worker could not start: ${error instanceof Error ? error.message : String(error)}`, 1);
+  fail(`The rollout worker could not start: ${(error instanceof Error ? error.message : String(error)).replace(/^Rollouts failed: /, "")}`, 1);
 }
 const running = worker!;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

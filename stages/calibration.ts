@@ -17,7 +17,8 @@ import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
-import { workerBackend, workerCountOf } from "../schemas/rollouts.ts";
+import { workerBackend } from "../schemas/rollouts.ts";
+import { acquireRolloutExecutor } from "./rollout-executor.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "./ecn.ts";
 import { ecnSimModelCodec, neuralModelOf, type EcnSimModel } from "./ecn-neural.ts";
@@ -105,9 +106,10 @@ const buildTrainer = (model: EcnModel, sim: EcnSimModel, params: CalibrationTrai
     yield* backend.ensure;
     const rng = (yield* Rng).stream;
     const shards = Math.ceil(params.episodes / params.episodesPerShard);
-    const workers = p === undefined ? 0 : workerCountOf(p.rollouts, shards);
+    const executor = p === undefined ? undefined : yield* acquireRolloutExecutor(p.rollouts, shards);
     return new CalibrationTrainer(params, ecnSpecOf(model, sim), rng.split("init"), {
-      workers,
+      workers: 0,
+      ...(executor !== undefined ? { executor } : {}),
       ...workerBackend(backend.current())
     });
   });
@@ -130,6 +132,8 @@ const trainingStage = (method: CalibrationMethod) =>
     inputs: { model: ecnModelCodec, sim: ecnSimModelCodec },
     state: trainingStateCodec,
     init: (inputs, p) => Effect.map(makeTrainer(inputs.model, inputs.sim, p, method), (trainer): TrainingLoopState => ({ trainer })),
+    // Rollout threads or Redis connections close when the run ends; the trainer stays readable.
+    release: (state) => Effect.promise(async () => state.trainer?.rollouts.close()),
     step: (state, inputs, p, context) =>
       Effect.gen(function* () {
         let trainer = state.trainer;

@@ -32,7 +32,9 @@ import { Progress } from "../core/pipeline/progress.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { EmergentSummary, EvaluationParams, GameTrainingParams, ReportParams, type EmergentSummary as Summary } from "../schemas/emergent.ts";
-import { defaultRolloutSettings, RolloutSettings, workerBackend, workerCountOf } from "../schemas/rollouts.ts";
+import { defaultRolloutSettings, RolloutSettings, workerBackend } from "../schemas/rollouts.ts";
+import type { ShardExecutor } from "../core/rl/rollout-executor.ts";
+import { acquireRolloutExecutor } from "./rollout-executor.ts";
 import { ecnModelCodec } from "./ecn.ts";
 import { makeSharedTrainer, ppoParamsFrom, rowsOfShared, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "./shared.ts";
 
@@ -111,6 +113,7 @@ export const evaluateEmergentStage = Stage.make({
       const total = (EMERGENT_ATTRIBUTES.reduce((n, a) => n + e.grid[a].length, 0) + e.pnlLtCounts.length) * e.episodes;
       const task = progress.task("evaluate-emergent", total);
       const trainer = makeSharedTrainer(inputs.model, p.training, rng.split("init"), { workers: 0 });
+      const executor = yield* acquireRolloutExecutor(p.rollouts, shards);
       const started = performance.now();
       const result = yield* Stage.attemptPromise("evaluate-emergent", async (): Promise<EmergentEvaluation> => {
         try {
@@ -130,7 +133,8 @@ export const evaluateEmergentStage = Stage.make({
               inventoryBucket: e.inventoryBucket,
               scatterPoints: e.scatterPoints,
               episodesPerShard: e.episodesPerShard,
-              workers: workerCountOf(p.rollouts, Math.max(shards, 2)),
+              workers: 0,
+              ...(executor !== undefined ? { executor } : {}),
               ...workerBackend(backend.current()),
               progress: (n) => {
                 task.advance(n - done);
@@ -183,7 +187,12 @@ export const gameLoopStateCodec = {
   }
 };
 
-const gameTrainer = (model: import("../schemas/ecn.ts").EcnModel, p: GameTrainingParams, rng: Random, execution: { workers: number; backend?: "wasm" | "cpu" }) => {
+const gameTrainer = (
+  model: import("../schemas/ecn.ts").EcnModel,
+  p: GameTrainingParams,
+  rng: Random,
+  execution: { workers: number; backend?: "wasm" | "cpu"; executor?: ShardExecutor }
+) => {
   const config = figure6Config(p.game, p.lpRiskAversion, p.horizon);
   const runner = new RolloutRunner({
     factory: otcRolloutEnv,
@@ -211,8 +220,8 @@ const freshGameTrainer = (model: import("../schemas/ecn.ts").EcnModel, p: GameTr
     const backend = yield* Backend;
     yield* backend.ensure;
     const rng = (yield* Rng).stream;
-    const workers = workerCountOf(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
-    return gameTrainer(model, p, rng.split("init"), { workers, ...workerBackend(backend.current()) });
+    const executor = yield* acquireRolloutExecutor(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
+    return gameTrainer(model, p, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
   });
 
 export const trainGame = Stage.loop({
@@ -227,6 +236,8 @@ export const trainGame = Stage.loop({
   inputs: { model: ecnModelCodec },
   state: gameLoopStateCodec,
   init: (inputs, p) => Effect.map(freshGameTrainer(inputs.model, p), (trainer): GameLoopState => ({ trainer, weights: [] })),
+  // Rollout threads or Redis connections close when the run ends; the trainer stays readable.
+  release: (state) => Effect.promise(async () => state.trainer?.env.close()),
   step: (state, inputs, p, context) =>
     Effect.gen(function* () {
       let trainer = state.trainer;

@@ -30,7 +30,9 @@ import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { PpoSettings } from "../schemas/ppo.ts";
-import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerBackend, workerCountOf } from "../schemas/rollouts.ts";
+import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerBackend } from "../schemas/rollouts.ts";
+import type { ShardExecutor } from "../core/rl/rollout-executor.ts";
+import { acquireRolloutExecutor } from "./rollout-executor.ts";
 import { ecnModelCodec } from "./ecn.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
@@ -149,12 +151,12 @@ const sharedTrainerOver = (source: RolloutSource, probe: OtcEnv, p: SharedTraini
     rng
   );
 
-/** The trainer of `train-shared`, its rollouts sharded over `workers` threads (0: this thread). */
+/** The trainer of `train-shared`, its rollouts sharded over `workers` threads (0: this thread) or on `executor`. */
 export const makeSharedTrainer = (
   model: EcnModel,
   p: SharedTrainingParams,
   rng: import("../core/random/philox.ts").Random,
-  execution: { readonly workers: number; readonly backend?: "wasm" | "cpu" } = { workers: 0 }
+  execution: { readonly workers: number; readonly backend?: "wasm" | "cpu"; readonly executor?: ShardExecutor } = { workers: 0 }
 ): SharedTrainer => {
   const runner = new RolloutRunner({
     factory: otcRolloutEnv,
@@ -178,8 +180,8 @@ const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
     const backend = yield* Backend;
     yield* backend.ensure;
     const rng = (yield* Rng).stream;
-    const workers = workerCountOf(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
-    return makeSharedTrainer(model, p, rng.split("init"), { workers, ...workerBackend(backend.current()) });
+    const executor = yield* acquireRolloutExecutor(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
+    return makeSharedTrainer(model, p, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
   });
 
 export const trainShared = Stage.loop({
@@ -194,6 +196,8 @@ export const trainShared = Stage.loop({
   inputs: { model: ecnModelCodec },
   state: sharedLoopStateCodec,
   init: (inputs, p) => Effect.map(freshSharedTrainer(inputs.model, p), (trainer): SharedLoopState => ({ trainer })),
+  // Rollout threads or Redis connections close when the run ends; the trainer stays readable.
+  release: (state) => Effect.promise(async () => state.trainer?.env.close()),
   step: (state, inputs, p, context) =>
     Effect.gen(function* () {
       let trainer = state.trainer;

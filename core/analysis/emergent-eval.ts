@@ -16,6 +16,7 @@ import { OtcEnv } from "../otc/env.ts";
 import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
 import { constant, type LpSupertype, type LtSupertype, type Population } from "../otc/supertypes.ts";
 import type { Random } from "../random/philox.ts";
+import type { ShardExecutor } from "../rl/rollout-executor.ts";
 import { RolloutRunner, type RolloutEnvFactory, type RolloutFactoryLocation, type ShippablePolicy } from "../rl/rollout-runner.ts";
 import type { RolloutReturnsParams } from "../rl/rollout.ts";
 import {
@@ -142,7 +143,10 @@ export interface EmergentEvaluationOptions {
   readonly inventoryBucket: number;
   readonly scatterPoints: number;
   readonly episodesPerShard: number;
+  /** Worker threads for the grid when no executor is given (0: this thread). */
   readonly workers: number;
+  /** Where the grid's shards run instead (closed when the grid is done). */
+  readonly executor?: ShardExecutor;
   readonly backend?: "wasm" | "cpu";
   /** Called after each batch of episodes with the number done so far. */
   readonly progress?: (done: number, total: number) => void;
@@ -189,7 +193,8 @@ const playAll = async (
   config: OtcGameConfig,
   profiles: readonly (Population | null)[],
   rng: Random,
-  workers: number
+  workers: number,
+  executor?: ShardExecutor
 ): Promise<{ traces: LpEpisodeTrace[]; ms: number }> => {
   const runner = new RolloutRunner({
     factory: emergentEvalEnv,
@@ -198,6 +203,7 @@ const playAll = async (
     episodes: profiles.length,
     episodesPerShard: options.episodesPerShard,
     workers,
+    ...(executor === undefined ? {} : { executor }),
     ...(options.backend === undefined ? {} : { backend: options.backend })
   });
   try {
@@ -226,7 +232,7 @@ export const runEmergentEvaluation = async (options: EmergentEvaluationOptions, 
   // The grid goes to the worker threads; meanwhile this thread plays the figure 3 markets, which
   // differ in shape (PnL LT count) and so need runners of their own: starting workers for each
   // would cost more than their few episodes.
-  const gridRun = playAll(options, options.config, profiles, rng.split("grid"), options.workers);
+  const gridRun = playAll(options, options.config, profiles, rng.split("grid"), options.workers, options.executor);
   // Awaited below; this only keeps a failure from being reported as unhandled while the markets run.
   gridRun.catch(() => undefined);
   const markets: { traces: LpEpisodeTrace[]; ms: number }[] = [];

@@ -13,6 +13,7 @@ import { defaultGameConfig } from "../otc/config.ts";
 import { OtcEnv, type OtcEpisodeOutcomes, type OtcStepRecord } from "../otc/env.ts";
 import { ecnVariationModelOf, mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcEcnSpec, type OtcEpisodeProfile, type OtcRolloutArgs } from "../otc/rollout-env.ts";
 import { collectRollouts } from "../rl/rollout.ts";
+import type { ShardExecutor } from "../rl/rollout-executor.ts";
 import { RolloutRunner } from "../rl/rollout-runner.ts";
 import type { Random } from "../random/philox.ts";
 import { PpoAgent, ppoUpdate, type PpoAgentState, type PpoParams } from "../rl/ppo.ts";
@@ -69,8 +70,11 @@ export interface TrainerState {
 
 /** How the trainer runs its rollouts: worker threads (0: this thread); never changes results. */
 export interface TrainerExecution {
+  /** Worker threads when no executor is given (0: this thread). */
   readonly workers: number;
   readonly backend?: "wasm" | "cpu";
+  /** Where the rollout shards run instead (the trainer's runner owns it). */
+  readonly executor?: ShardExecutor;
 }
 
 export class CalibrationTrainer {
@@ -102,7 +106,8 @@ export class CalibrationTrainer {
       episodes: params.episodes,
       episodesPerShard: params.episodesPerShard,
       workers: execution.workers,
-      ...(execution.backend !== undefined ? { backend: execution.backend } : {})
+      ...(execution.backend !== undefined ? { backend: execution.backend } : {}),
+      ...(execution.executor !== undefined ? { executor: execution.executor } : {})
     });
     const lpClass = this.rollouts.classes[0]!;
     this.lp = new PpoAgent(lpClass.obsDim, lpClass.action, params.ppo, rng.split("lp-policy"));

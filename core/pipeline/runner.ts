@@ -374,28 +374,36 @@ export const runPipeline = (request: RunRequest) =>
           from = k;
           break;
         }
-        if (from === 0) state = yield* loop.init(inputs, item.params).pipe(Effect.provide(layers));
-        const progress = yield* Progress;
-        const task = progress.task(`${node.id}`, item.iterations);
-        task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
-        let last: Manifest | undefined;
-        for (let k = from + 1; k <= item.iterations; k++) {
-          let status: string | undefined;
-          state = yield* loop
-            .step(state, inputs, item.params, { iteration: k, iterations: item.iterations, status: (text) => (status = text) })
-            .pipe(Effect.provide(layers));
-          task.advance(1, status);
-          if (k % item.checkpointEvery === 0 || k === item.iterations) {
-            last = yield* persist(checkpointKey(k), state, loop.state, k === item.iterations ? loop.exports : undefined, { iteration: k });
-            known.add(k);
-            yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+        // The latest live state, released (threads, connections) however the loop ends.
+        let live: unknown;
+        const releaseLive = Effect.suspend(() => (live !== undefined && loop.release !== undefined ? loop.release(live) : Effect.void));
+        const last = yield* Effect.gen(function* () {
+          if (from === 0) state = yield* loop.init(inputs, item.params).pipe(Effect.provide(layers));
+          live = state;
+          const progress = yield* Progress;
+          const task = progress.task(`${node.id}`, item.iterations);
+          task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
+          let last: Manifest | undefined;
+          for (let k = from + 1; k <= item.iterations; k++) {
+            let status: string | undefined;
+            state = yield* loop
+              .step(state, inputs, item.params, { iteration: k, iterations: item.iterations, status: (text) => (status = text) })
+              .pipe(Effect.provide(layers));
+            live = state;
+            task.advance(1, status);
+            if (k % item.checkpointEvery === 0 || k === item.iterations) {
+              last = yield* persist(checkpointKey(k), state, loop.state, k === item.iterations ? loop.exports : undefined, { iteration: k });
+              known.add(k);
+              yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+            }
           }
-        }
-        task.done();
-        if (last === undefined) {
-          // N = 0: the loop's output is its initial state.
-          last = yield* persist(checkpointKey(0), state, loop.state, loop.exports, { iteration: 0 });
-        }
+          task.done();
+          if (last === undefined) {
+            // N = 0: the loop's output is its initial state.
+            last = yield* persist(checkpointKey(0), state, loop.state, loop.exports, { iteration: 0 });
+          }
+          return last;
+        }).pipe(Effect.ensuring(releaseLive));
         decodedOutputs.set(node.id, state);
         return { manifest: last, ran: true };
       });

@@ -2,7 +2,7 @@
  * Stages: the unit of work and of caching (ARCHITECTURE section 3). A stage is a value holding its
  * name, the Schema of its params, the codecs of its inputs' and output's artifacts, and `run`, an
  * Effect from (inputs, params) to the output that may use the framework services (`Rng`,
- * `Progress`, `Backend`) and fails only with tagged errors. `source` is the stage module's URL: its
+ * `Progress`, `Backend`, `ArtifactStore`) and fails only with tagged errors. `source` is the stage module's URL: its
  * code fingerprint (the module and the local modules it imports) enters the cache key, so editing
  * the stage or anything it calls re-runs it. A loop stage is the same idea for training loops: an
  * initial state, a body applied once per iteration, and a checkpoint every K iterations.
@@ -12,9 +12,13 @@ import type { Backend } from "./backend.ts";
 import type { Codec } from "./codecs/codec.ts";
 import type { Progress } from "./progress.ts";
 import type { Rng } from "./rng.ts";
+import type { ArtifactStore } from "./store.ts";
 
-/** The services a stage's effect may use. */
-export type StageServices = Rng | Progress | Backend;
+/**
+ * The services a stage's effect may use. The artifact store is there for transient blobs (e.g.
+ * payloads for remote workers); a stage's results still go through its declared output.
+ */
+export type StageServices = Rng | Progress | Backend | ArtifactStore;
 
 /** A failure inside a stage, reported to the user as one sentence. */
 export class StageFailure extends Data.TaggedError("StageFailure")<{
@@ -85,6 +89,12 @@ export interface LoopStage<P, I, S> {
   readonly init: (inputs: I, params: P) => Effect.Effect<S, TaggedFailure, StageServices>;
   /** One iteration. Its randomness must come from `Rng` split by the iteration index. */
   readonly step: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices>;
+  /**
+   * Frees what the live state holds besides its data (threads, connections) when the loop's run
+   * ends, successfully or not. The state is still read afterwards (it is the loop's output), so
+   * this must leave its data intact.
+   */
+  readonly release?: (state: S) => Effect.Effect<void>;
 }
 
 export type AnyStage = Stage<any, any, any> | LoopStage<any, any, any>;

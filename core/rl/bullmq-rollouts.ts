@@ -15,6 +15,7 @@
 import { hostname } from "node:os";
 import { deserialize, serialize } from "node:v8";
 import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from "bullmq";
+import { Redis } from "ioredis";
 import { rolloutCodeVersion } from "./code-version.ts";
 import {
   RolloutRunnerError,
@@ -94,6 +95,39 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, message: string): Promi
     );
   });
 
+/**
+ * Checks that Redis answers at `url` within `ms`, with a throwaway connection that does not retry:
+ * BullMQ's own clients retry forever and cannot be closed before they first connect, so they are
+ * only created once Redis is known to be there.
+ */
+const probeRedis = async (url: string, ms: number, advice: string): Promise<void> => {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: ms, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  let last = "no answer";
+  client.on("error", (error: Error) => (last = error.message));
+  try {
+    await withTimeout(
+      client.connect().then(() => client.ping()),
+      ms,
+      `cannot reach Redis at ${url} within ${ms / 1000} s; ${advice}`
+    );
+  } catch (error) {
+    const message = error instanceof RolloutRunnerError ? error.message : `Rollouts failed: cannot reach Redis at ${url} (${last}); ${advice}.`;
+    throw new RolloutRunnerError(message.replace(/^Rollouts failed: /, "").replace(/\.$/, ""));
+  } finally {
+    client.disconnect();
+  }
+};
+
+/** Closes a BullMQ client; if Redis does not answer within 3 s (it is down), drops the connection instead. */
+const closeQuietly = async (client: { close(): Promise<void>; disconnect(): Promise<void> } | undefined): Promise<void> => {
+  if (client === undefined) return;
+  try {
+    await withTimeout(client.close(), 3_000, "close timed out");
+  } catch {
+    void client.disconnect().catch(() => undefined);
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 // Coordinator
 
@@ -141,6 +175,8 @@ interface CallState {
   readonly jobs: readonly ShardJob[];
   readonly shards: ShardState[];
   readonly byJobId: Map<string, ShardState>;
+  /** Job ids whose completion or failure has been taken in (an event and a sweep may both report one). */
+  readonly seen: Set<string>;
   remaining: number;
   readonly resolve: (results: ShardResult[]) => void;
   readonly reject: (error: Error) => void;
@@ -185,26 +221,21 @@ export class BullmqShardExecutor implements ShardExecutor {
   }
 
   private connect(): Promise<void> {
-    if (this.ready !== undefined) return this.ready;
-    const connection = connectionOf(this.redis);
-    const queue = new Queue(this.queueName, { connection });
-    const events = new QueueEvents(this.queueName, { connection });
-    queue.on("error", (e) => this.redisTrouble(e));
-    events.on("error", (e) => this.redisTrouble(e));
-    events.on("completed", ({ jobId, returnvalue }) => void this.completed(jobId, returnvalue));
-    events.on("failed", ({ jobId, failedReason }) => this.failed(jobId, failedReason));
-    this.queue = queue;
-    this.events = events;
-    const timeout = this.options.connectTimeoutMs ?? 15_000;
-    this.ready = withTimeout(
-      Promise.all([queue.waitUntilReady(), events.waitUntilReady()]).then(() => undefined),
-      timeout,
-      `cannot reach Redis at ${this.redis} within ${timeout / 1000} s; start redis-server there or fix rollouts.redis`
-    ).catch(async (error: unknown) => {
+    this.ready ??= (async () => {
+      const timeout = this.options.connectTimeoutMs ?? 15_000;
+      await probeRedis(this.redis, timeout, "start redis-server there or fix rollouts.redis");
+      const connection = connectionOf(this.redis);
+      const queue = new Queue(this.queueName, { connection });
+      const events = new QueueEvents(this.queueName, { connection });
+      queue.on("error", (e) => this.redisTrouble(e));
+      events.on("error", (e) => this.redisTrouble(e));
+      events.on("completed", ({ jobId, returnvalue }) => void this.completed(jobId, returnvalue));
+      events.on("failed", ({ jobId, failedReason }) => this.failed(jobId, failedReason));
+      this.queue = queue;
+      this.events = events;
+      await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    })().catch((error: unknown) => {
       this.ready = undefined;
-      this.queue = undefined;
-      this.events = undefined;
-      await Promise.allSettled([queue.close(), events.close()]);
       throw error;
     });
     return this.ready;
@@ -230,6 +261,7 @@ export class BullmqShardExecutor implements ShardExecutor {
         jobs: call.jobs,
         shards: call.jobs.map((_, index) => ({ index, result: undefined, issuedAt: 0, reissues: 0, jobIds: [] })),
         byJobId: new Map(),
+        seen: new Set(),
         remaining: call.jobs.length,
         resolve,
         reject,
@@ -283,7 +315,8 @@ export class BullmqShardExecutor implements ShardExecutor {
     const found = this.callOf(jobId);
     if (found === undefined) return;
     const { state, shard } = found;
-    if (state.failed) return;
+    if (state.failed || state.seen.has(jobId)) return;
+    state.seen.add(jobId);
     if (shard.result !== undefined) {
       this.stats.duplicatesDropped++;
       return;
@@ -314,7 +347,8 @@ export class BullmqShardExecutor implements ShardExecutor {
     const found = this.callOf(jobId);
     if (found === undefined) return;
     const { state, shard } = found;
-    if (state.failed || shard.result !== undefined) return;
+    if (state.failed || shard.result !== undefined || state.seen.has(jobId)) return;
+    state.seen.add(jobId);
     if (reason.startsWith(versionMismatch)) {
       this.stats.refusals++;
       this.reissue(state, shard, `a worker refused job ${jobId}: ${reason}`, 20);
@@ -408,7 +442,7 @@ export class BullmqShardExecutor implements ShardExecutor {
     this.queue = undefined;
     this.events = undefined;
     this.ready = undefined;
-    await Promise.allSettled([queue?.close(), events?.close()]);
+    await Promise.all([closeQuietly(queue), closeQuietly(events)]);
   }
 }
 
@@ -477,6 +511,7 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
   let stopping: Promise<void> | undefined;
   let lastRedisLog = 0;
 
+  await probeRedis(checkRedisUrl(options.redis), 15_000, "start redis-server there or fix --redis");
   const lockMs = options.lockMs ?? 30_000;
   const worker = new Worker<RolloutJobData, RolloutJobReturn>(
     options.queue ?? defaultRolloutQueue,
@@ -493,6 +528,7 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
       const result = await pool.runJob({ setupKey: data.setup, setup, policiesKey: data.policies, policies: weights }, shardJob);
       const hash = await options.blobs.put(encode(result));
       completed++;
+      log(`job ${job.id} shard ${shardJob.shard}: ${shardJob.episodes} episode${shardJob.episodes === 1 ? "" : "s"} in ${result.ms.toFixed(0)} ms`);
       return { result: hash, ms: result.ms, worker: name };
     },
     {
@@ -522,12 +558,7 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
     return stopping;
   };
 
-  try {
-    await withTimeout(worker.waitUntilReady(), 15_000, `cannot reach Redis at ${checkRedisUrl(options.redis)} within 15 s; start redis-server there or fix --redis`);
-  } catch (error) {
-    await Promise.allSettled([worker.close(true), pool.close()]);
-    throw error;
-  }
+  await worker.waitUntilReady();
   log(`rollout worker ${name}: code version ${codeVersion}, ${options.threads} thread${options.threads === 1 ? "" : "s"}, queue "${options.queue ?? defaultRolloutQueue}" on ${checkRedisUrl(options.redis)}`);
   return { name, codeVersion, completed: () => completed, done, close: () => stop({ reason: "closed" }) };
 };
