@@ -17,6 +17,7 @@ import { deserialize, serialize } from "node:v8";
 import { Job, Queue, QueueEvents, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { rolloutCodeVersion } from "./code-version.ts";
+import { decodeShardResult, encodeShardResult } from "./shard-codec.ts";
 import {
   RolloutRunnerError,
   RolloutThreadPool,
@@ -46,7 +47,7 @@ export interface RolloutJobData {
   readonly job: string;
 }
 
-/** What a worker returns for a job: the hash of the serialised `ShardResult`. */
+/** What a worker returns for a job: the hash of the `ShardResult` blob (shard-codec.ts). */
 export interface RolloutJobReturn {
   readonly result: string;
   readonly ms: number;
@@ -328,7 +329,7 @@ export class BullmqShardExecutor implements ShardExecutor {
     }
     let result: ShardResult;
     try {
-      result = decode<ShardResult>(await this.options.blobs.get(value.result));
+      result = decodeShardResult(await this.options.blobs.get(value.result));
     } catch (error) {
       this.fail(state, new RolloutRunnerError(`the result of job ${jobId} could not be read from the blob store (${error instanceof Error ? error.message : String(error)}); do the coordinator and the workers share the blob directory?`));
       return;
@@ -526,7 +527,7 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
       const [setup, weights] = await Promise.all([fetchSetup(data.setup), fetchPolicies(data.policies)]);
       const shardJob = decode<ShardJob>(Buffer.from(data.job, "base64"));
       const result = await pool.runJob({ setupKey: data.setup, setup, policiesKey: data.policies, policies: weights }, shardJob);
-      const hash = await options.blobs.put(encode(result));
+      const hash = await options.blobs.put(encodeShardResult(result));
       completed++;
       log(`job ${job.id} shard ${shardJob.shard}: ${shardJob.episodes} episode${shardJob.episodes === 1 ? "" : "s"} in ${result.ms.toFixed(0)} ms`);
       return { result: hash, ms: result.ms, worker: name };
