@@ -16,8 +16,9 @@
  * after assumption 4.2) instead of the literal increments: with increments the parameters the
  * experiment-4 reward ignores (risk aversions) random-walk, and in 100 iterations the LP rewards
  * ended negative and m_super1 wandered 0.22-0.32 (measured). `paper` restores the paper's values.
- * Rollouts run on one worker thread per core (`calibration.rollouts.workers`, an execution setting
- * that never changes results); `ecn.model` picks the simulated books' model (`gmm`, or a neural
+ * Rollouts run on one worker thread per core (`calibration.rollouts.workers`), or on BullMQ worker
+ * processes (`calibration.rollouts.executor=bullmq`, `calibration.rollouts.redis`): execution
+ * settings that never change results; `ecn.model` picks the simulated books' model (`gmm`, or a neural
  * model trained in the run).
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";

@@ -21,7 +21,9 @@ export const RolloutSettings = Schema.Struct({
   }),
   /** BullMQ: a shard job not finished this many seconds after it was issued is issued again (the first result wins). */
   jobTimeoutSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 600 })
-});
+}).pipe(
+  Schema.filter((s) => s.executor !== "bullmq" || s.redis !== undefined || "executor bullmq needs rollouts.redis, the Redis URL your `pnpm rollout-worker` processes use (e.g. redis://host:6379)")
+);
 export type RolloutSettings = typeof RolloutSettings.Type;
 
 export const defaultRolloutSettings = (): RolloutSettings => ({ workers: "auto", executor: "local", queue: "otc-rollouts", jobTimeoutSeconds: 600 });

@@ -7,9 +7,10 @@
  * order. Because every episode draws from its own streams (its global index splits the reset and
  * action streams) and a shard is always the same env shape, the merged batch is bit-identical
  * whether the shards run in this thread (`workers: 0`) or over any number of worker threads; the
- * worker count is an execution setting, not part of a result. Workers receive the policy weights
- * once per call and rebuild the env from the factory's module, so nothing but plain data crosses
- * threads.
+ * worker count is an execution setting, not part of a result. Where the shards run is a
+ * `ShardExecutor` (rollout-executor.ts): worker threads by default, or BullMQ worker processes
+ * (bullmq-rollouts.ts). Workers receive the policy weights once per call and rebuild the env from
+ * the factory's module, so nothing but plain data crosses threads or hosts.
  */
 import { availableParallelism } from "node:os";
 import type { Random } from "../random/philox.ts";
