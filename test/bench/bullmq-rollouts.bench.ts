@@ -10,9 +10,8 @@
  * the same on calls of 40 one-step episodes in 40 jobs, where compute is negligible. On a 2-core
  * machine 4 worker processes oversubscribe the cores. Prints one JSON object.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,8 +25,9 @@ import { defaultPpoParams, PpoAgent, type PpoParams } from "../../core/rl/ppo.ts
 import { threadShardExecutor, type ShardExecutor } from "../../core/rl/rollout-executor.ts";
 import { RolloutRunner } from "../../core/rl/rollout-runner.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
+import { freePort, hasRedisServer, startRedisServer, waitForOutput } from "../rl/processes.ts";
 
-if (spawnSync("redis-server", ["--version"]).status !== 0) {
+if (!hasRedisServer()) {
   console.log(JSON.stringify({ bench: "bullmq-rollouts", skipped: "redis-server is not installed (apt-get install redis-server)" }));
   process.exit(0);
 }
@@ -47,35 +47,13 @@ const ppo: PpoParams = {
   }
 };
 
-const port = await new Promise<number>((done) => {
-  const server = createServer();
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address();
-    server.close(() => done(typeof address === "object" && address !== null ? address.port : 0));
-  });
-});
+const port = await freePort();
 const url = `redis://127.0.0.1:${port}`;
 const dir = mkdtempSync(join(tmpdir(), "bullmq-bench-"));
 const store = new FsArtifactStore(join(dir, "store"));
 const blobs = { put: (b: Uint8Array) => store.putBlob(b), get: (h: string) => store.getBlob(h) };
 
-const waitFor = (child: ChildProcess, pattern: RegExp) =>
-  new Promise<void>((done, fail) => {
-    let seen = "";
-    const timer = setTimeout(() => fail(new Error(`no ${pattern} within 60 s: ${seen}`)), 60_000);
-    const look = (d: Buffer) => {
-      seen += d.toString();
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        done();
-      }
-    };
-    child.stdout?.on("data", look);
-    child.stderr?.on("data", look);
-  });
-
-const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-await waitFor(redis, /Ready to accept connections/);
+const redis = await startRedisServer(port);
 
 const startWorkers = async (count: number): Promise<ChildProcess[]> => {
   const children = Array.from({ length: count }, () =>
@@ -84,7 +62,7 @@ const startWorkers = async (count: number): Promise<ChildProcess[]> => {
       stdio: ["ignore", "pipe", "pipe"]
     })
   );
-  await Promise.all(children.map((c) => waitFor(c, /code version/)));
+  await Promise.all(children.map((c) => waitForOutput(c, /code version/, "pnpm rollout-worker")));
   return children;
 };
 const stopWorkers = async (children: ChildProcess[]) => {

@@ -7,9 +7,8 @@
  * iterations, and a worker on a stale code version (it must refuse its job, naming both versions,
  * and stop). Skips, saying so, where `redis-server` is not installed (`.ci/run` installs it).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { serialize } from "node:v8";
@@ -33,38 +32,11 @@ import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.
 import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
 import { cliRunner, repo, setFlags } from "../pipelines/cli.ts";
+import { exitOf, freePort, hasRedisServer, startRedisServer, waitForOutput } from "./processes.ts";
 import { tinyOtcPpo } from "./toy-envs.ts";
 
-const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
+const hasRedis = hasRedisServer();
 if (!hasRedis) console.warn("bullmq-rollouts.test.ts skipped: redis-server is not installed (apt-get install redis-server; .ci/run does this).");
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-
-const waitForOutput = (child: ChildProcess, pattern: RegExp, what: string, ms = 30_000): Promise<void> =>
-  new Promise((resolve, reject) => {
-    let seen = "";
-    const timer = setTimeout(() => reject(new Error(`${what} did not print ${pattern} within ${ms} ms; it printed: ${seen}`)), ms);
-    const look = (d: Buffer) => {
-      seen += d.toString();
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", look);
-    child.stderr?.on("data", look);
-  });
-
-/** The exit code (null when a signal ended it), once the process has exited. */
-const exitOf = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((resolve) => child.once("exit", (code) => resolve(code)));
 
 interface WorkerProcess {
   readonly child: ChildProcess;
@@ -126,8 +98,7 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
   let iteration = 0;
 
   const startRedis = async () => {
-    redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-    await waitForOutput(redis, /Ready to accept connections/, "redis-server");
+    redis = await startRedisServer(port);
   };
   const stopRedis = async () => {
     const r = redis!;
