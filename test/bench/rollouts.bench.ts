@@ -4,8 +4,8 @@
  * experiment-4 population, B = 60 episodes of T = 100 in shards of 5, the LP policy on the wasm
  * backend with the paper's 2 x 256 network (and the quick preset's 2 x 64), with the rollouts in
  * the main thread (workers 0) and over 1 and 2 worker threads, measured side by side in one run.
- * Also: the per-call overhead of the worker path (wall time of a call minus the slowest worker's
- * compute, per call and per job) and the process CPU seconds per env step. On a 2-core machine,
+ * Also: the per-call overhead of the worker path (wall time of a call minus its shards' compute
+ * spread evenly over the workers, per call and per job) and the process CPU seconds per env step. On a 2-core machine,
  * 2 workers can at best halve the wall time of the main-thread run. Prints one JSON object.
  */
 import { cpus } from "node:os";
@@ -47,10 +47,10 @@ const measure = async (hidden: number[], workers: number) => {
     const result = await runner.collect([agent], Random.fromSeed(i), ppo);
     const ms = performance.now() - t0;
     wall += ms;
-    // Compute per worker = the sum of its shards' times (shards go round-robin); the call waits for the slowest.
-    const perWorker = new Array<number>(Math.max(1, workers)).fill(0);
-    result.shardMs.forEach((s, k) => (perWorker[k % perWorker.length]! += s));
-    overhead += ms - Math.max(...perWorker);
+    // The least a perfectly balanced call could take: the shards' compute spread evenly over the
+    // workers, and never less than the longest shard (shards go to whichever thread is idle).
+    const computeSum = result.shardMs.reduce((a, s) => a + s, 0);
+    overhead += ms - Math.max(computeSum / Math.max(1, workers), ...result.shardMs);
   }
   const cpu = process.cpuUsage(cpu0);
   await runner.close();
