@@ -510,6 +510,7 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
   let exit: (value: RolloutWorkerExit) => void = () => undefined;
   const done = new Promise<RolloutWorkerExit>((resolve) => (exit = resolve));
   let stopping: Promise<void> | undefined;
+  let refusal: { readonly jobId: string; readonly message: string } | undefined;
   let lastRedisLog = 0;
 
   await probeRedis(checkRedisUrl(options.redis), 15_000, "start redis-server there or fix --redis");
@@ -521,7 +522,9 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
       if (data.version !== codeVersion) {
         const message = `${versionMismatch}: job ${job.id} comes from a coordinator on code version ${data.version} but worker ${name} runs code version ${codeVersion}; update this host's checkout (git pull, pnpm install) and restart the worker`;
         log(`refused: ${message}`);
-        void stop({ reason: "stale", message });
+        // Stop once BullMQ has recorded the refusal (the "failed" handler below), so the
+        // coordinator hears of it and re-issues the job at once rather than after the lock expires.
+        refusal ??= { jobId: job.id ?? "", message };
         throw new UnrecoverableError(message);
       }
       const [setup, weights] = await Promise.all([fetchSetup(data.setup), fetchPolicies(data.policies)]);
@@ -542,6 +545,9 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
       name
     }
   );
+  worker.on("failed", (job) => {
+    if (refusal !== undefined && job?.id === refusal.jobId) void stop({ reason: "stale", message: refusal.message });
+  });
   worker.on("error", (error) => {
     const now = Date.now();
     if (now - lastRedisLog < 5_000) return;
@@ -551,8 +557,7 @@ export const startRolloutWorker = async (options: RolloutWorkerOptions): Promise
 
   const stop = (why: RolloutWorkerExit): Promise<void> => {
     stopping ??= (async () => {
-      // A refusal calls this from inside a job: closing without waiting for that job avoids waiting on ourselves.
-      await worker.close(why.reason === "stale");
+      await worker.close();
       await pool.close();
       exit(why);
     })();

@@ -160,17 +160,22 @@ class RolloutThread {
 interface Queued {
   readonly call: Pick<RolloutCall, "setupKey" | "setup" | "policiesKey" | "policies">;
   readonly job: ShardJob;
+  /** The thread the job must run on, or undefined for any. */
+  readonly pinned: number | undefined;
   readonly resolve: (result: ShardResult) => void;
   readonly reject: (error: Error) => void;
 }
 
 /**
- * A fixed number of worker threads taking jobs from one queue: each job goes to the next idle
- * thread. Which thread runs a job never changes its result (a job is a pure function of its call).
+ * A fixed number of worker threads taking jobs from a queue. A thread keeps the env of every shard
+ * it has played (building one costs more than a short shard), so a shard goes back to the thread
+ * that has it: jobs may be pinned to a thread, and an unpinned job goes to thread
+ * `shard % size` when that thread is idle, else to any idle thread. Which thread runs a job never
+ * changes its result (a job is a pure function of its call).
  */
 export class RolloutThreadPool {
   private threads: RolloutThread[] | undefined;
-  private readonly idle: RolloutThread[] = [];
+  private readonly busy = new Set<number>();
   private readonly queue: Queued[] = [];
   private nextId = 0;
 
@@ -178,33 +183,48 @@ export class RolloutThreadPool {
     if (!Number.isSafeInteger(size) || size < 1) throw new RolloutRunnerError(`a thread pool needs at least one thread, got ${size}`);
   }
 
-  private start(): void {
-    if (this.threads !== undefined) return;
-    this.threads = Array.from({ length: this.size }, () => new RolloutThread());
-    this.idle.push(...this.threads);
+  private start(): RolloutThread[] {
+    this.threads ??= Array.from({ length: this.size }, () => new RolloutThread());
+    return this.threads;
+  }
+
+  private launch(threads: RolloutThread[], t: number, next: Queued): void {
+    this.busy.add(t);
+    threads[t]!
+      .run(this.nextId++, next.call, next.job)
+      .then(next.resolve, next.reject)
+      .finally(() => {
+        if (this.threads === threads) {
+          this.busy.delete(t);
+          this.dispatch();
+        }
+      });
   }
 
   private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const thread = this.idle.shift()!;
-      const next = this.queue.shift()!;
-      thread
-        .run(this.nextId++, next.call, next.job)
-        .then(next.resolve, next.reject)
-        .finally(() => {
-          if (this.threads?.includes(thread) === true) {
-            this.idle.push(thread);
-            this.dispatch();
-          }
-        });
+    const threads = this.threads;
+    if (threads === undefined) return;
+    // First pass: each idle thread takes a job pinned to it or a free job that prefers it (its
+    // shard's env is there); second pass: idle threads take any free job left.
+    for (const own of [true, false]) {
+      for (let t = 0; t < threads.length; t++) {
+        if (this.busy.has(t)) continue;
+        const pick = own
+          ? this.queue.findIndex((q) => q.pinned === t || (q.pinned === undefined && q.job.shard % this.size === t))
+          : this.queue.findIndex((q) => q.pinned === undefined);
+        if (pick >= 0) this.launch(threads, t, this.queue.splice(pick, 1)[0]!);
+      }
     }
   }
 
-  /** Runs one job on the next idle thread. */
-  runJob(call: Pick<RolloutCall, "setupKey" | "setup" | "policiesKey" | "policies">, job: ShardJob): Promise<ShardResult> {
+  /** Runs one job on thread `pinned`, or (undefined) on the best idle thread. */
+  runJob(call: Pick<RolloutCall, "setupKey" | "setup" | "policiesKey" | "policies">, job: ShardJob, pinned?: number): Promise<ShardResult> {
     this.start();
+    if (pinned !== undefined && !(Number.isSafeInteger(pinned) && pinned >= 0 && pinned < this.size)) {
+      return Promise.reject(new RolloutRunnerError(`no thread ${pinned} in a pool of ${this.size}`));
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ call, job, resolve, reject });
+      this.queue.push({ call, job, pinned, resolve, reject });
       this.dispatch();
     });
   }
@@ -213,7 +233,7 @@ export class RolloutThreadPool {
   async close(): Promise<void> {
     const threads = this.threads ?? [];
     this.threads = undefined;
-    this.idle.length = 0;
+    this.busy.clear();
     for (const q of this.queue.splice(0)) q.reject(new RolloutRunnerError("the rollout thread pool was closed"));
     await Promise.all(threads.map((t) => t.terminate()));
   }
@@ -224,7 +244,8 @@ export const threadShardExecutor = (threads: number): ShardExecutor => {
   const pool = new RolloutThreadPool(threads);
   return {
     description: `${threads} worker thread${threads === 1 ? "" : "s"}`,
-    run: (call) => Promise.all(call.jobs.map((job) => pool.runJob(call, job))),
+    // Shard s always runs on thread s % threads, which keeps its env from call to call.
+    run: (call) => Promise.all(call.jobs.map((job) => pool.runJob(call, job, job.shard % threads))),
     close: () => pool.close()
   };
 };
