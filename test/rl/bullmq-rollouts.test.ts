@@ -303,6 +303,10 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
     // Only the stale worker is left to take the next job.
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGTERM");
     await Promise.all(workers.map((w) => exitOf(w.child)));
+    // Copies left by the timeout test's closed executor must not be what the stale worker meets.
+    const queue = new Queue("otc-rollouts", { connection: { url, maxRetriesPerRequest: null } });
+    await queue.obliterate({ force: true });
+    await queue.close();
     const refusalsBefore = executor.stats.refusals;
     const staleWorker = await startWorker(stale);
     await step(async () => {
