@@ -48,7 +48,7 @@ const measure = async (hidden: number[], workers: number) => {
     const ms = performance.now() - t0;
     wall += ms;
     // The least a perfectly balanced call could take: the shards' compute spread evenly over the
-    // workers, and never less than the longest shard (shards go to whichever thread is idle).
+    // workers, and never less than the longest shard (a lower bound, whatever the assignment).
     const computeSum = result.shardMs.reduce((a, s) => a + s, 0);
     overhead += ms - Math.max(computeSum / Math.max(1, workers), ...result.shardMs);
   }
