@@ -165,6 +165,8 @@ export interface BullmqExecutorStats {
 interface ShardState {
   readonly index: number;
   result: ShardResult | undefined;
+  /** The job whose result was kept. */
+  winner: string | undefined;
   issuedAt: number;
   reissues: number;
   readonly jobIds: string[];
@@ -260,7 +262,7 @@ export class BullmqShardExecutor implements ShardExecutor {
         id,
         data: { version: this.codeVersion, call: id, setup, policies },
         jobs: call.jobs,
-        shards: call.jobs.map((_, index) => ({ index, result: undefined, issuedAt: 0, reissues: 0, jobIds: [] })),
+        shards: call.jobs.map((_, index) => ({ index, result: undefined, winner: undefined, issuedAt: 0, reissues: 0, jobIds: [] })),
         byJobId: new Map(),
         seen: new Set(),
         remaining: call.jobs.length,
@@ -340,6 +342,7 @@ export class BullmqShardExecutor implements ShardExecutor {
       return;
     }
     shard.result = result;
+    shard.winner = jobId;
     state.remaining--;
     if (state.remaining === 0) this.finish(state);
   }
@@ -374,11 +377,11 @@ export class BullmqShardExecutor implements ShardExecutor {
     void this.removeLeftovers(state);
   }
 
-  /** Removes copies still waiting (an active copy cannot be removed; its result will be dropped). */
+  /** Removes every copy but the kept one that is still waiting (an active copy cannot be removed; its result will be dropped). */
   private async removeLeftovers(state: CallState): Promise<void> {
     const queue = this.queue;
     if (queue === undefined) return;
-    const leftovers = state.shards.flatMap((s) => s.jobIds).filter((id) => state.byJobId.get(id)?.result === undefined || state.failed);
+    const leftovers = state.shards.flatMap((s) => s.jobIds.filter((id) => id !== s.winner));
     await Promise.allSettled(leftovers.map((id) => queue.remove(id)));
   }
 
