@@ -17,8 +17,6 @@ import { workerCountOf, type RolloutSettings } from "../schemas/rollouts.ts";
 export class RolloutExecutorError extends Data.TaggedError("RolloutExecutorError")<{ readonly message: string }> {}
 
 export interface RolloutExecutorService {
-  /** "local" or "bullmq". */
-  readonly kind: RolloutSettings["executor"];
   /**
    * An executor for a runner of `shards` shards, or undefined to play them in the calling thread.
    * The runner that receives it owns it (and closes it).
@@ -30,7 +28,6 @@ export class RolloutExecutor extends Context.Tag("otc-marl/stages/RolloutExecuto
   /** Worker threads on this machine: `workers` of them ("auto": one per core, at most one per shard), 0 = the calling thread. */
   static local(workers: RolloutSettings["workers"]): Layer.Layer<RolloutExecutor> {
     return Layer.succeed(RolloutExecutor, {
-      kind: "local",
       acquire: (shards) =>
         Effect.sync(() => {
           const threads = Math.min(workerCountOf({ workers }, shards), shards);
@@ -50,7 +47,6 @@ export class RolloutExecutor extends Context.Tag("otc-marl/stages/RolloutExecuto
           get: (hash: string) => Effect.runPromise(store.getBlob(hash))
         };
         return {
-          kind: "bullmq" as const,
           acquire: () =>
             Effect.try({
               try: () => new BullmqShardExecutor({ redis: options.redis, queue: options.queue, blobs, jobTimeoutMs: options.jobTimeoutSeconds * 1000 }),
@@ -73,12 +69,6 @@ export const rolloutExecutorLayer = (settings: RolloutSettings): Layer.Layer<Rol
   return RolloutExecutor.bullmq({ redis: settings.redis, queue: settings.queue, jobTimeoutSeconds: settings.jobTimeoutSeconds });
 };
 
-/** Provides the executor a stage's `rollouts` settings choose (pipeable). */
-export const withRolloutExecutor =
-  (settings: RolloutSettings) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | RolloutExecutorError, Exclude<R, RolloutExecutor> | ArtifactStore> =>
-    Effect.provide(effect, rolloutExecutorLayer(settings));
-
 /** The executor for a runner of `shards` shards as `settings` choose (undefined: the calling thread). */
 export const acquireRolloutExecutor = (settings: RolloutSettings, shards: number) =>
-  Effect.flatMap(RolloutExecutor, (executors) => executors.acquire(shards)).pipe(withRolloutExecutor(settings));
+  Effect.flatMap(RolloutExecutor, (executors) => executors.acquire(shards)).pipe(Effect.provide(rolloutExecutorLayer(settings)));

@@ -40,7 +40,6 @@ export interface RolloutBlobStore {
 /** The data of one BullMQ rollout job (JSON: hashes, ids and the encoded shard job). */
 export interface RolloutJobData {
   readonly version: string;
-  readonly call: string;
   readonly setup: string;
   readonly policies: string;
   /** The `ShardJob`, v8-serialised and base64-encoded (its inputs may hold typed arrays). */
@@ -103,17 +102,12 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, message: string): Promi
  */
 const probeRedis = async (url: string, ms: number, advice: string): Promise<void> => {
   const client = new Redis(url, { lazyConnect: true, connectTimeout: ms, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  let last = "no answer";
+  let last: string | undefined;
   client.on("error", (error: Error) => (last = error.message));
   try {
-    await withTimeout(
-      client.connect().then(() => client.ping()),
-      ms,
-      `cannot reach Redis at ${url} within ${ms / 1000} s; ${advice}`
-    );
-  } catch (error) {
-    const message = error instanceof RolloutRunnerError ? error.message : `Rollouts failed: cannot reach Redis at ${url} (${last}); ${advice}.`;
-    throw new RolloutRunnerError(message.replace(/^Rollouts failed: /, "").replace(/\.$/, ""));
+    await withTimeout(client.connect().then(() => client.ping()), ms, "timeout");
+  } catch {
+    throw new RolloutRunnerError(`cannot reach Redis at ${url} ${last === undefined ? `within ${ms / 1000} s` : `(${last})`}; ${advice}`);
   } finally {
     client.disconnect();
   }
@@ -190,7 +184,6 @@ let coordinatorCount = 0;
 
 /** Runs shard jobs on BullMQ worker processes (`pnpm rollout-worker --redis URL`). */
 export class BullmqShardExecutor implements ShardExecutor {
-  readonly description: string;
   readonly stats: BullmqExecutorStats = { jobs: 0, reissued: 0, duplicatesDropped: 0, refusals: 0 };
   private readonly queueName: string;
   private readonly redis: string;
@@ -213,7 +206,6 @@ export class BullmqShardExecutor implements ShardExecutor {
     this.queueName = options.queue ?? defaultRolloutQueue;
     this.codeVersion = options.codeVersion ?? rolloutCodeVersion();
     this.notice = options.onNotice ?? ((message) => process.stderr.write(`${message}\n`));
-    this.description = `BullMQ queue "${this.queueName}" on ${this.redis} (code version ${this.codeVersion})`;
   }
 
   private redisTrouble(error: Error): void {
@@ -260,7 +252,7 @@ export class BullmqShardExecutor implements ShardExecutor {
     return new Promise<ShardResult[]>((resolve, reject) => {
       const state: CallState = {
         id,
-        data: { version: this.codeVersion, call: id, setup, policies },
+        data: { version: this.codeVersion, setup, policies },
         jobs: call.jobs,
         shards: call.jobs.map((_, index) => ({ index, result: undefined, winner: undefined, issuedAt: 0, reissues: 0, jobIds: [] })),
         byJobId: new Map(),
@@ -405,25 +397,25 @@ export class BullmqShardExecutor implements ShardExecutor {
     const timeout = this.options.jobTimeoutMs ?? 600_000;
     const now = Date.now();
     try {
-      for (const state of [...this.calls.values()]) {
-        for (const shard of state.shards) {
-          if (shard.result !== undefined || state.failed) continue;
-          const jobs = await Promise.all(shard.jobIds.map((id) => Job.fromId<RolloutJobData, RolloutJobReturn>(queue, id)));
-          let alive = false;
-          for (const job of jobs) {
-            if (job === undefined) continue;
-            if (job.finishedOn !== undefined && job.returnvalue !== null && job.returnvalue !== undefined && job.failedReason === undefined) {
-              await this.completed(job.id!, job.returnvalue);
-            } else if (job.finishedOn !== undefined && job.failedReason !== undefined) {
-              this.failed(job.id!, job.failedReason);
-            } else {
-              alive = true;
-            }
+      const open = [...this.calls.values()].flatMap((state) => state.shards.filter((shard) => shard.result === undefined).map((shard) => ({ state, shard })));
+      const found = await Promise.all(open.map(({ shard }) => Promise.all(shard.jobIds.map((id) => Job.fromId<RolloutJobData, RolloutJobReturn>(queue, id)))));
+      for (const [k, { state, shard }] of open.entries()) {
+        if (shard.result !== undefined || state.failed) continue;
+        const jobs = found[k]!;
+        let alive = false;
+        for (const job of jobs) {
+          if (job === undefined) continue;
+          if (job.finishedOn !== undefined && job.returnvalue !== null && job.returnvalue !== undefined && job.failedReason === undefined) {
+            await this.completed(job.id!, job.returnvalue);
+          } else if (job.finishedOn !== undefined && job.failedReason !== undefined) {
+            this.failed(job.id!, job.failedReason);
+          } else {
+            alive = true;
           }
-          if (shard.result !== undefined || state.failed) continue;
-          if (!alive && jobs.every((j) => j === undefined)) this.reissue(state, shard, `job ${shard.jobIds.at(-1)} is no longer in Redis (was Redis restarted?)`);
-          else if (now - shard.issuedAt > timeout) this.reissue(state, shard, `job ${shard.jobIds.at(-1)} has taken more than ${Math.round(timeout / 1000)} s`);
         }
+        if (shard.result !== undefined || state.failed) continue;
+        if (!alive && jobs.every((j) => j === undefined)) this.reissue(state, shard, `job ${shard.jobIds.at(-1)} is no longer in Redis (was Redis restarted?)`);
+        else if (now - shard.issuedAt > timeout) this.reissue(state, shard, `job ${shard.jobIds.at(-1)} has taken more than ${Math.round(timeout / 1000)} s`);
       }
       if (this.calls.size > 0 && now - this.waitingSince > (this.options.noWorkerNoticeMs ?? 10_000) && now - this.lastWorkerNotice > 30_000) {
         if ((await queue.getWorkersCount()) === 0) {

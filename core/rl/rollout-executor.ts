@@ -68,8 +68,6 @@ export interface RolloutCall {
 
 /** Runs the shard jobs of rollout calls somewhere other than the calling thread. */
 export interface ShardExecutor {
-  /** One line for logs and provenance, e.g. "2 worker threads". */
-  readonly description: string;
   /** The jobs' results in job order. */
   run(call: RolloutCall): Promise<ShardResult[]>;
   /** Releases threads and connections; the executor may be used again afterwards (it restarts on demand). */
@@ -243,7 +241,6 @@ export class RolloutThreadPool {
 export const threadShardExecutor = (threads: number): ShardExecutor => {
   const pool = new RolloutThreadPool(threads);
   return {
-    description: `${threads} worker thread${threads === 1 ? "" : "s"}`,
     // Shard s always runs on thread s % threads, which keeps its env from call to call.
     run: (call) => Promise.all(call.jobs.map((job) => pool.runJob(call, job, job.shard % threads))),
     close: () => pool.close()

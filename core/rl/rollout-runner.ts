@@ -169,12 +169,6 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
     return this.executor;
   }
 
-  /** Where the shards run, for logs and provenance. */
-  get description(): string {
-    if (this.options.executor !== undefined) return this.options.executor.description;
-    return this.options.workers === 0 ? "this thread" : `${Math.min(this.options.workers, this.shardEpisodes.length)} worker threads`;
-  }
-
   /**
    * Plays the B episodes with `policies` (one per class) and returns the merged batches. `rng` is
    * the iteration's rollout stream; `inputs`, when given, holds one entry per episode.

@@ -19,21 +19,18 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest";
 import { Effect } from "effect";
 import { defaultRolloutSettings } from "../../schemas/rollouts.ts";
 import { acquireRolloutExecutor } from "../../stages/rollout-executor.ts";
-import { defaultBayesOptParams } from "../../core/calibration/bayes-opt.ts";
-import { defaultCalsheqParams } from "../../core/calibration/calsheq.ts";
-import { experimentDefinition } from "../../core/calibration/experiments.ts";
 import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
 import { ArtifactStore, FsArtifactStore } from "../../core/pipeline/store.ts";
 import { Random } from "../../core/random/philox.ts";
 import { BullmqShardExecutor, checkRedisUrl } from "../../core/rl/bullmq-rollouts.ts";
-import { defaultPpoParams, PpoAgent } from "../../core/rl/ppo.ts";
+import { PpoAgent } from "../../core/rl/ppo.ts";
 import { RolloutRunner } from "../../core/rl/rollout-runner.ts";
 import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
 import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
 import { cliRunner, repo, setFlags } from "../pipelines/cli.ts";
 import { exitOf, freePort, hasRedisServer, startRedisServer, waitForOutput } from "./processes.ts";
-import { tinyOtcPpo } from "./toy-envs.ts";
+import { tinyCalibrationParams, tinyOtcPpo } from "./toy-envs.ts";
 
 const hasRedis = hasRedisServer();
 if (!hasRedis) console.warn("bullmq-rollouts.test.ts skipped: redis-server is not installed (apt-get install redis-server; .ci/run does this).");
@@ -44,20 +41,7 @@ interface WorkerProcess {
   output: string;
 }
 
-const net = (p: typeof defaultPpoParams.network.policy) => ({ ...p, hiddenWidths: [8] });
-const cal = defaultCalsheqParams.ppo;
-const params = {
-  experiment: 4 as const,
-  method: "calsheq" as const,
-  episodes: 12,
-  horizon: 10,
-  episodesPerShard: 1,
-  ppo: tinyOtcPpo(16),
-  calsheq: { ...defaultCalsheqParams, ppo: { ...cal, sgdPasses: 2, minibatchSize: 6, network: { ...cal.network, policy: net(cal.network.policy), value: net(cal.network.value) } } },
-  boEvery: 2,
-  bo: defaultBayesOptParams,
-  targets: experimentDefinition(4).targets
-};
+const params = tinyCalibrationParams({ episodes: 12, horizon: 10, episodesPerShard: 1, calibratorMinibatch: 6 });
 const ecn = { kind: "gmm" as const, data: standInGmmData() };
 
 describe("BullMQ executor errors", () => {

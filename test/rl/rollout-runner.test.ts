@@ -9,17 +9,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
-import { defaultBayesOptParams } from "../../core/calibration/bayes-opt.ts";
-import { defaultCalsheqParams } from "../../core/calibration/calsheq.ts";
-import { experimentDefinition } from "../../core/calibration/experiments.ts";
 import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
 import { mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
-import { defaultPpoParams, PpoAgent } from "../../core/rl/ppo.ts";
+import { PpoAgent } from "../../core/rl/ppo.ts";
 import { RolloutRunner, type RolloutResult } from "../../core/rl/rollout-runner.ts";
 import type { OtcEpisodeOutcomes } from "../../core/otc/env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
-import { tinyOtcPpo } from "./toy-envs.ts";
+import { tinyCalibrationParams, tinyOtcPpo } from "./toy-envs.ts";
 
 const tinyPpo = tinyOtcPpo(16);
 
@@ -77,20 +74,7 @@ describe("RolloutRunner", { timeout: 120_000 }, () => {
   });
 
   it("a calibration run with two worker threads ends with the same weights and rows as one without", async () => {
-    const net = (p: typeof defaultPpoParams.network.policy) => ({ ...p, hiddenWidths: [8] });
-    const cal = defaultCalsheqParams.ppo;
-    const params = {
-      experiment: 4 as const,
-      method: "calsheq" as const,
-      episodes: 4,
-      horizon: 8,
-      episodesPerShard: 2,
-      ppo: tinyPpo,
-      calsheq: { ...defaultCalsheqParams, ppo: { ...cal, sgdPasses: 2, minibatchSize: 4, network: { ...cal.network, policy: net(cal.network.policy), value: net(cal.network.value) } } },
-      boEvery: 2,
-      bo: defaultBayesOptParams,
-      targets: experimentDefinition(4).targets
-    };
+    const params = tinyCalibrationParams({ episodes: 4, horizon: 8, episodesPerShard: 2, calibratorMinibatch: 4 });
     const run = async (workers: number) => {
       const trainer = new CalibrationTrainer(params, args.ecn, Random.fromSeed(4), { workers, backend: "cpu" });
       for (let k = 1; k <= 3; k++) await trainer.iterate(Random.fromSeed(9).split(k));
