@@ -1,29 +1,47 @@
 /**
- * Code fingerprints (ARCHITECTURE section 3, "Cache key and store"): a stage's cache key includes
- * the SHA-256 of its module's source and, transitively, of every local module it imports, so
- * editing a stage or a helper it uses invalidates exactly the stages that depend on it. Only
- * relative specifiers (`./`, `../`) are followed; packages enter the key through
- * `runtimeFingerprint()` (their versions), not their sources. The import scanner is a small lexer
- * rather than a TypeScript parse: it skips comments and regex literals and reads static
- * `import ... from`, `export ... from`, side-effect `import "x"` and dynamic `import("x")` with a
- * string literal. An unusual construct can only make it follow too many files, never too few
- * among the forms above, which errs towards re-running.
+ * Code fingerprints (ARCHITECTURE sections 3 and 6): a stage's cache key includes a hash of what
+ * its code really is, so editing a stage or a module it runs re-runs exactly the stages that run
+ * it, and nothing else does. Each module is compiled with esbuild (the compiler tsx runs the code
+ * with): types and type-only imports are erased and comments and formatting removed
+ * (`minifyWhitespace`, identifiers kept), and the module's hash is the SHA-256 of that output, so
+ * a comment, a type annotation or a reformat is not a code change. The local modules a stage
+ * depends on are read from the compiled output too, which holds exactly the imports that run:
+ * `import type`, `export type` and imports whose specifiers are all types are gone, re-exports
+ * (`export ... from`, `export *`), side-effect imports and dynamic `import("x")` with a string
+ * literal stay. Only relative specifiers (`./`, `../`) are followed; packages enter the key through
+ * `runtimeFingerprint()` (their versions), not their sources. The esbuild version is part of the
+ * scheme: its output for a given source is the same on every platform and Node version. A file
+ * esbuild cannot parse is hashed as raw bytes and scanned with a comment-skipping lexer that
+ * follows every import, which errs towards re-running. The per-file hashes are kept so a re-run
+ * can name the first changed file and the import path that reached it (`describeCodeChange`).
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { transformSync, version as esbuildVersion, type Loader } from "esbuild";
 import { sha256Hex } from "./hash.ts";
 
+/** Names how module hashes are computed: hashes made under another scheme are not comparable. */
+export const FINGERPRINT_SCHEME = `esbuild-${esbuildVersion}-minify-whitespace-v1`;
+
 export interface ModuleFingerprint {
-  /** SHA-256 over the (relative path, content hash) pairs of `files`. */
+  /** SHA-256 over the scheme and the (relative path, module hash) pairs of `files`. */
   readonly hash: string;
-  /** The module and every local module it reaches, as paths relative to the root, sorted. */
+  /** The module and every local module it reaches through value imports, relative to the root, sorted. */
   readonly files: readonly string[];
+  /** Relative path -> hash of the module's compiled form (raw bytes for files that are not code). */
+  readonly fileHashes: Readonly<Record<string, string>>;
+  /** Relative path -> the local modules it imports (relative paths, sorted): the graph `describeCodeChange` walks. */
+  readonly imports: Readonly<Record<string, readonly string[]>>;
+  /** The module itself, relative to the root. */
+  readonly entry: string;
+  readonly scheme: string;
 }
 
 interface FileEntry {
   readonly mtimeMs: number;
   readonly size: number;
+  /** Hash of the compiled module (or of the raw bytes). */
   readonly contentHash: string;
   /** Absolute paths of the local modules this file imports (resolved, existing when scanned). */
   readonly imports: readonly string[];
@@ -31,9 +49,11 @@ interface FileEntry {
 
 /** Per-process memo: path -> what we learnt from the file when it had this mtime and size. */
 const fileMemo = new Map<string, FileEntry>();
+/** Per-process memo: raw content hash -> compiled hash and specifiers (a touched but unchanged file is not recompiled). */
+const compileMemo = new Map<string, { readonly hash: string; readonly specifiers: readonly string[] }>();
 
+const LOADERS: Record<string, Loader> = { ts: "ts", mts: "ts", cts: "ts", tsx: "tsx", js: "js", mjs: "js", cjs: "js", jsx: "jsx" };
 const SCANNED_EXTENSIONS = /\.(ts|tsx|mts|cts|js|mjs|cjs|jsx)$/;
-
 /** Characters after which a `/` starts a regex literal rather than a division. */
 const REGEX_PRECEDERS = new Set([..."(,=:[!&|?{};+-*%<>~^"]);
 const REGEX_KEYWORDS = /(?:^|[^\w$])(return|typeof|instanceof|in|of|new|delete|void|throw|case|do|else|yield|await)$/;
@@ -120,7 +140,11 @@ const SPECIFIER_PATTERNS = [
   /\bimport\s*\(\s*(["'`])([^"'`\n$]+)\1\s*\)/g
 ];
 
-/** Relative module specifiers a source file imports, in order of appearance, deduplicated. */
+/**
+ * Relative module specifiers a source file names in any import or re-export (type-only ones
+ * included), in order of appearance, deduplicated. The fallback for files esbuild cannot compile,
+ * and the scanner of compiled output, where only value imports are left.
+ */
 export const localSpecifiers = (source: string): string[] => {
   const code = stripComments(source);
   const found = new Set<string>();
@@ -150,6 +174,44 @@ export const resolveLocal = (fromFile: string, specifier: string): string | unde
   return candidates.find(isFile);
 };
 
+/**
+ * The module's compiled form: TypeScript erased, comments and formatting removed, identifiers
+ * and everything else kept. Undefined when esbuild cannot parse it.
+ */
+export const compiledForm = (source: string, path: string): string | undefined => {
+  const extension = /\.([a-z]+)$/.exec(path)?.[1] ?? "ts";
+  try {
+    return transformSync(source, {
+      loader: LOADERS[extension] ?? "ts",
+      format: "esm",
+      target: "esnext",
+      minifyWhitespace: true,
+      legalComments: "none",
+      charset: "utf8",
+      // Fixed here rather than read from a tsconfig: a project setting must not change hashes.
+      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: false, preserveValueImports: false, useDefineForClassFields: true } }
+    }).code;
+  } catch {
+    return undefined;
+  }
+};
+
+const analyse = (bytes: Buffer, path: string): { readonly hash: string; readonly specifiers: readonly string[] } => {
+  const rawHash = sha256Hex(bytes);
+  if (!SCANNED_EXTENSIONS.test(path)) return { hash: rawHash, specifiers: [] };
+  const key = `${path.slice(path.lastIndexOf("."))}:${rawHash}`;
+  const memo = compileMemo.get(key);
+  if (memo !== undefined) return memo;
+  const source = bytes.toString("utf8");
+  const compiled = compiledForm(source, path);
+  const result =
+    compiled === undefined
+      ? { hash: sha256Hex(`raw\0${rawHash}`), specifiers: localSpecifiers(source) }
+      : { hash: sha256Hex(`compiled\0${compiled}`), specifiers: localSpecifiers(compiled) };
+  compileMemo.set(key, result);
+  return result;
+};
+
 const scanFile = (path: string): FileEntry | undefined => {
   let stat;
   try {
@@ -159,15 +221,13 @@ const scanFile = (path: string): FileEntry | undefined => {
   }
   const memo = fileMemo.get(path);
   if (memo !== undefined && memo.mtimeMs === stat.mtimeMs && memo.size === stat.size) return memo;
-  const bytes = readFileSync(path);
+  const { hash, specifiers } = analyse(readFileSync(path), path);
   const imports: string[] = [];
-  if (SCANNED_EXTENSIONS.test(path)) {
-    for (const specifier of localSpecifiers(bytes.toString("utf8"))) {
-      const target = resolveLocal(path, specifier);
-      if (target !== undefined) imports.push(target);
-    }
+  for (const specifier of specifiers) {
+    const target = resolveLocal(path, specifier);
+    if (target !== undefined) imports.push(target);
   }
-  const entry: FileEntry = { mtimeMs: stat.mtimeMs, size: stat.size, contentHash: sha256Hex(bytes), imports };
+  const entry: FileEntry = { mtimeMs: stat.mtimeMs, size: stat.size, contentHash: hash, imports };
   fileMemo.set(path, entry);
   return entry;
 };
@@ -183,31 +243,90 @@ const findRoot = (file: string): string => {
   }
 };
 
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
- * Fingerprint of a module and every local module it imports, transitively (cycles are fine).
- * `modulePath` is an absolute path or a `file:` URL such as `import.meta.url`. Paths in the hash
+ * Fingerprint of a module and every local module it imports for its values, transitively (cycles
+ * are fine). `modulePath` is an absolute path or a `file:` URL such as `import.meta.url`. Paths
  * are relative to `root` (default: the nearest directory with a package.json) so moving the
  * checkout does not change fingerprints. Throws if the module itself does not exist.
  */
 export const fingerprintModule = (modulePath: string, root?: string): ModuleFingerprint => {
   const entryPath = modulePath.startsWith("file:") ? fileURLToPath(modulePath) : resolve(modulePath);
   const rootDir = root ?? findRoot(entryPath);
-  const contents = new Map<string, string>();
+  const rel = (path: string) => relative(rootDir, path).split(sep).join("/");
+  const entries = new Map<string, FileEntry>();
   const stack = [entryPath];
   while (stack.length > 0) {
     const path = stack.pop()!;
-    if (contents.has(path)) continue;
+    if (entries.has(path)) continue;
     const entry = scanFile(path);
     if (entry === undefined) {
       if (path === entryPath) throw new Error(`Cannot fingerprint ${entryPath}: the file does not exist; pass the stage module's absolute path or import.meta.url.`);
       continue;
     }
-    contents.set(path, entry.contentHash);
-    for (const target of entry.imports) if (!contents.has(target)) stack.push(target);
+    entries.set(path, entry);
+    for (const target of entry.imports) if (!entries.has(target)) stack.push(target);
   }
-  const rows = [...contents].map(([path, contentHash]) => [relative(rootDir, path).split(sep).join("/"), contentHash] as const);
-  rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { hash: sha256Hex(rows.map(([path, hash]) => `${path}\0${hash}\n`).join("")), files: rows.map(([path]) => path) };
+  const rows = [...entries].map(([path, entry]) => [rel(path), entry] as const);
+  rows.sort((a, b) => byString(a[0], b[0]));
+  const fileHashes: Record<string, string> = {};
+  const imports: Record<string, string[]> = {};
+  for (const [path, entry] of rows) {
+    fileHashes[path] = entry.contentHash;
+    imports[path] = [...new Set(entry.imports.filter((t) => entries.has(t)).map(rel))].sort(byString);
+  }
+  const hash = sha256Hex(`${FINGERPRINT_SCHEME}\n${rows.map(([path, entry]) => `${path}\0${entry.contentHash}\n`).join("")}`);
+  return { hash, files: rows.map(([path]) => path), fileHashes, imports, entry: rel(entryPath), scheme: FINGERPRINT_SCHEME };
+};
+
+/** The first changed module of a fingerprint and the import path from the stage module to it. */
+export interface CodeChange {
+  /** The changed (or new) module, relative to the root; for `kind: "removed"`, the module no longer reached. */
+  readonly file: string;
+  /** The stage module, then each module imported on the way, ending with `file` (just `file` when it is the stage module; empty when removed). */
+  readonly via: readonly string[];
+  readonly kind: "changed" | "added" | "removed" | "scheme";
+}
+
+/**
+ * Compares a fingerprint with a previous run's per-file hashes: the changed module nearest to the
+ * stage module (fewest imports away, then by path) and the shortest import path to it. Undefined
+ * when no module differs. Under another fingerprint scheme every hash differs, which is said as
+ * such (`kind: "scheme"`, the stage module) rather than blamed on one file.
+ */
+export const describeCodeChange = (
+  previous: { readonly fileHashes: Readonly<Record<string, string>>; readonly scheme?: string | undefined },
+  current: ModuleFingerprint
+): CodeChange | undefined => {
+  if (previous.scheme !== undefined && previous.scheme !== current.scheme) return { file: current.entry, via: [current.entry], kind: "scheme" };
+  const parent = new Map<string, string | undefined>([[current.entry, undefined]]);
+  const queue = [current.entry];
+  for (let i = 0; i < queue.length; i++) {
+    const file = queue[i]!;
+    const before = previous.fileHashes[file];
+    if (before !== current.fileHashes[file]) {
+      const via: string[] = [];
+      for (let at: string | undefined = file; at !== undefined; at = parent.get(at)) via.unshift(at);
+      return { file, via, kind: before === undefined ? "added" : "changed" };
+    }
+    for (const next of current.imports[file] ?? []) {
+      if (!parent.has(next)) {
+        parent.set(next, file);
+        queue.push(next);
+      }
+    }
+  }
+  const gone = Object.keys(previous.fileHashes).filter((f) => current.fileHashes[f] === undefined).sort(byString)[0];
+  return gone === undefined ? undefined : { file: gone, via: [], kind: "removed" };
+};
+
+/** One line for a code change: "core/otc/env.ts via stages/calibration.ts -> core/calibration/trainer.ts -> core/otc/env.ts". */
+export const formatCodeChange = (change: CodeChange): string => {
+  if (change.kind === "scheme") return "the code fingerprint scheme changed (every module is re-hashed)";
+  if (change.kind === "removed") return `${change.file} no longer imported`;
+  const what = change.kind === "added" ? `${change.file} (newly imported)` : change.file;
+  return change.via.length > 1 ? `${what} via ${change.via.join(" -> ")}` : what;
 };
 
 const RUNTIME_PACKAGES = ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs"] as const;

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Data, Effect, Either, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
 import { cacheKey, canonicalJson } from "./canonical.ts";
-import { fingerprintModule, runtimeFingerprint } from "./fingerprint.ts";
+import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
 import { Pipeline as PipelineOps, type Pipeline, type PipelineNode } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
@@ -35,6 +35,11 @@ export interface StageEvent {
   readonly reason: Reason | null;
   readonly ms: number;
   readonly detail?: string;
+  /**
+   * For reason CODE, when the previous run recorded its per-module hashes: the first changed
+   * module and the import path from the stage module to it.
+   */
+  readonly changed?: { readonly file: string; readonly via: readonly string[] };
 }
 
 export class StageRunError extends Data.TaggedError("StageRunError")<{
@@ -75,12 +80,18 @@ interface ResolvedNode {
   readonly checkpointEvery: number;
 }
 
-/** Previous-run record of a node, used to explain why it re-runs. */
+/**
+ * Previous-run record of a node, used to explain why it re-runs. `files` (module -> hash of its
+ * compiled form) and `scheme` let a CODE re-run name the module that changed; records written
+ * before they existed lack them and a re-run just says CODE.
+ */
 const NodeRecord = Schema.Struct({
   key: Schema.String,
   code: Schema.String,
   params: Schema.String,
-  inputs: Schema.Record({ key: Schema.String, value: Schema.String })
+  inputs: Schema.Record({ key: Schema.String, value: Schema.String }),
+  files: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  scheme: Schema.optional(Schema.String)
 });
 type NodeRecord = typeof NodeRecord.Type;
 
@@ -251,7 +262,8 @@ export const runPipeline = (request: RunRequest) =>
       const { node } = item;
       const stage = node.stage;
       const started = performance.now();
-      const code = fingerprintModule(stageSourcePath(stage)).hash;
+      const fingerprint = fingerprintModule(stageSourcePath(stage));
+      const code = fingerprint.hash;
       const paramsCanonical = canonicalJson({ params: item.keyParams, seed: resolved.seed });
       // What the node record compares to explain a re-run: all params, schedule params included,
       // so a loop resumed for more iterations says PARAMS although N is not part of its key.
@@ -286,7 +298,7 @@ export const runPipeline = (request: RunRequest) =>
       const existing = yield* store.readManifest(key);
       if (existing !== undefined) {
         results.set(node.id, { node: node.id, key, dataVersion: existing.dataVersion, manifest: existing });
-        const record = { key, code, params: paramsRecord, inputs: inputVersions };
+        const record = { key, code, params: paramsRecord, inputs: inputVersions, files: fingerprint.fileHashes, scheme: fingerprint.scheme };
         if (!request.explainOnly && (previous === undefined || canonicalJson(previous) !== canonicalJson(record))) {
           yield* Effect.promise(() => writeJsonAtomic(recordPath, record));
         }
@@ -294,6 +306,11 @@ export const runPipeline = (request: RunRequest) =>
         continue;
       }
       const reason = explainReason(previous, code, paramsRecord, inputVersions);
+      let codeChange: CodeChange | undefined;
+      if (reason === "CODE" && previous?.files !== undefined) codeChange = describeCodeChange({ fileHashes: previous.files, scheme: previous.scheme }, fingerprint);
+      const changed = codeChange !== undefined && codeChange.kind !== "scheme" ? { changed: { file: codeChange.file, via: codeChange.via } } : {};
+      const withChange = (detail: string | undefined): string | undefined =>
+        codeChange === undefined ? detail : detail === undefined ? formatCodeChange(codeChange) : `${formatCodeChange(codeChange)}; ${detail}`;
       if (request.explainOnly) {
         pending.add(node.id);
         let detail: string | undefined;
@@ -303,7 +320,8 @@ export const runPipeline = (request: RunRequest) =>
           const last = done.length > 0 ? Math.max(...done) : 0;
           detail = last > 0 ? `resumes from checkpoint ${last} of ${item.iterations}` : `${item.iterations} iterations from the start`;
         }
-        emit({ stage: stage.name, node: node.id, key, status: "will-run", reason, ms: 0, ...(detail ? { detail } : {}) });
+        detail = withChange(detail);
+        emit({ stage: stage.name, node: node.id, key, status: "will-run", reason, ms: 0, ...(detail ? { detail } : {}), ...changed });
         continue;
       }
 
@@ -321,6 +339,8 @@ export const runPipeline = (request: RunRequest) =>
           seed: resolved.seed,
           inputs: inputVersions,
           codeFingerprint: code,
+          codeFiles: fingerprint.fileHashes,
+          codeScheme: fingerprint.scheme,
           runtime,
           startedAt,
           endedAt: new Date().toISOString(),
@@ -411,19 +431,20 @@ export const runPipeline = (request: RunRequest) =>
       const outcome = yield* store.withLock(isLoop ? baseKey : key, execute).pipe(
         Effect.catchAll((failure: TaggedFailure | { _tag: string; message?: string }) => {
           const message = "message" in failure && failure.message ? failure.message : failure._tag;
-          emit({ stage: stage.name, node: node.id, key, status: "failed", reason, ms: Math.round(performance.now() - started), detail: message });
+          emit({ stage: stage.name, node: node.id, key, status: "failed", reason, ms: Math.round(performance.now() - started), detail: withChange(message)!, ...changed });
           return Effect.fail(new StageRunError({ node: node.id, stage: stage.name, message: `Stage "${stage.name}" (node "${node.id}") failed: ${message}` }));
         })
       );
       results.set(node.id, { node: node.id, key, dataVersion: outcome.manifest.dataVersion, manifest: outcome.manifest });
-      yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsRecord, inputs: inputVersions }));
+      yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsRecord, inputs: inputVersions, files: fingerprint.fileHashes, scheme: fingerprint.scheme }));
       emit({
         stage: stage.name,
         node: node.id,
         key,
         status: outcome.ran ? "ran" : "hit",
         reason: outcome.ran ? reason : null,
-        ms: Math.round(performance.now() - started)
+        ms: Math.round(performance.now() - started),
+        ...(outcome.ran && codeChange !== undefined ? { detail: withChange(undefined)!, ...changed } : {})
       });
     }
     return { results, seed: resolved.seed, tree: resolved.tree };
