@@ -4,6 +4,7 @@
  * each pipeline's `paper` preset restores the bracketed values.
  */
 import { Schema } from "effect";
+import { defaultPpoParams, type PpoParams } from "../core/rl/ppo.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
@@ -30,3 +31,21 @@ export const PpoSettings = Schema.Struct({
   entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0)
 });
 export type PpoSettings = typeof PpoSettings.Type;
+
+/** The PPO params of core/rl for these settings (the rest from the domain defaults). */
+export const ppoParamsFrom = (s: PpoSettings): PpoParams => ({
+  ...defaultPpoParams,
+  learningRate: s.learningRate,
+  sgdPasses: s.sgdPasses,
+  minibatchSize: s.minibatchSize,
+  clipParam: s.clip,
+  klTarget: s.klTarget,
+  discount: s.discount,
+  gaeLambda: s.gaeLambda,
+  entropyCoeff: s.entropyCoeff,
+  network: {
+    ...defaultPpoParams.network,
+    policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
+    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden }
+  }
+});

@@ -17,7 +17,7 @@ import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { ReportParams } from "../schemas/calibration.ts";
-import { rowsOf, setupOf, trainingStateCodec } from "./calibration.ts";
+import { rowsOf, setupOf, trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 
 const MethodSummary = Schema.Struct({
   iterations: Schema.Number,

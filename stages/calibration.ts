@@ -11,49 +11,19 @@ import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { defaultBayesOptParams } from "../core/calibration/bayes-opt.ts";
 import { defaultCalsheqParams } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../core/calibration/experiments.ts";
-import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams, type TrainerState } from "../core/calibration/trainer.ts";
+import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams } from "../core/calibration/trainer.ts";
 import { Backend } from "../core/pipeline/backend.ts";
-import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
 import { workerBackend } from "../schemas/rollouts.ts";
-import { acquireRolloutExecutor } from "./rollout-executor.ts";
+import { acquireRolloutExecutor } from "./support/rollout-executor.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
-import { ecnModelCodec } from "./ecn.ts";
-import { ecnSimModelCodec, neuralModelOf, type EcnSimModel } from "./ecn-neural.ts";
+import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
+import { ecnSimModelCodec, neuralModelOf, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import type { OtcEcnSpec } from "../core/otc/rollout-env.ts";
-import { ppoParamsFrom } from "./shared.ts";
-
-/** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
-export interface TrainingLoopState {
-  readonly trainer?: CalibrationTrainer;
-  readonly saved?: TrainerState;
-}
-
-const isTrainerState = (value: unknown): value is TrainerState => {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v["iteration"] === "number" && typeof v["envSteps"] === "number" && Array.isArray(v["rows"]) && typeof v["lp"] === "object";
-};
-
-const trainerStateCodec = structuredCodec("calibration-trainer", isTrainerState);
-
-export const trainingStateCodec = {
-  name: "calibration-training-state",
-  extension: "ckpt",
-  encode: (state: TrainingLoopState): Uint8Array => trainerStateCodec.encode(state.trainer?.getState() ?? state.saved!),
-  decode: (bytes: Uint8Array): TrainingLoopState => ({ saved: trainerStateCodec.decode(bytes) })
-};
-
-/** The plain rows of a loop state, whichever form it is in. */
-export const rowsOf = (state: TrainingLoopState) => state.trainer?.history ?? state.saved?.rows ?? [];
-
-/** The experiment and targets a loop state was trained for. */
-export const setupOf = (state: TrainingLoopState): { experiment: ExperimentId; targets: CalibrationTargets } => {
-  if (state.trainer !== undefined) return { experiment: state.trainer.params.experiment, targets: state.trainer.params.targets };
-  return { experiment: state.saved!.experiment, targets: state.saved!.targets };
-};
+import { ppoParamsFrom } from "../schemas/ppo.ts";
+import { trainingStateCodec, type TrainingLoopState } from "../schemas/calibration-artifacts.ts";
 
 export const trainingParams = (p: CalibrationParams, method: CalibrationMethod): CalibrationTrainingParams => {
   const experiment = p.experiment as ExperimentId;

@@ -14,7 +14,7 @@ import { inferTick, toLots, toTicks } from "../core/ecn/snapshots.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
-import { ecnModelCodec, l2Codec, tableToSeries } from "./ecn.ts";
+import { ecnModelCodec, l2Codec, tableToSeries } from "../schemas/ecn-artifacts.ts";
 
 const ReportParams = Schema.Struct({
   /** Model draws per plotted marginal. */

@@ -34,9 +34,11 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { EmergentSummary, EvaluationParams, GameTrainingParams, ReportParams, type EmergentSummary as Summary } from "../schemas/emergent.ts";
 import { defaultRolloutSettings, RolloutSettings, workerBackend } from "../schemas/rollouts.ts";
 import type { ShardExecutor } from "../core/rl/rollout-executor.ts";
-import { acquireRolloutExecutor } from "./rollout-executor.ts";
-import { ecnModelCodec } from "./ecn.ts";
-import { makeSharedTrainer, ppoParamsFrom, rowsOfShared, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "./shared.ts";
+import { acquireRolloutExecutor } from "./support/rollout-executor.ts";
+import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
+import { ppoParamsFrom } from "../schemas/ppo.ts";
+import { rowsOfShared, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "../schemas/shared-training.ts";
+import { makeSharedTrainer } from "./support/shared-training.ts";
 
 /** The tfjs backend rollout workers should use: the run's own, so numbers match the main thread. */
 

@@ -32,7 +32,9 @@ import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
-import { PpoSettingsSchema, ppoParamsFrom, rowsOfShared, sharedLoopStateCodec, sharedLoopStep, type SharedLoopState } from "./shared.ts";
+import { PpoSettings as PpoSettingsSchema, ppoParamsFrom } from "../schemas/ppo.ts";
+import { rowsOfShared, sharedLoopStateCodec, type SharedLoopState } from "../schemas/shared-training.ts";
+import { sharedLoopStep } from "./support/shared-training.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Domain: fixed mid path, ECN driver, population, evaluation

@@ -5,35 +5,32 @@
  * policy for one agent while the others stay frozen, report the gain; core/rl/exploitability.ts)
  * and `shared-report` (reward over training per supertype: the empirical check of extended
  * transitivity, i.e. is the curve monotone or cyclic, counted as sign changes of a smoothed
- * slope). Param schemas live here because they belong to these stages only.
+ * slope). The training params, loop state and trainer set-up, shared with other stages, live in
+ * schemas/shared-training.ts and stages/support/shared-training.ts.
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
-import { otcRolloutEnv, otcRolloutLocation } from "../core/otc/rollout-env.ts";
-import { localRollouts, RolloutRunner, type RolloutSource } from "../core/rl/rollout-runner.ts";
-import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
+import { localRollouts } from "../core/rl/rollout-runner.ts";
 import { OtcEnv } from "../core/otc/env.ts";
-import type { Population } from "../core/otc/supertypes.ts";
 import { estimateExploitability, slopeSignChanges, type ExploitabilityResult } from "../core/rl/exploitability.ts";
-import { defaultPpoParams, type PpoParams } from "../core/rl/ppo.ts";
-import { otcSupertypeLabels, SharedTrainer, type SharedIterationRow, type SharedTrainerState } from "../core/rl/shared-trainer.ts";
+import type { SharedIterationRow } from "../core/rl/shared-trainer.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
-import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
-import { PpoSettings } from "../schemas/ppo.ts";
-import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerBackend } from "../schemas/rollouts.ts";
-import type { ShardExecutor } from "../core/rl/rollout-executor.ts";
-import { acquireRolloutExecutor } from "./rollout-executor.ts";
-import { ecnModelCodec } from "./ecn.ts";
+import { PpoSettings, ppoParamsFrom } from "../schemas/ppo.ts";
+import { workerBackend } from "../schemas/rollouts.ts";
+import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
+import { rowsOfShared, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec, type SharedLoopState } from "../schemas/shared-training.ts";
+import { acquireRolloutExecutor } from "./support/rollout-executor.ts";
+import { liveTrainer, makeSharedTrainer, sharedLoopStep, sharedTrainerOver } from "./support/shared-training.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative());
@@ -44,130 +41,9 @@ const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith
 export const PpoSettingsSchema = PpoSettings;
 const defaultSettings = (): PpoSettings => PpoSettingsSchema.make({});
 
-export const ppoParamsFrom = (s: PpoSettings): PpoParams => ({
-  ...defaultPpoParams,
-  learningRate: s.learningRate,
-  sgdPasses: s.sgdPasses,
-  minibatchSize: s.minibatchSize,
-  clipParam: s.clip,
-  klTarget: s.klTarget,
-  discount: s.discount,
-  gaeLambda: s.gaeLambda,
-  entropyCoeff: s.entropyCoeff,
-  network: {
-    ...defaultPpoParams.network,
-    policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
-    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden }
-  }
-});
-
-// ---------------------------------------------------------------------------------------------
-// Loop state and checkpoints (shared by every loop over SharedTrainer)
-// ---------------------------------------------------------------------------------------------
-
-/** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
-export interface SharedLoopState {
-  readonly trainer?: SharedTrainer;
-  readonly saved?: SharedTrainerState;
-}
-
-const isSharedTrainerState = (value: unknown): value is SharedTrainerState => {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v["iteration"] === "number" && typeof v["envSteps"] === "number" && Array.isArray(v["rows"]) && typeof v["agents"] === "object";
-};
-
-const sharedStateCodec = structuredCodec("shared-trainer", isSharedTrainerState);
-
-export const sharedLoopStateCodec = {
-  name: "shared-training-state",
-  extension: "ckpt",
-  encode: (state: SharedLoopState): Uint8Array => sharedStateCodec.encode(state.trainer?.getState() ?? state.saved!),
-  decode: (bytes: Uint8Array): SharedLoopState => ({ saved: sharedStateCodec.decode(bytes) })
-};
-
-export const rowsOfShared = (state: SharedLoopState): readonly SharedIterationRow[] => state.trainer?.history ?? state.saved?.rows ?? [];
-
-/** A live trainer for a loop state: the state's own, or a fresh one restored from its checkpoint. */
-export const liveTrainer = (state: SharedLoopState, make: () => SharedTrainer): SharedTrainer => {
-  if (state.trainer !== undefined) return state.trainer;
-  const trainer = make();
-  trainer.setState(state.saved!);
-  return trainer;
-};
-
-/** One loop iteration over a SharedTrainer, with the progress line. */
-export const sharedLoopStep = (stage: string, trainer: SharedTrainer, iteration: number, status: (text: string) => void, describe: (row: SharedIterationRow) => string) =>
-  Effect.gen(function* () {
-    const rng = (yield* Rng).stream.split("iterations").split(iteration);
-    const started = performance.now();
-    const row = yield* Stage.attemptPromise(stage, () => trainer.iterate(rng));
-    const seconds = (performance.now() - started) / 1000;
-    const envSteps = trainer.options.episodes * trainer.env.horizon;
-    status(`${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s`);
-    return { trainer } satisfies SharedLoopState;
-  });
-
 // ---------------------------------------------------------------------------------------------
 // train-shared
 // ---------------------------------------------------------------------------------------------
-
-export const SharedTrainingParams = Schema.Struct({
-  /** Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1). */
-  population: opt(Schema.Literal("emergent", "calibration-exp1", "calibration-exp2", "calibration-exp3", "calibration-exp4"), "emergent"),
-  iterations: opt(NonNegativeInt, 50),
-  checkpointEvery: opt(PositiveInt, 10),
-  /** B, episodes per iteration [60]. */
-  episodes: opt(PositiveInt, 8),
-  /** T, steps per episode [100]. */
-  horizon: opt(PositiveInt, 100),
-  /** Episodes per rollout shard (the unit of work of a worker thread). */
-  episodesPerShard: opt(EpisodesPerShard, 4),
-  /** Rollout execution (worker threads); never changes results, so not in the cache key. */
-  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
-  /** Classes whose policy is trained. */
-  learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">),
-  lp: opt(PpoSettingsSchema, defaultSettings()),
-  lt: opt(PpoSettingsSchema, defaultSettings())
-});
-export type SharedTrainingParams = typeof SharedTrainingParams.Type;
-
-export const sharedPopulation = (choice: SharedTrainingParams["population"]): Population =>
-  choice === "emergent" ? emergentBehaviourPopulation() : calibrationPopulation(Number(choice.slice(-1)) as 1 | 2 | 3 | 4);
-
-export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon });
-
-/** A shared trainer drawing its episodes from `source`; `probe` is an env of the same population. */
-const sharedTrainerOver = (source: RolloutSource, probe: OtcEnv, p: SharedTrainingParams, rng: import("../core/random/philox.ts").Random): SharedTrainer =>
-  new SharedTrainer(
-    source,
-    {
-      ppo: { lp: ppoParamsFrom(p.lp), lt: ppoParamsFrom(p.lt) },
-      defaultPpo: ppoParamsFrom(p.lp),
-      learning: p.learning.filter((c) => source.classes.some((s) => s.name === c)),
-      episodes: p.episodes,
-      labels: otcSupertypeLabels(probe, p.episodes)
-    },
-    rng
-  );
-
-/** The trainer of `train-shared`, its rollouts sharded over `workers` threads (0: this thread) or on `executor`. */
-export const makeSharedTrainer = (
-  model: EcnModel,
-  p: SharedTrainingParams,
-  rng: import("../core/random/philox.ts").Random,
-  execution: { readonly workers: number; readonly backend?: "wasm" | "cpu"; readonly executor?: ShardExecutor } = { workers: 0 }
-): SharedTrainer => {
-  const runner = new RolloutRunner({
-    factory: otcRolloutEnv,
-    location: otcRolloutLocation,
-    args: { config: sharedGameConfig(p), ecn: { kind: "gmm", data: model } },
-    episodes: p.episodes,
-    episodesPerShard: p.episodesPerShard,
-    ...execution
-  });
-  return sharedTrainerOver(runner, runner.probe, p, rng);
-};
 
 /** A trainer over one in-thread env of all B episodes, for diagnostics that drive the env themselves. */
 const makeInThreadSharedTrainer = (model: EcnModel, p: SharedTrainingParams, rng: import("../core/random/philox.ts").Random) => {

@@ -11,7 +11,7 @@ import { buildSamples } from "../../core/ecn/samples.ts";
 import { toTicks } from "../../core/ecn/snapshots.ts";
 import { generateSyntheticL2 } from "../../core/ecn/synthetic.ts";
 import { Random } from "../../core/random/philox.ts";
-import { neuralTrainingCodec } from "../../stages/ecn-neural.ts";
+import { neuralTrainingCodec } from "../../schemas/ecn-neural-artifacts.ts";
 
 beforeAll(async () => {
   await tf.setBackend("cpu");

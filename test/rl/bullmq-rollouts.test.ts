@@ -18,7 +18,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest";
 import { Effect } from "effect";
 import { defaultRolloutSettings } from "../../schemas/rollouts.ts";
-import { acquireRolloutExecutor } from "../../stages/rollout-executor.ts";
+import { acquireRolloutExecutor } from "../../stages/support/rollout-executor.ts";
 import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
 import { ArtifactStore, FsArtifactStore } from "../../core/pipeline/store.ts";
 import { Random } from "../../core/random/philox.ts";

@@ -12,7 +12,7 @@ import { OtcEnv } from "../../core/otc/env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { localRollouts } from "../../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer } from "../../core/rl/shared-trainer.ts";
-import { sharedLoopStateCodec } from "../../stages/shared.ts";
+import { sharedLoopStateCodec } from "../../schemas/shared-training.ts";
 import { standInModel } from "../otc/fixtures.ts";
 import { tinyOtcPpo } from "./toy-envs.ts";
 

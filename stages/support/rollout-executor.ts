@@ -9,10 +9,10 @@
  * Neither changes a result, which is why `rollouts` stays out of cache keys.
  */
 import { Context, Data, Effect, Layer } from "effect";
-import { ArtifactStore } from "../core/pipeline/store.ts";
-import { BullmqShardExecutor } from "../core/rl/bullmq-rollouts.ts";
-import { threadShardExecutor, type ShardExecutor } from "../core/rl/rollout-executor.ts";
-import { workerCountOf, type RolloutSettings } from "../schemas/rollouts.ts";
+import { ArtifactStore } from "../../core/pipeline/store.ts";
+import { BullmqShardExecutor } from "../../core/rl/bullmq-rollouts.ts";
+import { threadShardExecutor, type ShardExecutor } from "../../core/rl/rollout-executor.ts";
+import { workerCountOf, type RolloutSettings } from "../../schemas/rollouts.ts";
 
 export class RolloutExecutorError extends Data.TaggedError("RolloutExecutorError")<{ readonly message: string }> {}
 

@@ -1,0 +1,68 @@
+/**
+ * Shared-policy training as data (paper sections 2.2.1, 3.1, 5): the params of a loop over
+ * core/rl/shared-trainer.ts (population, schedule, B and T, rollout sharding, the PPO of each
+ * learning class), the game configuration they choose, and the loop state's checkpoint codec
+ * (the live trainer between iterations, its plain state in checkpoints). Shared by `train-shared`,
+ * the emergent-behaviour game training and the LT-spectrum loop.
+ */
+import { Schema } from "effect";
+import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
+import type { Population } from "../core/otc/supertypes.ts";
+import type { SharedIterationRow, SharedTrainer, SharedTrainerState } from "../core/rl/shared-trainer.ts";
+import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
+import { PpoSettings } from "./ppo.ts";
+import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
+
+const PositiveInt = Schema.Int.pipe(Schema.positive());
+const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative());
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
+const PpoSettingsSchema = PpoSettings;
+const defaultSettings = (): PpoSettings => PpoSettingsSchema.make({});
+
+/** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
+export interface SharedLoopState {
+  readonly trainer?: SharedTrainer;
+  readonly saved?: SharedTrainerState;
+}
+
+const isSharedTrainerState = (value: unknown): value is SharedTrainerState => {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v["iteration"] === "number" && typeof v["envSteps"] === "number" && Array.isArray(v["rows"]) && typeof v["agents"] === "object";
+};
+
+const sharedStateCodec = structuredCodec("shared-trainer", isSharedTrainerState);
+
+export const sharedLoopStateCodec = {
+  name: "shared-training-state",
+  extension: "ckpt",
+  encode: (state: SharedLoopState): Uint8Array => sharedStateCodec.encode(state.trainer?.getState() ?? state.saved!),
+  decode: (bytes: Uint8Array): SharedLoopState => ({ saved: sharedStateCodec.decode(bytes) })
+};
+
+export const rowsOfShared = (state: SharedLoopState): readonly SharedIterationRow[] => state.trainer?.history ?? state.saved?.rows ?? [];
+
+export const SharedTrainingParams = Schema.Struct({
+  /** Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1). */
+  population: opt(Schema.Literal("emergent", "calibration-exp1", "calibration-exp2", "calibration-exp3", "calibration-exp4"), "emergent"),
+  iterations: opt(NonNegativeInt, 50),
+  checkpointEvery: opt(PositiveInt, 10),
+  /** B, episodes per iteration [60]. */
+  episodes: opt(PositiveInt, 8),
+  /** T, steps per episode [100]. */
+  horizon: opt(PositiveInt, 100),
+  /** Episodes per rollout shard (the unit of work of a worker thread). */
+  episodesPerShard: opt(EpisodesPerShard, 4),
+  /** Rollout execution (worker threads); never changes results, so not in the cache key. */
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
+  /** Classes whose policy is trained. */
+  learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">),
+  lp: opt(PpoSettingsSchema, defaultSettings()),
+  lt: opt(PpoSettingsSchema, defaultSettings())
+});
+export type SharedTrainingParams = typeof SharedTrainingParams.Type;
+
+export const sharedPopulation = (choice: SharedTrainingParams["population"]): Population =>
+  choice === "emergent" ? emergentBehaviourPopulation() : calibrationPopulation(Number(choice.slice(-1)) as 1 | 2 | 3 | 4);
+
+export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon });
