@@ -290,9 +290,19 @@ export const runPipeline = (request: RunRequest) =>
       const recordPath = join(refsDir, `${node.id}.json`);
       const previous = yield* Effect.promise(() => readJson(recordPath, NodeRecord));
 
+      // The code's own change is known even when the inputs are not: named before the upstream's.
+      let codeChange: CodeChange | undefined;
+      if (previous !== undefined && previous.code !== code && previous.files !== undefined) {
+        codeChange = describeCodeChange({ fileHashes: previous.files, scheme: previous.scheme }, fingerprint);
+      }
+      const changed = codeChange !== undefined && codeChange.kind !== "scheme" ? { changed: { file: codeChange.file, via: codeChange.via } } : {};
+      const withChange = (detail: string | undefined): string | undefined =>
+        codeChange === undefined ? detail : detail === undefined ? formatCodeChange(codeChange) : `${formatCodeChange(codeChange)}; ${detail}`;
+
       if (inputsUnknown) {
         pending.add(node.id);
-        emit({ stage: stage.name, node: node.id, key: "", status: "will-run", reason: "INPUT", ms: 0, detail: "an upstream node will run first" });
+        const codeChanged = previous !== undefined && previous.code !== code;
+        emit({ stage: stage.name, node: node.id, key: "", status: "will-run", reason: codeChanged ? "CODE" : "INPUT", ms: 0, detail: withChange("an upstream node will run first")!, ...changed });
         continue;
       }
       const existing = yield* store.readManifest(key);
@@ -306,11 +316,6 @@ export const runPipeline = (request: RunRequest) =>
         continue;
       }
       const reason = explainReason(previous, code, paramsRecord, inputVersions);
-      let codeChange: CodeChange | undefined;
-      if (reason === "CODE" && previous?.files !== undefined) codeChange = describeCodeChange({ fileHashes: previous.files, scheme: previous.scheme }, fingerprint);
-      const changed = codeChange !== undefined && codeChange.kind !== "scheme" ? { changed: { file: codeChange.file, via: codeChange.via } } : {};
-      const withChange = (detail: string | undefined): string | undefined =>
-        codeChange === undefined ? detail : detail === undefined ? formatCodeChange(codeChange) : `${formatCodeChange(codeChange)}; ${detail}`;
       if (request.explainOnly) {
         pending.add(node.id);
         let detail: string | undefined;
