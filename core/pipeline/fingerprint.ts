@@ -15,7 +15,7 @@
  * follows every import, which errs towards re-running. The per-file hashes are kept so a re-run
  * can name the first changed file and the import path that reached it (`describeCodeChange`).
  */
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { transformSync, version as esbuildVersion, type Loader } from "esbuild";
@@ -49,8 +49,72 @@ interface FileEntry {
 
 /** Per-process memo: path -> what we learnt from the file when it had this mtime and size. */
 const fileMemo = new Map<string, FileEntry>();
-/** Per-process memo: raw content hash -> compiled hash and specifiers (a touched but unchanged file is not recompiled). */
-const compileMemo = new Map<string, { readonly hash: string; readonly specifiers: readonly string[] }>();
+interface Compiled {
+  readonly hash: string;
+  readonly specifiers: readonly string[];
+}
+/** Per-process memo: extension + raw content hash -> compiled hash and specifiers (a touched but unchanged file is not recompiled). */
+const compileMemo = new Map<string, Compiled>();
+
+/**
+ * The compile memo persisted between processes (every `pipeline` command is a new process, and
+ * compiling is most of a cold fingerprint's cost): one JSON file per scheme in the framework
+ * project's node_modules/.cache, used only if that node_modules exists. Keyed by content hash, so
+ * an entry can only be stale if the file is tampered with; an unreadable file is ignored.
+ */
+const DISK_CACHE_LIMIT = 8192;
+let diskCache: { readonly path: string; dirty: boolean } | undefined | null;
+
+const diskCachePath = (): string | undefined => {
+  const modules = fileURLToPath(new URL("../../node_modules/", import.meta.url));
+  try {
+    if (!statSync(modules).isDirectory()) return undefined;
+  } catch {
+    return undefined;
+  }
+  return join(modules, ".cache", "otc-fingerprint", `${FINGERPRINT_SCHEME}.json`);
+};
+
+const isCompiledRow = (row: unknown): row is [string, string, string[]] =>
+  Array.isArray(row) && row.length === 3 && typeof row[0] === "string" && typeof row[1] === "string" && Array.isArray(row[2]) && row[2].every((x) => typeof x === "string");
+
+const loadDiskCache = (): void => {
+  if (diskCache !== undefined) return;
+  const path = diskCachePath();
+  diskCache = path === undefined ? null : { path, dirty: false };
+  if (path === undefined) return;
+  try {
+    const rows: unknown = JSON.parse(readFileSync(path, "utf8"));
+    if (!Array.isArray(rows) || !rows.every(isCompiledRow)) return;
+    for (const [key, hash, specifiers] of rows) if (!compileMemo.has(key)) compileMemo.set(key, { hash, specifiers });
+  } catch {
+    // Absent or unreadable: start empty.
+  }
+};
+
+const saveDiskCache = (): void => {
+  if (diskCache === undefined || diskCache === null || !diskCache.dirty) return;
+  diskCache.dirty = false;
+  const rows = [...compileMemo].slice(-DISK_CACHE_LIMIT).map(([key, c]) => [key, c.hash, c.specifiers]);
+  try {
+    mkdirSync(dirname(diskCache.path), { recursive: true });
+    const tmp = `${diskCache.path}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, JSON.stringify(rows));
+    renameSync(tmp, diskCache.path);
+  } catch {
+    // A read-only checkout: fingerprints are the same, only slower.
+  }
+};
+
+/**
+ * Forgets what this process has learnt (files, compiled forms), as a new process would; with
+ * `diskCache: false` the persisted compile memo is not read or written either. For benchmarks.
+ */
+export const resetFingerprintMemo = (options: { readonly diskCache?: boolean } = {}): void => {
+  fileMemo.clear();
+  compileMemo.clear();
+  diskCache = options.diskCache === false ? null : undefined;
+};
 
 const LOADERS: Record<string, Loader> = { ts: "ts", mts: "ts", cts: "ts", tsx: "tsx", js: "js", mjs: "js", cjs: "js", jsx: "jsx" };
 const SCANNED_EXTENSIONS = /\.(ts|tsx|mts|cts|js|mjs|cjs|jsx)$/;
@@ -196,9 +260,10 @@ export const compiledForm = (source: string, path: string): string | undefined =
   }
 };
 
-const analyse = (bytes: Buffer, path: string): { readonly hash: string; readonly specifiers: readonly string[] } => {
+const analyse = (bytes: Buffer, path: string): Compiled => {
   const rawHash = sha256Hex(bytes);
   if (!SCANNED_EXTENSIONS.test(path)) return { hash: rawHash, specifiers: [] };
+  loadDiskCache();
   const key = `${path.slice(path.lastIndexOf("."))}:${rawHash}`;
   const memo = compileMemo.get(key);
   if (memo !== undefined) return memo;
@@ -209,6 +274,7 @@ const analyse = (bytes: Buffer, path: string): { readonly hash: string; readonly
       ? { hash: sha256Hex(`raw\0${rawHash}`), specifiers: localSpecifiers(source) }
       : { hash: sha256Hex(`compiled\0${compiled}`), specifiers: localSpecifiers(compiled) };
   compileMemo.set(key, result);
+  if (diskCache) diskCache.dirty = true;
   return result;
 };
 
@@ -276,6 +342,7 @@ export const fingerprintModule = (modulePath: string, root?: string): ModuleFing
     fileHashes[path] = entry.contentHash;
     imports[path] = [...new Set(entry.imports.filter((t) => entries.has(t)).map(rel))].sort(byString);
   }
+  saveDiskCache();
   const hash = sha256Hex(`${FINGERPRINT_SCHEME}\n${rows.map(([path, entry]) => `${path}\0${entry.contentHash}\n`).join("")}`);
   return { hash, files: rows.map(([path]) => path), fileHashes, imports, entry: rel(entryPath), scheme: FINGERPRINT_SCHEME };
 };
