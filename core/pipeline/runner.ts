@@ -5,9 +5,11 @@
  * versions that change results; a stored manifest under that key is a hit, otherwise the stage
  * runs under a per-key lock and its output is written blob first, manifest last. Every decision
  * comes with its reason, found by comparing the key's parts with the node's previous run:
- * MISSING (never run or evicted), CODE, PARAMS or INPUT. Loop nodes resume from their latest
- * checkpoint: the state after k iterations is a pure function of (loop key, k), so checkpoint k
- * is stored under hash(loop key, k) and raising N re-uses every checkpoint already made.
+ * MISSING (never run or evicted), CODE, PARAMS or INPUT; for CODE, the per-module hashes the
+ * previous run recorded name the first changed module and the import path to it. Loop nodes
+ * resume from their latest checkpoint: the state after k iterations is a pure function of
+ * (loop key, k), so checkpoint k is stored under hash(loop key, k) and raising N re-uses every
+ * checkpoint already made.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve as resolvePath } from "node:path";
