@@ -266,7 +266,12 @@ const analyse = (bytes: Buffer, path: string): Compiled => {
   loadDiskCache();
   const key = `${path.slice(path.lastIndexOf("."))}:${rawHash}`;
   const memo = compileMemo.get(key);
-  if (memo !== undefined) return memo;
+  if (memo !== undefined) {
+    // Most recently used last: the disk cache keeps the newest entries when it is trimmed.
+    compileMemo.delete(key);
+    compileMemo.set(key, memo);
+    return memo;
+  }
   const source = bytes.toString("utf8");
   const compiled = compiledForm(source, path);
   const result =

@@ -15,6 +15,7 @@ import {
   FINGERPRINT_SCHEME,
   formatCodeChange,
   localSpecifiers,
+  resetFingerprintMemo,
   runtimeFingerprint
 } from "../../core/pipeline/fingerprint.ts";
 
@@ -150,6 +151,19 @@ describe("fingerprintModule", () => {
     expect(first.files).toEqual(["lib/types.ts", "src/broken.ts"]);
     appendFileSync(join(root, "src/broken.ts"), "// even a comment counts here\n");
     expect(fingerprintModule(join(root, "src/broken.ts")).hash).not.toBe(first.hash);
+  });
+
+  it("is the same in a new process with or without the disk cache of compiled forms, and sees edits made since", () => {
+    const root = makeProject();
+    const entry = join(root, "src/stage.ts");
+    const first = fingerprintModule(entry);
+    resetFingerprintMemo();
+    expect(fingerprintModule(entry)).toEqual(first);
+    resetFingerprintMemo({ diskCache: false });
+    expect(fingerprintModule(entry)).toEqual(first);
+    resetFingerprintMemo();
+    appendFileSync(join(root, "src/lazy.ts"), "export const added = 1;\n");
+    expect(fingerprintModule(entry).hash).not.toBe(first.hash);
   });
 
   it("does not follow bare package imports", () => {
