@@ -23,10 +23,11 @@
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
-import { episodeRecords, trainBo, trainCalsheq } from "../stages/calibration.ts";
+import { trainBo, trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport } from "../stages/calibration-report.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { trainEcnSimModel } from "../stages/ecn-neural.ts";
+import { episodeRecords } from "../stages/episode-records.ts";
 
 const paperIterations = (experiment: 1 | 2 | 3 | 4) => (experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100);
 

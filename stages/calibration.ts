@@ -3,86 +3,19 @@
  * nodes `train-calsheq` and `train-bo` (rollouts -> LP shared-policy PPO update -> calibrator
  * update, one iteration per loop step, checkpointed) over core/calibration/trainer.ts. The loop
  * state is the live trainer between iterations and its plain `TrainerState` in checkpoints.
+ * `episode-records`, which replays the trained market, is in its own module
+ * (stages/episode-records.ts) so that editing it does not re-run the training loops.
  */
-import * as arrow from "apache-arrow";
-import { Effect, Schema } from "effect";
-import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
-import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
-import { defaultBayesOptParams } from "../core/calibration/bayes-opt.ts";
-import { defaultCalsheqParams } from "../core/calibration/calsheq.ts";
-import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../core/calibration/experiments.ts";
-import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams } from "../core/calibration/trainer.ts";
-import { Backend } from "../core/pipeline/backend.ts";
+import { Effect } from "effect";
+import type { CalibrationMethod } from "../core/calibration/trainer.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
-import { workerBackend } from "../schemas/rollouts.ts";
-import { acquireRolloutExecutor } from "./support/rollout-executor.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
-import { ecnSimModelCodec, neuralModelOf, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
-import type { OtcEcnSpec } from "../core/otc/rollout-env.ts";
-import { ppoParamsFrom } from "../schemas/ppo.ts";
+import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import { trainingStateCodec, type TrainingLoopState } from "../schemas/calibration-artifacts.ts";
-
-export const trainingParams = (p: CalibrationParams, method: CalibrationMethod): CalibrationTrainingParams => {
-  const experiment = p.experiment as ExperimentId;
-  const base = experimentDefinition(experiment).targets;
-  const targets: CalibrationTargets =
-    base.kind === "shares"
-      ? { ...base, shareSuper1: p.targets.m_super1, minShareTotal: p.targets.m_total }
-      : { ...base, minShareSuper1: p.targets.m_super1_min, minShareTotal: p.targets.m_total };
-  const calibratorPpo = defaultCalsheqParams.ppo;
-  return {
-    experiment,
-    method,
-    episodes: p.episodes,
-    horizon: p.horizon,
-    episodesPerShard: p.episodesPerShard,
-    ppo: ppoParamsFrom(p.ppo),
-    calsheq: {
-      ...defaultCalsheqParams,
-      learningRateRatio: p.calsheq.learningRateRatio,
-      maxStepFraction: p.calsheq.maxStepFraction,
-      boundary: p.calsheq.boundary,
-      form: p.calsheq.form,
-      ppo: {
-        ...calibratorPpo,
-        sgdPasses: p.calsheq.sgdPasses,
-        minibatchSize: Math.min(calibratorPpo.minibatchSize, p.episodes),
-        network: {
-          ...calibratorPpo.network,
-          policy: { ...calibratorPpo.network.policy, hiddenWidths: p.calsheq.hidden },
-          value: { ...calibratorPpo.network.value, hiddenWidths: p.calsheq.hidden }
-        }
-      }
-    },
-    boEvery: p.bo.every,
-    bo: { ...defaultBayesOptParams, acquisition: p.bo.acquisition, kappa: p.bo.kappa },
-    targets
-  };
-};
-
-/** The simulator's ECN model as data: the vanilla mixture, or the network `train-ecn-sim-model` trained. */
-export const ecnSpecOf = (model: EcnModel, sim: EcnSimModel): OtcEcnSpec => {
-  const neural = neuralModelOf(sim);
-  return neural === undefined ? { kind: "gmm", data: model } : { kind: "neural", neural, vanilla: model };
-};
-
-/** A trainer for `params` whose rollouts run as `p.rollouts` asks, on the run's tfjs backend. */
-const buildTrainer = (model: EcnModel, sim: EcnSimModel, params: CalibrationTrainingParams, p: CalibrationParams | undefined) =>
-  Effect.gen(function* () {
-    const backend = yield* Backend;
-    yield* backend.ensure;
-    const rng = (yield* Rng).stream;
-    const shards = Math.ceil(params.episodes / params.episodesPerShard);
-    const executor = p === undefined ? undefined : yield* acquireRolloutExecutor(p.rollouts, shards);
-    return new CalibrationTrainer(params, ecnSpecOf(model, sim), rng.split("init"), {
-      workers: 0,
-      ...(executor !== undefined ? { executor } : {}),
-      ...workerBackend(backend.current())
-    });
-  });
+import { buildTrainer, trainingParams } from "./support/calibration-trainer.ts";
 
 const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) => buildTrainer(model, sim, trainingParams(p, method), p);
 
@@ -126,37 +59,3 @@ const trainingStage = (method: CalibrationMethod) =>
 
 export const trainCalsheq = trainingStage("calsheq");
 export const trainBo = trainingStage("bo");
-
-/**
- * Stage `episode-records` (SPEC 2, issue 5): episodes played by the trained LP policy at the
- * calibrated profile, one row per agent and step: action, quotes, trades (counterparty, sizes,
- * prices), inventory, cash, PnL components, reward and market share, as an Arrow table with a
- * Parquet export for DuckDB, pandas or Polars.
- */
-export const episodeRecords = Stage.make({
-  name: "episode-records",
-  description: "per-agent, per-step records of episodes played by the calibrated market",
-  source: import.meta.url,
-  params: Schema.Struct({
-    /** Episodes to play. */
-    episodes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 4 })
-  }),
-  inputs: { model: ecnModelCodec, sim: ecnSimModelCodec, trained: trainingStateCodec },
-  output: arrowTableCodec,
-  exports: [{ name: "episodes", extension: "parquet", encode: (table: arrow.Table) => tableToParquet(table) }],
-  run: (inputs, p) =>
-    Effect.gen(function* () {
-      const rng = (yield* Rng).stream;
-      let trainer = inputs.trained.trainer;
-      if (trainer === undefined) {
-        const saved = inputs.trained.saved!;
-        trainer = yield* buildTrainer(inputs.model, inputs.sim, saved.params, undefined);
-        trainer.setState(saved);
-      }
-      const live = trainer;
-      return yield* Stage.attempt("episode-records", () => {
-        const { rows: _rows, ...columns } = live.recordEpisodes(p.episodes, rng);
-        return arrow.tableFromArrays(columns as unknown as Record<string, Int32Array | Uint8Array | Float32Array | Float64Array>);
-      });
-    })
-});

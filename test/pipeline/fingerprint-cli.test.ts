@@ -115,7 +115,7 @@ describe("code fingerprints through the CLI", { timeout: 300_000 }, () => {
     expect(legacy.detail).toBeUndefined();
   });
 
-  it("calibrate-exp4: report code of another pipeline and comments in the environment leave train-calsheq cached; a change to the environment re-runs it", async () => {
+  it("calibrate-exp4: other stages' code and comments in the environment leave train-calsheq cached; a change to the environment re-runs it", async () => {
     const dir = makeSandbox(["core", "stages", "schemas", "pipelines"]);
     const tiny = setFlags([
       "calibration.iterations=1",
@@ -134,8 +134,11 @@ describe("code fingerprints through the CLI", { timeout: 300_000 }, () => {
     expect(first.code, first.stderr).toBe(0);
     expect(statusOf(first.events)["train-calsheq"]).toBe("ran:MISSING");
 
-    // Another pipeline's stage module (code, not just comments), and comments in the environment.
-    appendFileSync(join(dir, "stages/shared.ts"), "\nexport const anotherPipelinesEdit = 1;\n");
+    // Another pipeline's stage module and this pipeline's replay and report stages (code, not just
+    // comments), and comments in the environment.
+    for (const module of ["stages/shared.ts", "stages/episode-records.ts", "stages/calibration-report.ts"]) {
+      appendFileSync(join(dir, module), "\nexport const anotherStagesEdit = 1;\n");
+    }
     edit(dir, "core/otc/env.ts", (t) => `// A note on the environment.\n${t}\n/** Trailing documentation. */\n`);
     const cached = await cli("explain");
     expect(cached.code, cached.stderr).toBe(0);
