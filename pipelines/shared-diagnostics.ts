@@ -6,7 +6,8 @@
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
-import { exploitabilityStage, sharedReport, trainShared } from "../stages/shared.ts";
+import { exploitabilityStage, trainShared } from "../stages/shared.ts";
+import { sharedReport } from "../stages/shared-report.ts";
 
 export const sharedDiagnostics = Pipeline.make({
   name: "shared-diagnostics",

@@ -2,8 +2,9 @@
  * Shared-policy training as data (paper sections 2.2.1, 3.1, 5): the params of a loop over
  * core/rl/shared-trainer.ts (population, schedule, B and T, rollout sharding, the PPO of each
  * learning class), the game configuration they choose, and the loop state's checkpoint codec
- * (the live trainer between iterations, its plain state in checkpoints). Shared by `train-shared`,
- * the emergent-behaviour game training and the LT-spectrum loop.
+ * (the live trainer between iterations, its plain state in checkpoints), and the exploitability
+ * summary. Shared by `train-shared`, its diagnostics, the emergent-behaviour game training and the
+ * LT-spectrum loop.
  */
 import { Schema } from "effect";
 import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
@@ -66,3 +67,16 @@ export const sharedPopulation = (choice: SharedTrainingParams["population"]): Po
   choice === "emergent" ? emergentBehaviourPopulation() : calibrationPopulation(Number(choice.slice(-1)) as 1 | 2 | 3 | 4);
 
 export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon });
+
+/** What `exploitability` measures and `shared-report` shows: the gain of one agent fine-tuned against the frozen shared policy. */
+export const ExploitabilitySummary = Schema.Struct({
+  agentClass: Schema.String,
+  agent: Schema.Number,
+  gain: Schema.Number,
+  gainStdError: Schema.Number,
+  baselineReward: Schema.Number,
+  deviatorReward: Schema.Number,
+  episodes: Schema.Number,
+  fineTuneRewards: Schema.mutable(Schema.Array(Schema.Number))
+});
+export type ExploitabilitySummary = typeof ExploitabilitySummary.Type;

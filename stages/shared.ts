@@ -2,33 +2,26 @@
  * Stages of shared-policy training and its diagnostics (SPEC 3; paper sections 2.2.1, 3.1, 5):
  * the loop `train-shared` (B episodes -> one PPO update per learning class, checkpointed like
  * train-calsheq, over core/rl/shared-trainer.ts), `exploitability` (fine-tune a copy of the shared
- * policy for one agent while the others stay frozen, report the gain; core/rl/exploitability.ts)
- * and `shared-report` (reward over training per supertype: the empirical check of extended
- * transitivity, i.e. is the curve monotone or cyclic, counted as sign changes of a smoothed
- * slope). The training params, loop state and trainer set-up, shared with other stages, live in
- * schemas/shared-training.ts and stages/support/shared-training.ts.
+ * policy for one agent while the others stay frozen, report the gain; core/rl/exploitability.ts).
+ * Their report, `shared-report`, is in its own module (stages/shared-report.ts) so that editing
+ * it does not re-run the training. The training params, loop state, exploitability summary and
+ * trainer set-up, shared with other stages, live in schemas/shared-training.ts and
+ * stages/support/shared-training.ts.
  */
-import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
-import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
 import { localRollouts } from "../core/rl/rollout-runner.ts";
 import { OtcEnv } from "../core/otc/env.ts";
-import { estimateExploitability, slopeSignChanges, type ExploitabilityResult } from "../core/rl/exploitability.ts";
-import type { SharedIterationRow } from "../core/rl/shared-trainer.ts";
+import { estimateExploitability, type ExploitabilityResult } from "../core/rl/exploitability.ts";
 import { Backend } from "../core/pipeline/backend.ts";
-import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
-import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
-import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
-import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { PpoSettings, ppoParamsFrom } from "../schemas/ppo.ts";
 import { workerBackend } from "../schemas/rollouts.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
-import { rowsOfShared, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec, type SharedLoopState } from "../schemas/shared-training.ts";
+import { ExploitabilitySummary, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec, type SharedLoopState } from "../schemas/shared-training.ts";
 import { acquireRolloutExecutor } from "./support/rollout-executor.ts";
 import { liveTrainer, makeSharedTrainer, sharedLoopStep, sharedTrainerOver } from "./support/shared-training.ts";
 
@@ -108,18 +101,6 @@ export const ExploitabilityParams = Schema.Struct({
 });
 export type ExploitabilityParams = typeof ExploitabilityParams.Type;
 
-export const ExploitabilitySummary = Schema.Struct({
-  agentClass: Schema.String,
-  agent: Schema.Number,
-  gain: Schema.Number,
-  gainStdError: Schema.Number,
-  baselineReward: Schema.Number,
-  deviatorReward: Schema.Number,
-  episodes: Schema.Number,
-  fineTuneRewards: Schema.mutable(Schema.Array(Schema.Number))
-});
-export type ExploitabilitySummary = typeof ExploitabilitySummary.Type;
-
 export const exploitabilityStage = Stage.make({
   name: "exploitability",
   description: "gain of one agent fine-tuned against the frozen shared policy (SPEC 3, section 3.1)",
@@ -158,102 +139,5 @@ export const exploitabilityStage = Stage.make({
         }
       });
       return { agentClass: e.agentClass, agent: e.agent, ...result, fineTuneRewards: [...result.fineTuneRewards] };
-    })
-});
-
-// ---------------------------------------------------------------------------------------------
-// shared-report: reward over training per supertype (extended transitivity)
-// ---------------------------------------------------------------------------------------------
-
-export const SharedReportParams = Schema.Struct({
-  /** Width (iterations) of the moving average the slope is taken on. */
-  smoothing: opt(PositiveInt, 10),
-  /** Slopes smaller than this fraction of the curve's range per iteration count as flat. */
-  flatTolerance: opt(Schema.Number.pipe(Schema.nonNegative()), 0.001)
-});
-
-export const SharedReportSummary = Schema.Struct({
-  iterations: Schema.Number,
-  /** Per reward series: last smoothed value and number of sign changes of the smoothed slope. */
-  series: Schema.Record({ key: Schema.String, value: Schema.Struct({ last: Schema.Number, signChanges: Schema.Number, monotone: Schema.Boolean }) })
-});
-export type SharedReportSummary = typeof SharedReportSummary.Type;
-
-export type SharedReport = { html: string; table: arrow.Table; summary: SharedReportSummary };
-export const sharedReportCodec = compositeCodec<SharedReport>("shared-report", {
-  html: textCodec("html"),
-  table: arrowTableCodec,
-  summary: jsonCodec(SharedReportSummary)
-});
-
-export const rowsTable = (rows: readonly SharedIterationRow[]): arrow.Table => {
-  const keys = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) keys.add(k);
-  const columns: Record<string, Float64Array> = {};
-  for (const k of [...keys].sort()) columns[k] = Float64Array.from(rows, (r) => r[k] ?? Number.NaN);
-  return arrow.tableFromArrays(columns);
-};
-
-export const sharedReport = Stage.make({
-  name: "shared-report",
-  description: "shared-policy reward over training per supertype; monotone or cyclic (section 3.1)",
-  source: import.meta.url,
-  params: SharedReportParams,
-  inputs: { shared: sharedLoopStateCodec, exploitability: jsonCodec(ExploitabilitySummary) },
-  output: sharedReportCodec,
-  exports: [
-    { name: "report", extension: "html", encode: (value: SharedReport) => new TextEncoder().encode(value.html) },
-    { name: "iterations", extension: "parquet", encode: (value: SharedReport) => tableToParquet(value.table) },
-    { name: "summary", extension: "json", encode: (value: SharedReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
-  ],
-  run: (inputs, p) =>
-    Effect.gen(function* () {
-      const rows = rowsOfShared(inputs.shared);
-      const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k.startsWith("rewards/") || k.endsWith("/charts/episode_reward_mean")).sort();
-      const series: Record<string, { last: number; signChanges: number; monotone: boolean }> = {};
-      const values: Array<{ iteration: number; value: number; series: string }> = [];
-      for (const key of keys) {
-        const y = Float64Array.from(rows, (r) => r[key] ?? Number.NaN);
-        const analysis = slopeSignChanges(y, p.smoothing, p.flatTolerance);
-        series[key] = { last: analysis.smoothed[analysis.smoothed.length - 1] ?? Number.NaN, signChanges: analysis.signChanges, monotone: analysis.signChanges === 0 };
-        rows.forEach((r, i) => {
-          const v = analysis.smoothed[i];
-          if (v !== undefined && Number.isFinite(v)) values.push({ iteration: r["iteration"]!, value: v, series: key });
-        });
-      }
-      const spec = {
-        $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-        title: `Episode reward over training (moving average of ${p.smoothing})`,
-        width: 520,
-        height: 260,
-        data: { values },
-        mark: "line",
-        encoding: {
-          x: { field: "iteration", type: "quantitative", title: "training iteration" },
-          y: { field: "value", type: "quantitative", title: "mean episode reward" },
-          color: { field: "series", type: "nominal" }
-        }
-      } as VegaLiteSpec;
-      const svg = yield* Effect.promise(() => renderSvg(spec));
-      const ex = inputs.exploitability;
-      const html = htmlReport(
-        "Shared-policy training diagnostics",
-        "Section 3.1: the shared policy's reward over training should rise monotonically (extended transitivity), not cycle; the exploitability estimate is the gain of one agent fine-tuned against the frozen shared policy.",
-        [
-          { heading: "Reward over training", svgs: [svg] },
-          {
-            heading: "Monotone or cyclic",
-            table: { columns: ["series", "last (smoothed)", "slope sign changes", "monotone"], rows: Object.entries(series).map(([k, s]) => [k, s.last, s.signChanges, s.monotone]) }
-          },
-          {
-            heading: "Exploitability",
-            table: {
-              columns: ["class", "agent", "gain", "std error", "baseline reward", "deviator reward", "episodes"],
-              rows: [[ex.agentClass, ex.agent, ex.gain, ex.gainStdError, ex.baselineReward, ex.deviatorReward, ex.episodes]]
-            }
-          }
-        ]
-      );
-      return { html, table: rowsTable(rows), summary: { iterations: rows.length, series } };
     })
 });
