@@ -20,7 +20,8 @@
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
-import { emergentReport, evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
+import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
+import { emergentReport } from "../stages/emergent-report.ts";
 import { trainShared } from "../stages/shared.ts";
 
 const paperPpo = { learningRate: 1e-4, sgdPasses: 30, minibatchSize: 128, hidden: [256, 256] };

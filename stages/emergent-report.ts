@@ -1,0 +1,127 @@
+/**
+ * Stage `emergent-report` (paper sections 3.2 and 5.2): draws every figure and the findings table
+ * (core/analysis/emergent-plots.ts, emergent-findings.ts) from the trained section 5.2 policies'
+ * evaluation and the figure 6 games into one HTML page, with the findings as Parquet and a JSON
+ * summary.
+ */
+import * as arrow from "apache-arrow";
+import { Effect } from "effect";
+import { evaluateFindings, type EpisodeColumns, type FindingResult } from "../core/analysis/emergent-findings.ts";
+import { emergentFigures } from "../core/analysis/emergent-plots.ts";
+import type { GameWeightRow } from "../core/analysis/game-analysis.ts";
+import { htmlReport, renderSvg } from "../core/analysis/report.ts";
+import { studentTQuantile } from "../core/analysis/stats.ts";
+import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
+import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
+import { jsonCodec } from "../core/pipeline/codecs/json.ts";
+import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { Stage } from "../core/pipeline/stage.ts";
+import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
+import { EmergentSummary, ReportParams, type EmergentSummary as Summary } from "../schemas/emergent.ts";
+import { rowsOfShared, sharedLoopStateCodec } from "../schemas/shared-training.ts";
+
+export type EmergentReport = { html: string; findings: arrow.Table; summary: Summary };
+
+export const emergentReportCodec = compositeCodec<EmergentReport>("emergent-report", {
+  html: textCodec("html"),
+  findings: arrowTableCodec,
+  summary: jsonCodec(EmergentSummary)
+});
+
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+const findingsTable = (findings: readonly FindingResult[]): arrow.Table =>
+  arrow.tableFromArrays({
+    finding: findings.map((f) => f.finding),
+    source: findings.map((f) => f.source),
+    attribute: findings.map((f) => f.attribute),
+    metric: findings.map((f) => f.metric),
+    claimedSign: Float64Array.from(findings, (f) => f.claimedSign),
+    slope: Float64Array.from(findings, (f) => f.slope),
+    ciLow: Float64Array.from(findings, (f) => f.ciLow),
+    ciHigh: Float64Array.from(findings, (f) => f.ciHigh),
+    episodes: Float64Array.from(findings, (f) => f.episodes),
+    verdict: findings.map((f) => f.verdict)
+  });
+
+const gameRows = (state: GameLoopState): readonly GameWeightRow[] => state.weights;
+
+export const emergentReport = Stage.make({
+  name: "emergent-report",
+  description: "figures 3, 6, 9-24 and the findings table of section 5.2 in one HTML page",
+  source: import.meta.url,
+  params: ReportParams,
+  inputs: { shared: sharedLoopStateCodec, evaluation: emergentTablesCodec, pnl1v1: gameLoopStateCodec, pnl2v1: gameLoopStateCodec, flow1v1: gameLoopStateCodec },
+  output: emergentReportCodec,
+  exports: [
+    { name: "report", extension: "html", encode: (value: EmergentReport) => new TextEncoder().encode(value.html) },
+    { name: "findings", extension: "parquet", encode: (value: EmergentReport) => tableToParquet(value.findings) },
+    { name: "summary", extension: "json", encode: (value: EmergentReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
+  ],
+  run: (inputs, p) =>
+    Effect.gen(function* () {
+      const ev = inputs.evaluation;
+      const episodes = readColumns(ev.episodes);
+      const findings = evaluateFindings(episodes as unknown as EpisodeColumns, p.level);
+      const training = rowsOfShared(inputs.shared);
+      const games = { "pnl-1v1": gameRows(inputs.pnl1v1), "pnl-2v1": gameRows(inputs.pnl2v1), "flow-1v1": gameRows(inputs.flow1v1) } as const;
+      const figures = emergentFigures({
+        values: readColumns(ev.values),
+        episodes,
+        flowResponse: readColumns(ev.flowResponse),
+        holding: readColumns(ev.holding),
+        skewPoints: readColumns(ev.skewPoints),
+        pnlLtFlow: readColumns(ev.pnlLtFlow),
+        training,
+        games,
+        z: studentTQuantile(0.5 + p.level / 2, 1e6),
+        smoothing: p.smoothing
+      });
+      const svgs: string[] = [];
+      for (const figure of figures) svgs.push(yield* Effect.promise(() => renderSvg(figure.spec)));
+      const lastOmegaA: Record<string, number | null> = {};
+      for (const [game, rows] of Object.entries(games)) {
+        for (const row of rows) lastOmegaA[`${game}/${row.pair}`] = row.omegaA;
+      }
+      const verdictCounts = (source: string) => {
+        const fs = findings.filter((f) => f.source === source);
+        return `${fs.filter((f) => f.verdict === "reproduced").length} of ${fs.length} reproduced, ${fs.filter((f) => f.verdict === "opposite").length} opposite, ${fs.filter((f) => f.verdict === "inconclusive").length} inconclusive`;
+      };
+      const evaluationEpisodes = ev.episodes.numRows;
+      const html = htmlReport(
+        "Emergent behaviour and game analysis (sections 5.2 and 3.2)",
+        `Shared LP and LT policies trained for ${training.length} iterations on the section 5.2 population (first LP's connectivities, PnL weight and risk aversion randomised), then evaluated with one attribute of the first LP varied at a time (${evaluationEpisodes} evaluation episodes). Findings: each claim as the OLS slope of a per-episode metric on the attribute with an HC1-robust ${(p.level * 100).toFixed(0)}% confidence interval; SPEC 5 findings: ${verdictCounts("SPEC 5")}; other claims of the paper's text: ${verdictCounts("paper 5.2")}.`,
+        [
+          {
+            heading: "Findings",
+            text: "reproduced: the whole interval has the paper's sign; opposite: the whole interval has the other sign; inconclusive: the interval contains 0. Nothing is tuned to make a claim hold.",
+            table: {
+              columns: ["finding", "source", "attribute", "metric", "paper's sign", "slope", "CI low", "CI high", "episodes", "verdict"],
+              rows: findings.map((f) => [f.finding, f.source, f.attribute, f.metric, f.claimedSign > 0 ? "+" : "-", finite(f.slope), finite(f.ciLow), finite(f.ciHigh), f.episodes, f.verdict])
+            }
+          },
+          ...figures.map((figure, k) => ({ heading: `${figure.id.replace("figure-", "Figure ")}: ${figure.title}`, text: figure.caption, svgs: [svgs[k]!] }))
+        ]
+      );
+      const summary: Summary = {
+        trainingIterations: training.length,
+        evaluationEpisodes,
+        findings: findings.map((f) => ({
+          finding: f.finding,
+          attribute: f.attribute,
+          metric: f.metric,
+          claimedSign: f.claimedSign,
+          source: f.source,
+          slope: finite(f.slope),
+          ciLow: finite(f.ciLow),
+          ciHigh: finite(f.ciHigh),
+          episodes: f.episodes,
+          verdict: f.verdict
+        })),
+        lastOmegaA,
+        plots: svgs.length
+      };
+      return { html, findings: findingsTable(findings), summary };
+    })
+});
