@@ -15,7 +15,8 @@
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
-import { ltSpectrumReport, trainLtSpectrum } from "../stages/lt-spectrum.ts";
+import { trainLtSpectrum } from "../stages/lt-spectrum.ts";
+import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
 
 const paper: ParamTree = {
   training: {

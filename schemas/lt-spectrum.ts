@@ -1,0 +1,43 @@
+/**
+ * Params of figure 2's LT-spectrum training (paper section 3.1, eq. 6): schedule, B and T, LTs
+ * per episode, the quantity targets q^a / q^b, the PnL normaliser, the fixed mid path, the ECN
+ * spread and the LT policy's PPO. Read by `train-lt-spectrum` and by `lt-spectrum-report`, which
+ * rebuilds the environment to evaluate the trained policy.
+ */
+import { Schema } from "effect";
+import { PpoSettings as PpoSettingsSchema } from "./ppo.ts";
+
+const PositiveInt = Schema.Int.pipe(Schema.positive());
+const Fraction = Schema.Number.pipe(Schema.between(0, 1));
+const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
+
+export const LtSpectrumTrainingParams = Schema.Struct({
+  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 150),
+  checkpointEvery: opt(PositiveInt, 25),
+  /** B, episodes per iteration. */
+  episodes: opt(PositiveInt, 16),
+  /** T, steps per episode (the paper's 100). */
+  horizon: opt(PositiveInt, 100),
+  /** Learning LTs per episode (independent samples of the same game: the ECN ignores them). */
+  ltsPerEpisode: opt(PositiveInt, 8),
+  /** Target fraction of steps with a sell (q^a) and with a buy (q^b): figure 2's 25% / 75%. */
+  qA: opt(Fraction, 0.25),
+  qB: opt(Fraction, 0.75),
+  /** PnL normaliser eta: the best PnL on the default path (~1,200 ticks x lots) times eta is ~0.5, the scale of the target term. */
+  eta: opt(Schema.Number.pipe(Schema.positive()), 4e-4),
+  /** The fixed mid path: a sine (amplitude, cycles over the episode) or a seeded random walk. */
+  path: opt(
+    Schema.Struct({
+      kind: opt(Schema.Literal("sine", "walk"), "sine"),
+      amplitudeTicks: opt(Schema.Number.pipe(Schema.positive()), 20),
+      cycles: opt(Schema.Number.pipe(Schema.positive()), 2),
+      stepTicks: opt(Schema.Number.pipe(Schema.positive()), 3),
+      seed: opt(Schema.Int.pipe(Schema.nonNegative()), 7)
+    }),
+    { kind: "sine" as const, amplitudeTicks: 20, cycles: 2, stepTicks: 3, seed: 7 }
+  ),
+  /** ECN spread in ticks (the book is rebuilt around the path with this spread). */
+  spreadTicks: opt(PositiveInt, 1),
+  ppo: opt(PpoSettingsSchema, PpoSettingsSchema.make({ entropyCoeff: 0.01 }))
+});
+export type LtSpectrumTrainingParams = typeof LtSpectrumTrainingParams.Type;
