@@ -25,7 +25,15 @@ export const EcnDataParams = Schema.Struct({
   tick: Schema.optionalWith(Schema.NullOr(PositiveNumber), { default: () => null }),
   /** Synthetic data only: number of snapshots at dt. */
   rows: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 7200 })
-});
+}).pipe(
+  // Checked with the params, before anything runs: an empty path would otherwise resolve to the
+  // working directory and be reported as an unreadable file.
+  Schema.filter((p) =>
+    p.source === "synthetic" || p.path.trim() !== ""
+      ? true
+      : { path: ["path"], message: `is empty, but source "${p.source}" reads a file; give it with --set ecn.data.path=FILE` }
+  )
+);
 export type EcnDataParams = typeof EcnDataParams.Type;
 
 export const EcnGmmParams = Schema.Struct({
