@@ -174,6 +174,21 @@ describe("corrupt input is refused, never read as numbers", () => {
     expectL2Error(() => readNumericCsv(encode(`0.${"0".repeat(40)}1,2\n`), "x.csv"), "x.csv", 1);
   });
 
+  it("reads every decimal of at most 40 characters as Number() does and refuses every longer one", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^-?\d{1,30}(\.\d{1,25})?$/), fc.integer({ min: 1, max: 5 }), (cell, line) => {
+        const text = "1,2\n".repeat(line - 1) + `7,${cell}\n`;
+        if (cell.length <= 40) return readNumericCsv(encode(text), "p.csv").values[2 * (line - 1) + 1] === Number(cell);
+        try {
+          readNumericCsv(encode(text), "p.csv");
+          return false;
+        } catch (e) {
+          return e instanceof L2InputError && e.line === line && e.message.startsWith(`p.csv:${line}: column 2 holds a number of ${cell.length} characters`);
+        }
+      })
+    );
+  });
+
   it("still reads a 40-character number exactly as Number() does", () => {
     const cell = `1.${"2".repeat(38)}`;
     expect(cell.length).toBe(40);
