@@ -11,7 +11,10 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { Either } from "effect";
 import { afterAll, describe, expect, it } from "vitest";
+import { resolveParams } from "../../core/pipeline/runner.ts";
+import { registry } from "../../pipelines/index.ts";
 import { launcherRunner, repo } from "./cli.ts";
 
 const dirs: string[] = [];
@@ -56,6 +59,23 @@ const errorLine = (stderr: string): string => {
   expect(lines[0]).toMatch(/^error: /);
   return lines[0]!;
 };
+
+describe("every preset the README offers is valid", { timeout: 120_000 }, () => {
+  it("decodes the params of every node of every pipeline, with no preset and with each preset", async () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const entry of registry) {
+      const pipeline = await entry.load();
+      for (const preset of [undefined, ...Object.keys(pipeline.presets)]) {
+        const resolved = resolveParams(pipeline, preset, []);
+        checked++;
+        if (Either.isLeft(resolved)) problems.push(`${pipeline.name} ${preset ?? "(defaults)"}: ${resolved.left.message}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(registry.length * 2);
+  });
+});
 
 describe("pipeline run: bad params stop everything, whatever --until selects", { timeout: 120_000 }, () => {
   it("validates the params of nodes --until leaves out (exit 2, nothing written)", async () => {
