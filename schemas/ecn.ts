@@ -28,11 +28,15 @@ export const EcnDataParams = Schema.Struct({
 }).pipe(
   // Checked with the params, before anything runs: an empty path would otherwise resolve to the
   // working directory and be reported as an unreadable file.
-  Schema.filter((p) =>
-    p.source === "synthetic" || p.path.trim() !== ""
-      ? true
-      : { path: ["path"], message: `is empty, but source "${p.source}" reads a file; give it with --set ecn.data.path=FILE` }
-  )
+  Schema.filter((p) => {
+    if (p.source === "synthetic") return true;
+    if (p.path.trim() === "") return { path: ["path"], message: `is empty, but source "${p.source}" reads a file; give it with --set ecn.data.path=FILE` };
+    // The orderbook file is found from the message file's name, so the name must say which it is.
+    if (p.source === "lobster" && !/\.zip$/i.test(p.path) && !/_message_\d+\.csv$/i.test(p.path)) {
+      return { path: ["path"], message: `"${p.path}" is neither a LOBSTER zip nor a *_message_N.csv file (its *_orderbook_N.csv is read from beside it); give one of those with --set ecn.data.path=FILE` };
+    }
+    return true;
+  })
 );
 export type EcnDataParams = typeof EcnDataParams.Type;
 

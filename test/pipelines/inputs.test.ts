@@ -101,6 +101,16 @@ describe("pipeline run: bad params stop everything, whatever --until selects", {
     expect(snapshot(store)).toEqual({});
   });
 
+  it("refuses a LOBSTER path that names neither a zip nor a message file (exit 2)", async () => {
+    const store = freshDir("lobster-name");
+    const result = await launcherRunner("pipelines/main.ts", store)(["run", "ecn-fit", "--set", "ecn.data.source=lobster", "--set", "ecn.data.path=README.md"]);
+    expect(result.code).toBe(2);
+    const line = errorLine(result.stderr);
+    expect(line).toContain("ecn.data.path");
+    expect(line).toMatch(/neither a LOBSTER zip nor a \*_message_N\.csv file/);
+    expect(snapshot(store)).toEqual({});
+  });
+
   it("refuses a data file that is not there before running anything (exit 2)", async () => {
     const store = freshDir("no-file");
     const missing = join(store, "..", "no-such-book.csv");
