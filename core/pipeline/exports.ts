@@ -1,8 +1,7 @@
 /**
  * Export files: each node's output (and its extra encodings such as Parquet or HTML) copied out of
- * the content-addressed store under `exports/<pipeline>/<node>/`, where other tools can open them
- * (ARCHITECTURE section 3, "show"). `run` writes them when a node finishes, hit or ran, so `show`
- * only reads. A small record written last beside the files names the cache key they were copied
+ * the content-addressed store under `exports/<pipeline>/<node>/`, where other tools can open them.
+ * `run` writes them when a node finishes, hit or ran, so `show` only reads. A small record written last beside the files names the cache key they were copied
  * from: `show` presents the files as current only when that key is the node's latest result, so
  * files left by an older run, or by an interrupted copy, are never passed off as current.
  */
@@ -47,6 +46,9 @@ const allExist = async (dir: string, files: Record<string, string>): Promise<boo
   return true;
 };
 
+/** A file operation whose failure keeps the system's message (e.g. ENOSPC, EACCES and the path). */
+const io = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) });
+
 /**
  * Copies a node's result to its export directory unless the files there already come from this
  * key. Each file is written under a private name and renamed; the record goes last. Files of an
@@ -60,21 +62,21 @@ export const writeExports = (storeRoot: string, pipeline: string, node: string, 
     const files = Object.fromEntries(Object.entries(wanted).map(([name, { file }]) => [name, file]));
     const previous = yield* Effect.promise(() => readRecord(dir));
     if (previous?.key === manifest.key && (yield* Effect.promise(() => allExist(dir, files)))) return;
-    yield* Effect.tryPromise(() => rm(join(dir, RECORD), { force: true }).then(() => mkdir(dir, { recursive: true })));
+    yield* io(() => rm(join(dir, RECORD), { force: true }).then(() => mkdir(dir, { recursive: true })));
     const tag = `${process.pid}.${Math.random().toString(36).slice(2)}`;
     for (const { file, blob } of Object.values(wanted)) {
       const bytes = yield* store.getBlob(blob);
       const tmp = join(dir, `.${file}.${tag}.tmp`);
-      yield* Effect.tryPromise(() => writeFile(tmp, bytes).then(() => rename(tmp, join(dir, file))));
+      yield* io(() => writeFile(tmp, bytes).then(() => rename(tmp, join(dir, file))));
     }
     const keep = new Set(Object.values(files));
-    const present = yield* Effect.tryPromise(() => readdir(dir));
+    const present = yield* io(() => readdir(dir));
     for (const name of present) {
-      if (!keep.has(name) && name !== RECORD && !name.endsWith(".tmp")) yield* Effect.tryPromise(() => rm(join(dir, name), { force: true }));
+      if (!keep.has(name) && name !== RECORD && !name.endsWith(".tmp")) yield* io(() => rm(join(dir, name), { force: true }));
     }
     const record: ExportRecord = { key: manifest.key, files };
     const tmp = join(dir, `${RECORD}.${tag}.tmp`);
-    yield* Effect.tryPromise(() => writeFile(tmp, JSON.stringify(record)).then(() => rename(tmp, join(dir, RECORD))));
+    yield* io(() => writeFile(tmp, JSON.stringify(record)).then(() => rename(tmp, join(dir, RECORD))));
   });
 
 /**

@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Either } from "effect";
@@ -188,6 +188,23 @@ describe("show only reads; run writes the export files", { timeout: 120_000 }, (
     expect(nodes.map((n) => n.status)).toEqual(["not run", "not run", "not run", "not run", "not run"]);
     expect(nodes.every((n) => n.files === undefined)).toBe(true);
     expect(existsSync(exportsDir)).toBe(false);
+  });
+});
+
+describe("export files that cannot be written", { timeout: 120_000 }, () => {
+  it("are a warning naming the node, the result is still stored, and show says they are missing", async () => {
+    const store = freshDir("export-blocked");
+    const cli = launcherRunner("test/pipeline/fixtures/main.ts", store);
+    // A plain file where the node's export directory should be.
+    mkdirSync(join(store, "exports", "diamond"), { recursive: true });
+    writeFileSync(join(store, "exports", "diamond", "numbers"), "in the way");
+    const run = await cli(["run", "diamond", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/warn\w*: could not write the export files of node "numbers" \(.*\); pipeline show will not list them/);
+    const shown = await cli(["show", "diamond", "numbers"]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/export files not written; run pipeline run diamond/);
+    expect((await cli(["show", "diamond", "square"])).stdout).toContain(join(store, "exports", "diamond", "square", "value"));
   });
 });
 
