@@ -186,7 +186,7 @@ const checkFittable = (source: string, samples: EcnSamples, rows: number, s0: Fl
       source,
       0,
       `the book barely changes: only ${found} distinct ${what} among the ${of} of the training part`,
-      `${fix}; fit fewer components or use a longer window`
+      `${fix}; fit fewer mixture components (nComponents) or use a longer window`
     );
   }
 };

@@ -124,7 +124,7 @@ describe("fitEcnModel refuses data it cannot fit, naming the data", () => {
   it("fewer distinct snapshots than mixture components", () => {
     const twoBooks = book(400, (r, plane, k) => 5 + plane + k + (r % 2));
     expect(bookNeverChanges(twoBooks)).toBe(false);
-    expect(fit(twoBooks, 3)).toThrow(/^book\.csv: the book barely changes: only 2 distinct snapshots among the \d+ of the training part; .*fit fewer components/);
+    expect(fit(twoBooks, 3)).toThrow(/^book\.csv: the book barely changes: only 2 distinct snapshots among the \d+ of the training part; .*fit fewer mixture components \(nComponents\)/);
   });
 
   it("a level whose volume never decreases (mu- = 0: no long-range mean)", () => {
