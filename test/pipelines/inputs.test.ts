@@ -231,4 +231,12 @@ describe("a reader that stops early", { timeout: 120_000 }, () => {
     const show = await runWithClosedStdout("test/pipeline/fixtures/main.ts", ["show", "diamond", "--store", store]);
     expect(show).toEqual({ code: 0, stderr: "" });
   });
+
+  it("a run whose output is cut finishes its work silently", async () => {
+    const store = freshDir("epipe-run");
+    const run = await runWithClosedStdout("test/pipeline/fixtures/main.ts", ["run", "diamond", "--json", "--store", store]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/EPIPE|Error/);
+    expect(readdirSync(join(store, "refs", "diamond")).sort()).toEqual(["accumulate.json", "combine.json", "double.json", "numbers.json", "square.json"]);
+  });
 });
