@@ -29,7 +29,8 @@ import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { trainEcnSimModel } from "../stages/ecn-neural.ts";
 import { episodeRecords } from "../stages/episode-records.ts";
 
-const paperIterations = (experiment: 1 | 2 | 3 | 4) => (experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100);
+// Rounded: the budget is not a whole number of 60 x 100-step iterations, and the count must be.
+const paperIterations = (experiment: 1 | 2 | 3 | 4) => Math.round((experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100));
 
 const paperPreset = (experiment: 1 | 2 | 3 | 4): ParamTree => ({
   ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } },

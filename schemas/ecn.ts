@@ -25,7 +25,19 @@ export const EcnDataParams = Schema.Struct({
   tick: Schema.optionalWith(Schema.NullOr(PositiveNumber), { default: () => null }),
   /** Synthetic data only: number of snapshots at dt. */
   rows: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 7200 })
-});
+}).pipe(
+  // Checked with the params, before anything runs: an empty path would otherwise resolve to the
+  // working directory and be reported as an unreadable file.
+  Schema.filter((p) => {
+    if (p.source === "synthetic") return true;
+    if (p.path.trim() === "") return { path: ["path"], message: `is empty, but source "${p.source}" reads a file; give it with --set ecn.data.path=FILE` };
+    // The orderbook file is found from the message file's name, so the name must say which it is.
+    if (p.source === "lobster" && !/\.zip$/i.test(p.path) && !/_message_\d+\.csv$/i.test(p.path)) {
+      return { path: ["path"], message: `"${p.path}" is neither a LOBSTER zip nor a *_message_N.csv file (its *_orderbook_N.csv is read from beside it); give one of those with --set ecn.data.path=FILE` };
+    }
+    return true;
+  })
+);
 export type EcnDataParams = typeof EcnDataParams.Type;
 
 export const EcnGmmParams = Schema.Struct({

@@ -13,7 +13,8 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { fitEcnModel } from "../core/ecn/model.ts";
 import { readLobsterCsvPair, readLobsterZip } from "../core/ecn/lobster.ts";
 import { orderSizesFromMessages } from "../core/ecn/samples.ts";
-import { lastSecondsWindow, lobsterSnapshots, readSnapshotCsv, resample, type SnapshotSeries } from "../core/ecn/snapshots.ts";
+import { bookNeverChanges, lastSecondsWindow, lobsterSnapshots, readSnapshotCsv, resample, type SnapshotSeries } from "../core/ecn/snapshots.ts";
+import { L2InputError } from "../core/ecn/errors.ts";
 import { generateSyntheticL2 } from "../core/ecn/synthetic.ts";
 import { EcnDataParams, EcnGmmParams, EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec, l2Codec, seriesToTable, tableToSeries, type L2Data } from "../schemas/ecn-artifacts.ts";
@@ -76,6 +77,14 @@ export const loadL2 = Stage.make({
           if (p.windowStart !== null) window = { ...window, windowStart: p.windowStart };
         }
         const series = resample(raw, { dt: p.dt, ...window });
+        if (bookNeverChanges(series)) {
+          throw new L2InputError(
+            p.path,
+            0,
+            `the book never changes in the window [${window.windowStart}, ${window.windowEnd}) s after midnight (all ${series.rows} snapshots at dt = ${p.dt} s are the same)`,
+            "the ECN model learns how the book moves, so it needs snapshots that differ; pick a window where the market trades (--set ecn.data.windowStart=S --set ecn.data.windowEnd=E, seconds after midnight) or check the data"
+          );
+        }
         return {
           series: seriesToTable(series),
           meta: {

@@ -4,8 +4,11 @@
  * data). Numbers are scanned by hand (no `split`, no per-cell `parseFloat`): a decimal with at
  * most 15 significant digits and no exponent is converted with the exact fast path
  * `mantissa / 10^k` (both operands exact doubles, so the quotient is the correctly rounded value,
- * identical to `parseFloat`); anything longer falls back to `Number()` on that cell. Every
- * malformed cell or short/long row is an `L2InputError` with file and 1-based line.
+ * identical to `parseFloat`); anything longer falls back to `Number()` on that cell. A cell of
+ * more than 40 characters is refused rather than read: 17 significant digits already identify
+ * every double, so such a cell is padding or, more likely, corruption (two numbers run together
+ * after a lost separator). Every malformed cell or short/long row is an `L2InputError` with file
+ * and 1-based line.
  */
 import { L2InputError } from "./errors.ts";
 
@@ -43,8 +46,12 @@ export interface ReadNumericCsvOptions {
 
 const decoder = new TextDecoder();
 
+/** Longest numeric cell read, in characters (see the module comment). */
+export const MAX_CELL_CHARS = 40;
+
+/** A cell's text for an error message, shortened past `MAX_CELL_CHARS`. */
 const cellText = (bytes: Uint8Array, from: number, to: number): string =>
-  decoder.decode(bytes.subarray(from, Math.min(to, from + 40)));
+  decoder.decode(bytes.subarray(from, Math.min(to, from + MAX_CELL_CHARS))) + (to - from > MAX_CELL_CHARS ? "..." : "");
 
 /** Counts lines to preallocate (an upper bound on rows). */
 const countLines = (bytes: Uint8Array, start: number): number => {
@@ -135,9 +142,17 @@ export const readNumericCsv = (
           "fix or remove the row so that every cell is a plain decimal number"
         );
       }
+      if (cellEnd - cellStart > MAX_CELL_CHARS) {
+        throw new L2InputError(
+          file,
+          line,
+          `column ${column + 1} holds a number of ${cellEnd - cellStart} characters ("${cellText(bytes, cellStart, cellEnd)}"), more than the ${MAX_CELL_CHARS} this reader accepts`,
+          "check the cell for a lost separator, or write the number with at most 17 significant digits"
+        );
+      }
       let value: number;
       if (slow || significant > 15 || fractionDigits > 22) {
-        value = Number(cellText(bytes, cellStart, cellEnd));
+        value = Number(decoder.decode(bytes.subarray(cellStart, cellEnd)));
         if (!Number.isFinite(value)) {
           throw new L2InputError(file, line, `column ${column + 1} is not a finite number`, "fix the cell");
         }

@@ -7,10 +7,12 @@
  * in shares, and empty levels marked by LOBSTER with price 9999999999 (ask) / -9999999999 (bid)
  * and size 0 (use `LOBSTER_EMPTY_ASK_PRICE` / `LOBSTER_EMPTY_BID_PRICE` to recognise them).
  * Equal consecutive times are legal (one market event produces several messages); a decreasing
- * time is an error.
+ * time is an error. The zip reader checks each entry it extracts against the CRC-32 the archive
+ * records for it (fflate does not), so a damaged download is refused instead of read as numbers.
  */
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
+import * as zlib from "node:zlib";
 import { unzipSync } from "fflate";
 import { readNumericCsv } from "./csv.ts";
 import { L2InputError } from "./errors.ts";
@@ -172,12 +174,75 @@ export const readLobsterCsvPair = (messagePath: string, orderbookPath: string): 
 const MESSAGE_ENTRY = /_message_(\d+)\.csv$/i;
 const ORDERBOOK_ENTRY = /_orderbook_(\d+)\.csv$/i;
 
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 in JavaScript (the zip format's polynomial, 0xEDB88320 reflected). */
+export const crc32Js = (bytes: Uint8Array): number => {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+};
+
+// Node's own CRC-32 (20.15+, 22.2+) is about ten times faster; older versions use the table.
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/** CRC-32 of `bytes`, as a zip archive records it. */
+export const crc32 = (bytes: Uint8Array): number => (nativeCrc32 !== undefined ? nativeCrc32(bytes) >>> 0 : crc32Js(bytes));
+
+/**
+ * Entry name -> CRC-32 from a zip's central directory (the CRC field is 32 bits even in Zip64
+ * archives). Undefined when the end-of-central-directory record cannot be found.
+ */
+const centralDirectoryCrcs = (zip: Uint8Array): Map<string, number> | undefined => {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let eocd = -1;
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--) {
+    if (view.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) return undefined;
+  let count = view.getUint16(eocd + 10, true);
+  let offset = view.getUint32(eocd + 16, true);
+  // Zip64: the locator just before the record points at the Zip64 end record with the real values.
+  if ((count === 0xffff || offset === 0xffffffff) && eocd >= 20 && view.getUint32(eocd - 20, true) === 0x07064b50) {
+    const end64 = Number(view.getBigUint64(eocd - 12, true));
+    count = Number(view.getBigUint64(end64 + 32, true));
+    offset = Number(view.getBigUint64(end64 + 48, true));
+  }
+  const crcs = new Map<string, number>();
+  const decoder = new TextDecoder();
+  for (let e = 0; e < count; e++) {
+    if (offset + 46 > zip.length || view.getUint32(offset, true) !== 0x02014b50) return undefined;
+    const nameLength = view.getUint16(offset + 28, true);
+    const extraLength = view.getUint16(offset + 30, true);
+    const commentLength = view.getUint16(offset + 32, true);
+    const raw = zip.subarray(offset + 46, offset + 46 + nameLength);
+    // Names are UTF-8 when flag bit 11 is set, else code page 437; like fflate, read those as Latin-1.
+    const name = view.getUint16(offset + 8, true) & 0x800 ? decoder.decode(raw) : String.fromCharCode(...raw);
+    crcs.set(name, view.getUint32(offset + 16, true));
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  return crcs;
+};
+
 /** Reads a LOBSTER sample zip holding one `*_message_N.csv` and one `*_orderbook_N.csv` entry. */
 export const readLobsterZip = (zipPath: string): LobsterData => {
   const zipName = basename(zipPath);
   let entries: Record<string, Uint8Array>;
+  let zip: Uint8Array;
   try {
-    entries = unzipSync(readFileSync(zipPath), {
+    zip = readFileSync(zipPath);
+    entries = unzipSync(zip, {
       filter: (file) => MESSAGE_ENTRY.test(file.name) || ORDERBOOK_ENTRY.test(file.name)
     });
   } catch (cause) {
@@ -199,6 +264,22 @@ export const readLobsterZip = (zipPath: string): LobsterData => {
   }
   const messageName = messageNames[0]!;
   const orderbookName = orderbookNames[0]!;
+  const crcs = centralDirectoryCrcs(zip);
+  if (crcs === undefined) {
+    throw new L2InputError(zipName, 0, "the zip's central directory is damaged", "download the LOBSTER sample again");
+  }
+  for (const name of [messageName, orderbookName]) {
+    const expected = crcs.get(name);
+    const actual = crc32(entries[name]!);
+    if (expected !== actual) {
+      throw new L2InputError(
+        zipName,
+        0,
+        `entry ${name} is corrupt (its CRC-32 is ${actual.toString(16).padStart(8, "0")}, the archive records ${expected === undefined ? "none" : expected.toString(16).padStart(8, "0")})`,
+        "download the LOBSTER sample again"
+      );
+    }
+  }
   const data = parseLobsterPair(entries[messageName]!, `${zipName}/${messageName}`, entries[orderbookName]!, `${zipName}/${orderbookName}`);
   return data;
 };

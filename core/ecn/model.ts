@@ -14,6 +14,12 @@
  * delta^+- are estimated two ways: from draws of the fitted S mixture (`theory`, what the model
  * will do) and from the training samples (`theoryFromData`); `empirical` is the sample mean and
  * covariance of the series' level volumes.
+ *
+ * Degenerate data is refused with an `L2InputError` naming the data, not fitted: a book that never
+ * changes (a stale feed, a halted session, a window outside trading hours) carries no dynamics to
+ * learn, and a mixture of K components needs at least K distinct samples of S0 and of S, or its
+ * components collapse onto single points and its scores mean nothing. A level whose volume never
+ * decreases has mu^- = 0, where the long-range theory (mean mu^+ / mu^-) does not exist.
  */
 import type { Random } from "../random/philox.ts";
 import type { EcnVariationModel, EcnVariationSampler } from "./variation-model.ts";
@@ -26,10 +32,12 @@ import {
   levelVolume,
   orderSizesFromMessages,
   orderSizesFromSnapshots,
-  summariseDistribution
+  summariseDistribution,
+  type EcnSamples
 } from "./samples.ts";
 import { inferTick, lastSecondsWindow, lobsterSnapshots, resample, toLots, toTicks, type SnapshotSeries } from "./snapshots.ts";
-import { deltaMomentsFromSamples, longRangeCovarianceDiscrete, longRangeMean } from "./theory.ts";
+import { L2InputError } from "./errors.ts";
+import { deltaMomentsFromSamples, longRangeCovarianceDiscrete, longRangeMean, type DeltaMoments } from "./theory.ts";
 
 /** A mixture as plain JSON: weights[k], means[k][a], covariances[k][a][b]. */
 export interface GaussianMixtureData {
@@ -145,6 +153,58 @@ const empiricalVolumeMoments = (series: SnapshotSeries): { mean: number[]; covar
   return { mean: Array.from(mean), covariance: toMatrix(cov, L) };
 };
 
+/** "ask level 2" / "bid level 1" for index j of the 2m level volumes (asks first). */
+const levelName = (j: number, m: number): string => (j < m ? `ask level ${j + 1}` : `bid level ${j - m + 1}`);
+
+/** Distinct rows among the first `count` rows of `data` (dim columns), counted up to `enough`. */
+const distinctRows = (data: Float64Array, dim: number, count: number, enough: number): number => {
+  const seen = new Set<string>();
+  for (let r = 0; r < count && seen.size < enough; r++) seen.add(data.subarray(r * dim, r * dim + dim).join(","));
+  return seen.size;
+};
+
+/** Refuses samples a K-component mixture cannot be fitted to (see the module comment). */
+const checkFittable = (source: string, samples: EcnSamples, rows: number, s0: Float64Array, n0: number, s: Float64Array, nS: number, K: number): void => {
+  const d0 = 2 * samples.levels + 1;
+  const d = 2 * samples.levels + 2;
+  const distinct0 = distinctRows(s0, d0, n0, K);
+  const distinctS = distinctRows(s, d, nS, K);
+  const fix = `the variation model needs at least ${K} distinct snapshots and ${K} distinct variations, one per mixture component`;
+  // Every variation the same, with no volume or mid-price change: nothing ever moves.
+  const still = samples.sCount > 0 && distinctRows(samples.s, d, samples.sCount, 2) === 1 && samples.s.subarray(0, d).every((v, a) => v === 0 || a === d - 2);
+  if (still) {
+    throw new L2InputError(
+      source,
+      0,
+      `the book never changes (the ${rows} snapshots of the fitted window are all the same)`,
+      `${fix}; pick a window where the market trades, or check the data`
+    );
+  }
+  if (distinct0 < K || distinctS < K) {
+    const [what, found, of] = distinct0 < K ? ["snapshots", distinct0, n0] : ["variations", distinctS, nS];
+    throw new L2InputError(
+      source,
+      0,
+      `the book barely changes: only ${found} distinct ${what} among the ${of} of the training part`,
+      `${fix}; fit fewer mixture components (nComponents) or use a longer window`
+    );
+  }
+};
+
+/** Refuses moments with mu^- = 0 at some level: the long-range mean mu^+ / mu^- is undefined there. */
+const checkMeanReverting = (source: string, moments: DeltaMoments, m: number, fitted: boolean): void => {
+  const j = moments.muMinus.findIndex((v) => !(v > 0));
+  if (j < 0) return;
+  throw new L2InputError(
+    source,
+    0,
+    fitted
+      ? `the fitted variation model never lowers the volume at ${levelName(j, m)}, so the long-range theory (mean mu+/mu-) is undefined there`
+      : `the volume at ${levelName(j, m)} never decreases in the training part, so the long-range theory (mean mu+/mu-) is undefined there`,
+    "use a longer window in which every level of the book loses volume at times"
+  );
+};
+
 /**
  * Fits the vanilla model on `series` (prices in price units, sizes raw), already resampled to the
  * simulation step. Deterministic given `rng`.
@@ -169,6 +229,9 @@ export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, r
   };
   const train0 = rowsOf(samples.s0, d0, split0.train);
   const trainS = rowsOf(samples.s, d, splitS.train);
+  const n0 = split0.train[1] - split0.train[0];
+  const nS = splitS.train[1] - splitS.train[0];
+  checkFittable(rawSeries.source, samples, series.rows, train0, n0, trainS, nS, gmmOptions.nComponents!);
   const fit0 = fitGmm(train0, split0.train[1] - split0.train[0], d0, gmmOptions, rng.split("S0"));
   const fitS = fitGmm(trainS, splitS.train[1] - splitS.train[0], d, gmmOptions, rng.split("S"));
   const score = (g: GaussianMixture, data: Float64Array, dim: number, s: typeof split0): SplitScores => ({
@@ -202,6 +265,8 @@ export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, r
   }
   const theoryMoments = deltaMomentsFromSamples(drawn, draws, d, L);
   const dataMoments = deltaMomentsFromSamples(trainS, splitS.train[1] - splitS.train[0], d, L);
+  checkMeanReverting(rawSeries.source, dataMoments, m, false);
+  checkMeanReverting(rawSeries.source, theoryMoments, m, true);
   const empirical = empiricalVolumeMoments(series);
 
   return {

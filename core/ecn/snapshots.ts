@@ -330,3 +330,17 @@ export const inferTick = (series: SnapshotSeries): number => {
   }
   return Number(best.toPrecision(10));
 };
+
+/**
+ * Whether every snapshot of `series` is the same book (every price and size at every level). Such
+ * data has no dynamics for an ECN model to learn: it comes from a stale feed, a halted session or
+ * a window outside trading hours.
+ */
+export const bookNeverChanges = (series: SnapshotSeries): boolean => {
+  const m = series.levels;
+  const planes = [series.askPrice, series.askSize, series.bidPrice, series.bidSize];
+  for (let r = 1; r < series.rows; r++) {
+    for (const plane of planes) for (let k = 0; k < m; k++) if (plane[r * m + k] !== plane[k]) return false;
+  }
+  return true;
+};

@@ -6,10 +6,11 @@
  * hand rather than with @effect/cli because a cached re-run must answer in well under two seconds
  * and that module alone costs about a second to load here.
  */
-import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect";
 import { layerBackend } from "./backend.ts";
+import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { layerProgress } from "./progress.ts";
@@ -126,8 +127,24 @@ const stderrLogger = Logger.replace(
 
 /** Runs the CLI and returns the process exit code. */
 export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<PipelineEntry>): Promise<number> => {
-  const out = (line: string) => void process.stdout.write(line + "\n");
-  const err = (line: string) => void process.stderr.write(line + "\n");
+  // A reader that stops early (`show | head`) closes the pipe: print nothing more and end as a
+  // success, as Unix tools do. A run carries on silently instead, so its work is finished and
+  // cached rather than cut between a blob and its manifest.
+  let stdoutOpen = true;
+  let stderrOpen = true;
+  let quitOnClosedStdout = true;
+  const onPipeError = (stream: "stdout" | "stderr") => (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+    if (stream === "stderr") stderrOpen = false;
+    else {
+      stdoutOpen = false;
+      if (quitOnClosedStdout) process.exit(0);
+    }
+  };
+  process.stdout.on("error", onPipeError("stdout"));
+  process.stderr.on("error", onPipeError("stderr"));
+  const out = (line: string) => void (stdoutOpen && process.stdout.write(line + "\n"));
+  const err = (line: string) => void (stderrOpen && process.stderr.write(line + "\n"));
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
@@ -135,6 +152,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
     err(`error: ${(e as UsageError).message}`);
     return 2;
   }
+  quitOnClosedStdout = args.command !== "run";
   if (args.help || args.command === undefined) {
     (args.help ? out : err)(USAGE);
     return args.help ? 0 : 2;
@@ -211,19 +229,9 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
             rows.push({ node: node.id, stage: node.stage.name, status: "not run" });
             continue;
           }
-          const dir = join(storeRoot, "exports", pipeline.name, node.id);
-          yield* Effect.promise(() => mkdir(dir, { recursive: true }));
-          const files: Record<string, string> = {};
+          // Read only: the files were written by the run that made this result.
           const codec = node.stage._kind === "loop" ? node.stage.state : node.stage.output;
-          const valueFile = join(dir, `value.${codec.extension}`);
-          const blobPath = (hash: string) => join(storeRoot, "blobs", hash.slice(0, 2), hash);
-          yield* Effect.promise(() => copyFile(blobPath(manifest.outputs["value"]!.blob), valueFile));
-          files["value"] = valueFile;
-          for (const [name, blob] of Object.entries(manifest.exports ?? {})) {
-            const file = join(dir, name);
-            yield* Effect.promise(() => copyFile(blobPath(blob), file));
-            files[name] = file;
-          }
+          const files = yield* Effect.promise(() => readExports(storeRoot, pipeline.name, node.id, manifest));
           let summary: unknown;
           if (entry.summarize !== undefined) {
             const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob);
@@ -234,7 +242,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
             stage: node.stage.name,
             key: manifest.key,
             dataVersion: manifest.dataVersion,
-            files,
+            ...(files !== undefined ? { files } : { missing: `export files not written; run pipeline run ${pipeline.name} to write them` }),
             inputs: manifest.provenance.inputs,
             provenance: manifest.provenance,
             ...(summary !== undefined ? { summary } : {})
@@ -248,6 +256,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         for (const row of rows) {
           out(`${row.node} (${row.stage})${row.status ? ": " + row.status : ""}`);
           if (row.files) for (const [name, file] of Object.entries(row.files as Record<string, string>)) out(`  ${pad(name, 20)} ${file}`);
+          if (row.missing) out(`  ${row.missing}`);
           if (row.inputs) for (const [name, version] of Object.entries(row.inputs as Record<string, string>)) out(`  input ${pad(name, 14)} ${version.slice(0, 12)}`);
           if (row.summary !== undefined) out(`  summary ${JSON.stringify(row.summary)}`);
         }
@@ -277,6 +286,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
             }
           }
           yield* Effect.promise(() => rm(join(storeRoot, "refs", entry.name), { recursive: true, force: true }));
+          yield* Effect.promise(() => rm(join(storeRoot, "exports", entry.name), { recursive: true, force: true }));
           return count;
         }).pipe(Effect.provide(storeLayer))
       );

@@ -11,12 +11,14 @@
  * (loop key, k), so checkpoint k is stored under hash(loop key, k) and raising N re-uses every
  * checkpoint already made.
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Effect, Either, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
 import { cacheKey, canonicalJson } from "./canonical.ts";
+import { writeExports } from "./exports.ts";
 import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
 import { Pipeline as PipelineOps, type Pipeline, type PipelineNode } from "./pipeline.ts";
@@ -229,6 +231,29 @@ const explainReason = (previous: NodeRecord | undefined, code: string, params: s
   return "MISSING";
 };
 
+/**
+ * The data files the nodes read, checked before anything runs, so a wrong path is bad usage
+ * (exit 2, nothing written) rather than a failure halfway through. An empty path would resolve to
+ * the working directory, so it gets its own message.
+ */
+const checkFileInputs = (nodes: ReadonlyArray<ResolvedNode>) =>
+  Effect.forEach(nodes, ({ node, params }) => {
+    const stage = node.stage;
+    if (stage._kind !== "stage" || stage.fileInputs === undefined) return Effect.void;
+    const setHint = `set it with --set ${node.paramsPath === "" ? "" : `${node.paramsPath}.`}path=FILE`;
+    return Effect.forEach(stage.fileInputs(params), (file) =>
+      file.trim() === ""
+        ? Effect.fail(new UsageError({ message: `Node "${node.id}" needs a data file but its path is empty; ${setHint}.` }))
+        : Effect.tryPromise({
+            try: async () => {
+              await access(resolvePath(file), constants.R_OK);
+              if (!(await stat(resolvePath(file))).isFile()) throw new Error("not a file");
+            },
+            catch: () => new UsageError({ message: `Node "${node.id}" reads ${resolvePath(file)}, which cannot be read; check the path (${setHint}).` })
+          })
+    );
+  });
+
 /** Runs (or explains) a pipeline. Fails with `UsageError` for bad params and `StageRunError` when a stage fails. */
 export const runPipeline = (request: RunRequest) =>
   Effect.gen(function* () {
@@ -239,13 +264,23 @@ export const runPipeline = (request: RunRequest) =>
       try: () => PipelineOps.upTo(request.pipeline, request.until),
       catch: (e) => new UsageError({ message: (e as { message: string }).message })
     });
-    const resolved = yield* resolveParams(request.pipeline, request.preset, request.sets ?? [], selected);
+    // Every node's params are checked whatever --until selects: a bad value is bad usage even in
+    // a node this run skips, and it must stop the run before anything is written.
+    const all = yield* resolveParams(request.pipeline, request.preset, request.sets ?? []);
+    const resolved = { ...all, nodes: all.nodes.filter((item) => selected.includes(item.node)) };
+    yield* checkFileInputs(all.nodes);
     const runtime = runtimeFingerprint();
     const results = new Map<string, NodeResult>();
     /** Node ids whose output is unknown during explain (they would run first). */
     const pending = new Set<string>();
     const decodedOutputs = new Map<string, unknown>();
     const refsDir = join(request.storeRoot, "refs", request.pipeline.name);
+    // A node's files for other tools are written by the run, so `show` only reads. A failure to
+    // copy them is a warning: the result itself is stored.
+    const exportNode = (node: PipelineNode, manifest: Manifest) =>
+      writeExports(request.storeRoot, request.pipeline.name, node.id, manifest, (node.stage._kind === "loop" ? node.stage.state : node.stage.output).extension).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`could not write the export files of node "${node.id}" (${"message" in e ? e.message : String(e)}); pipeline show will not list them`))
+      );
 
     const loadOutput = (nodeId: string) =>
       Effect.gen(function* () {
@@ -314,6 +349,7 @@ export const runPipeline = (request: RunRequest) =>
         if (!request.explainOnly && (previous === undefined || canonicalJson(previous) !== canonicalJson(record))) {
           yield* Effect.promise(() => writeJsonAtomic(recordPath, record));
         }
+        if (!request.explainOnly) yield* exportNode(node, existing);
         emit({ stage: stage.name, node: node.id, key, status: "hit", reason: null, ms: Math.round(performance.now() - started) });
         continue;
       }
@@ -444,6 +480,7 @@ export const runPipeline = (request: RunRequest) =>
       );
       results.set(node.id, { node: node.id, key, dataVersion: outcome.manifest.dataVersion, manifest: outcome.manifest });
       yield* Effect.promise(() => writeJsonAtomic(recordPath, { key, code, params: paramsRecord, inputs: inputVersions, files: fingerprint.fileHashes, scheme: fingerprint.scheme }));
+      yield* exportNode(node, outcome.manifest);
       emit({
         stage: stage.name,
         node: node.id,

@@ -4,10 +4,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { unzipSync } from "fflate";
+import { unzipSync, zipSync } from "fflate";
 import { readFileSync } from "node:fs";
 import { readNumericCsv } from "../../core/ecn/csv.ts";
-import { L2InputError, readLobsterCsvPair, readLobsterZip } from "../../core/ecn/lobster.ts";
+import { crc32, crc32Js, L2InputError, readLobsterCsvPair, readLobsterZip } from "../../core/ecn/lobster.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const dataDir = path.resolve(repoRoot, "../shared/data");
@@ -158,5 +158,107 @@ describe.skipIf(!haveData)("LOBSTER readers: real AMZN sample", () => {
       }
     }
     expect(mismatches).toBe(0);
+  });
+});
+
+describe("corrupt input is refused, never read as numbers", () => {
+  const goodMessages = "34200.1,1,11,100,2239500,-1\n34200.1,1,12,50,2231800,1\n34200.5,3,11,100,2239500,-1\n";
+  const goodBook = "2239500,100,2231800,100\n2239500,100,2231800,150\n2239600,20,2231800,150\n";
+
+  it("names file, line and column of a number longer than 40 characters", () => {
+    // 43 significant digits: the reader used to keep the first 40 and read 1e39 for 1e42.
+    const long = "1234567890123456789012345678901234567890123";
+    const err = expectL2Error(() => readNumericCsv(encode(`1,2\n3,${long}\n`), "x.csv"), "x.csv", 2);
+    expect(err.message).toMatch(/column 2 holds a number of 43 characters/);
+    // Padding counts too: the limit is on what the file holds, not on the value.
+    expectL2Error(() => readNumericCsv(encode(`0.${"0".repeat(40)}1,2\n`), "x.csv"), "x.csv", 1);
+  });
+
+  it("reads every decimal of at most 40 characters as Number() does and refuses every longer one", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^-?\d{1,30}(\.\d{1,25})?$/), fc.integer({ min: 1, max: 5 }), (cell, line) => {
+        const text = "1,2\n".repeat(line - 1) + `7,${cell}\n`;
+        if (cell.length <= 40) return readNumericCsv(encode(text), "p.csv").values[2 * (line - 1) + 1] === Number(cell);
+        try {
+          readNumericCsv(encode(text), "p.csv");
+          return false;
+        } catch (e) {
+          return e instanceof L2InputError && e.line === line && e.message.startsWith(`p.csv:${line}: column 2 holds a number of ${cell.length} characters`);
+        }
+      })
+    );
+  });
+
+  it("still reads a 40-character number exactly as Number() does", () => {
+    const cell = `1.${"2".repeat(38)}`;
+    expect(cell.length).toBe(40);
+    expect(readNumericCsv(encode(`${cell},-${cell.slice(1)}\n`), "x.csv").values[0]).toBe(Number(cell));
+  });
+
+  /** The error of a whole-file problem: it names the file and no line. */
+  const expectFileError = (f: () => unknown, file: string): L2InputError => {
+    let thrown: unknown;
+    try {
+      f();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(L2InputError);
+    const err = thrown as L2InputError;
+    expect(err.file).toBe(file);
+    expect(err.line).toBe(0);
+    expect(err.message.startsWith(`${file}: `)).toBe(true);
+    return err;
+  };
+
+  /** A zip of one message/orderbook pair stored uncompressed, so a flipped byte still inflates. */
+  const storedZip = (messages: Uint8Array, book: Uint8Array, name = "T") =>
+    zipSync({ [`${name}_message_1.csv`]: [messages, { level: 0 }], [`${name}_orderbook_1.csv`]: [book, { level: 0 }] });
+
+  /** Changes one digit of `text`'s bytes at the first occurrence of `find` inside `zip`. */
+  const changeDigit = (zip: Uint8Array, find: string, replace: string): Uint8Array => {
+    const out = zip.slice();
+    const needle = encode(find);
+    const at = out.findIndex((_, i) => needle.every((b, j) => out[i + j] === b));
+    expect(at).toBeGreaterThanOrEqual(0);
+    out.set(encode(replace), at);
+    return out;
+  };
+
+  it("reads an intact zip (the check passes on good data)", () => {
+    const file = path.join(tmp, "intact.zip");
+    writeFileSync(file, storedZip(encode(goodMessages), encode(goodBook)));
+    expect(readLobsterZip(file).messages.length).toBe(3);
+  });
+
+  it("refuses a zip entry whose bytes do not match the CRC-32 the archive records", () => {
+    // "12,50" -> "12,90": still a valid LOBSTER file, so only the CRC can tell.
+    const file = path.join(tmp, "badcrc.zip");
+    writeFileSync(file, changeDigit(storedZip(encode(goodMessages), encode(goodBook)), "12,50", "12,90"));
+    const err = expectFileError(() => readLobsterZip(file), "badcrc.zip");
+    expect(err.message).toMatch(/entry T_message_1\.csv is corrupt/);
+    expect(err.message).toMatch(/download the LOBSTER sample again/);
+  });
+
+  it("computes the standard CRC-32 (check value of '123456789') in both implementations", () => {
+    expect(crc32(encode("123456789"))).toBe(0xcbf43926);
+    expect(crc32Js(encode("123456789"))).toBe(0xcbf43926);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => crc32Js(bytes) === crc32(bytes)));
+  });
+
+  it.skipIf(!haveData)("refuses a real LOBSTER sample with one changed digit", () => {
+    // The AMZN sample's entries, re-packed uncompressed so that the changed byte still inflates
+    // to a well-formed file: one size in the first message, off by one digit.
+    const entries = unzipSync(readFileSync(amznZip));
+    const message = Object.keys(entries).find((n) => /_message_5\.csv$/.test(n))!;
+    const book = Object.keys(entries).find((n) => /_orderbook_5\.csv$/.test(n))!;
+    const zip = zipSync({ [message]: [entries[message]!, { level: 0 }], [book]: [entries[book]!, { level: 0 }] });
+    const firstLine = new TextDecoder().decode(entries[message]!.subarray(0, 80)).split("\n")[0]!;
+    const cells = firstLine.split(",");
+    const changed = [...cells.slice(0, 3), cells[3]!.replace(/\d$/, (d) => String((Number(d) + 1) % 10)), ...cells.slice(4)].join(",");
+    const file = path.join(tmp, "AMZN_changed.zip");
+    writeFileSync(file, changeDigit(zip, firstLine, changed));
+    const err = expectFileError(() => readLobsterZip(file), "AMZN_changed.zip");
+    expect(err.message).toContain(`entry ${message} is corrupt`);
   });
 });

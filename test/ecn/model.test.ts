@@ -3,7 +3,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Random } from "../../core/random/philox.ts";
-import { readLobsterZip } from "../../core/ecn/lobster.ts";
+import { L2InputError, readLobsterZip } from "../../core/ecn/lobster.ts";
+import { bookNeverChanges, type SnapshotSeries } from "../../core/ecn/snapshots.ts";
 import { fitEcnModel, gmmVariationModel, prepareLobsterInput, prepareSnapshotInput, type EcnModelData } from "../../core/ecn/model.ts";
 import { generateSyntheticL2 } from "../../core/ecn/synthetic.ts";
 
@@ -89,5 +90,65 @@ describe.skipIf(!haveData || !process.env.LONG_TESTS)("fitEcnModel on AMZN (LONG
     expect(model.sampleCounts.S0.train + model.sampleCounts.S0.val + model.sampleCounts.S0.test).toBe(7200);
     expect(Number.isFinite(model.scores.S.test)).toBe(true);
     expect(Math.min(...model.orderSizes)).toBeGreaterThan(0);
+  });
+});
+
+describe("fitEcnModel refuses data it cannot fit, naming the data", () => {
+  /** A two-level book, rows at 1 s; `size(r, plane, k)` gives each size (prices stay put). */
+  const book = (rows: number, size: (r: number, plane: number, k: number) => number): SnapshotSeries => {
+    const m = 2;
+    const planes = [new Float64Array(rows * m), new Float64Array(rows * m), new Float64Array(rows * m), new Float64Array(rows * m)];
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < m; k++) {
+        planes[0]![r * m + k] = 100.02 + 0.01 * k;
+        planes[1]![r * m + k] = size(r, 1, k);
+        planes[2]![r * m + k] = 100.0 - 0.01 * k;
+        planes[3]![r * m + k] = size(r, 3, k);
+      }
+    }
+    const [askPrice, askSize, bidPrice, bidSize] = planes as [Float64Array, Float64Array, Float64Array, Float64Array];
+    return { source: "book.csv", rows, levels: m, time: Float64Array.from({ length: rows }, (_, r) => 34200 + r), askPrice, askSize, bidPrice, bidSize };
+  };
+  const fit = (series: SnapshotSeries, nComponents = 3) => () =>
+    fitEcnModel(series, { tick: 0.01, volumeUnit: 1, nComponents, theoryDraws: 20_000 }, Random.fromSeed(5));
+  const noisy = Random.fromSeed(6);
+  const draws = Float64Array.from({ length: 400 * 4 }, () => 1 + noisy.int(30));
+
+  it("a book that never changes", () => {
+    const still = book(400, (_r, plane, k) => 5 + plane + k);
+    expect(bookNeverChanges(still)).toBe(true);
+    expect(fit(still)).toThrow(L2InputError);
+    expect(fit(still)).toThrow(/^book\.csv: the book never changes \(the 400 snapshots .*at least 3 distinct snapshots/);
+  });
+
+  it("fewer distinct snapshots than mixture components", () => {
+    const twoBooks = book(400, (r, plane, k) => 5 + plane + k + (r % 2));
+    expect(bookNeverChanges(twoBooks)).toBe(false);
+    expect(fit(twoBooks, 3)).toThrow(/^book\.csv: the book barely changes: only 2 distinct snapshots among the \d+ of the training part; .*fit fewer mixture components \(nComponents\)/);
+  });
+
+  it("a level whose volume never decreases (mu- = 0: no long-range mean)", () => {
+    const growing = book(400, (r, plane, k) => (plane === 1 && k === 1 ? 10 + r : draws[r * 4 + plane + k]!));
+    expect(fit(growing)).toThrow(/^book\.csv: the volume at ask level 2 never decreases in the training part/);
+  });
+
+  it("fits the same book once that level also loses volume, every number finite", () => {
+    const moving = book(400, (r, plane, k) => draws[r * 4 + plane + k]!);
+    const model = fit(moving)();
+    const numbers = JSON.stringify(model).match(/-?\d[\d.e+-]*|null|NaN|Infinity/g)!;
+    expect(numbers.some((n) => n === "NaN" || n === "Infinity")).toBe(false);
+    expect(model.longRange.covariance.theoryFromData.flat().every(Number.isFinite)).toBe(true);
+  });
+
+  it("bookNeverChanges looks at every price and size of every level", () => {
+    const still = book(50, () => 7);
+    const planes = ["askPrice", "askSize", "bidPrice", "bidSize"] as const;
+    for (const plane of planes) {
+      for (const at of [0, 3, 2 * 50 - 1]) {
+        const copy = { ...still, [plane]: still[plane].slice() };
+        copy[plane][at] = copy[plane][at]! + 1;
+        expect(bookNeverChanges(copy)).toBe(false);
+      }
+    }
   });
 });
