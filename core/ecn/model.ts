@@ -3,17 +3,32 @@
  * level-2 series it builds the S0 and S samples, fits one Gaussian mixture to each on the first
  * 70% (chronological split), scores them on train/validation/test, records BIC, the deeper-level
  * decay alpha, the typical order sizes, and the long-range mean/covariance of the level volumes
- * implied by the theory of proposition 2.3 next to the empirical ones. The result is plain JSON
- * data (`EcnModelData`); `gmmVariationModel` turns it into the `EcnVariationModel` the ECN agent
- * samples from (delta^- clipped to [0, 1], spread rounded to an integer >= 1).
+ * implied by the theory of proposition 2.3 next to the empirical ones and next to the fitted
+ * model's simulated recursion (8). The result is plain JSON data (`EcnModelData`);
+ * `gmmVariationModel` turns it into the `EcnVariationModel` the ECN agent samples from.
  *
  * Decisions: volumes are in lots (raw / volumeUnit) everywhere, prices in ticks. If the fitted
  * alpha is not positive (real books often thicken with depth in the top levels), alpha is floored
  * at `minAlpha` (default 0.01) and the raw slope is kept in `alphaFitted`, because the paper
- * requires alpha > 0 for the extrapolated book to be finite. The theory's moments of
- * delta^+- are estimated two ways: from draws of the fitted S mixture (`theory`, what the model
- * will do) and from the training samples (`theoryFromData`); `empirical` is the sample mean and
- * covariance of the series' level volumes.
+ * requires alpha > 0 for the extrapolated book to be finite.
+ *
+ * The S samples are the paper's (hybrid deltas of eq. (8)), but the S mixture is fitted in a step
+ * space (`StepSpace`): an increase stays in lots, a decrease becomes V_ref ln(V_{n+1}/V_n) with
+ * V_ref the level's mean volume (for small decreases, the lots removed at the mean volume). Fitted
+ * to delta itself, the mixture mixes a relative scale in [-1, 0) with an absolute one in lots:
+ * Gaussians wide enough for increases of several lots put mass far below -1 (clipped, the level
+ * emptied) and the spike of unchanged levels is smeared symmetrically, each relative -0.1 costing
+ * a tenth of the level while the matching +0.1 adds a tenth of a lot. Measured on the default data
+ * the model's long-run level volumes were about half the data's; in the step space they are within
+ * 10%, and the log-likelihood of the delta samples is higher too (docs/ecn-model.md).
+ *
+ * Depth calibration ("long-run-mean", the default): after the fit, each level's increases are
+ * multiplied by increaseScale_i so that the model's mu+/mu- (proposition 2.3) equals the data's
+ * mean level volume. On real books the decreases are larger where the volume is larger
+ * (E[delta^- V] > E[delta^-] E[V]), which i.i.d. variations cannot reproduce, so even the data's
+ * own mu+/mu- overstates the depth, 1.07-1.86 times per level on the LOBSTER samples; the scale
+ * (0.50-0.96 there, 0.92-1.00 on the default data) puts the simulated book at the data's depth.
+ * `longRange.mean` keeps the uncalibrated figure (`fitted`) next to the calibrated one (`theory`).
  */
 import type { Random } from "../random/philox.ts";
 import type { EcnVariationModel, EcnVariationSampler } from "./variation-model.ts";
@@ -248,17 +263,9 @@ export const simulateRecursionMean = (sampler: EcnVariationSampler, start: reado
 
 /**
  * Fits the vanilla model on `series` (prices in price units, sizes raw), already resampled to the
- * simulation step. Deterministic given `rng`.
- *
- * The S mixture is fitted in the step space (`StepSpace`): decreases as lots at the level's mean
- * training volume, increases as lots. Fitting delta itself mixes a relative [-1, 0) scale with an
- * absolute one, so every Gaussian that covers increases of a few lots spills far below -1 (the
- * clip then empties the level) and the spike of unchanged levels is smeared into decreases that
- * cost tens of times more volume than the matching increases add: the model's book was about half
- * as deep as the data's. With depthCalibration "long-run-mean" the increases are then scaled per
- * level so the model's mu+/mu- equals the training mean volume: on real books the decreases are
- * larger where the volume is larger (E[delta^- V] > E[delta^-] E[V]), which i.i.d. draws cannot
- * reproduce, so the data's own mu+/mu- overstates their depth (see docs/ecn-model.md).
+ * simulation step. Deterministic given `rng`. The step space's reference volumes and the depth
+ * target are the series' mean level volumes (one moment per level of the whole window, like alpha;
+ * the mixtures themselves are fitted on the training part only).
  */
 export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, rng: Random): EcnModelData => {
   const tick = options.tick ?? inferTick(rawSeries);
