@@ -83,7 +83,7 @@ export interface LongRangeMoments {
  * How a draw z of the S mixture's first 2m coordinates becomes the hybrid variation delta of
  * eq. (8), level by level: an increase delta = increaseScale_i z when z >= 0 (lots); a decrease
  * delta = exp(z / reference_i) - 1 when z < 0, i.e. z = reference_i ln(V_{n+1} / V_n): for small
- * decreases, the lots removed at the reference volume, and never the whole level (delta > -1).
+ * decreases, the lots removed at the reference volume; a draw does not empty the level (delta > -1).
  * A model without a step space has its mixture over delta itself (the paper's literal fit), and
  * its draws are clipped to delta >= -1.
  */
@@ -140,7 +140,7 @@ export interface FitEcnOptions extends Omit<GmmFitOptions, "onIteration"> {
   readonly theoryDraws?: number;
   /** Steps of recursion (8) simulated with the fitted model after a burn-in (default 100,000). */
   readonly simulationSteps?: number;
-  /** Default "long-run-mean": scale the increases so the model's mu+/mu- is the training mean volume. */
+  /** Default "long-run-mean": scale each level's increases so the model's mu+/mu- is the series' mean volume. */
   readonly depthCalibration?: DepthCalibration;
 }
 
