@@ -50,7 +50,12 @@ export const EcnGmmParams = Schema.Struct({
   /** Convergence threshold on the change of the mean log-likelihood. */
   tol: Schema.optionalWith(PositiveNumber, { default: () => 1e-3 }),
   /** Maximum EM iterations per restart. */
-  maxIter: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 100 })
+  maxIter: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 100 }),
+  /**
+   * "long-run-mean": scale each level's volume increases so the model's long-run mean volume is
+   * the data's mean (docs/ecn-model.md); "none": keep the fitted mixture as it is.
+   */
+  depthCalibration: Schema.optionalWith(Schema.Literal("long-run-mean", "none"), { default: () => "long-run-mean" as const })
 });
 export type EcnGmmParams = typeof EcnGmmParams.Type;
 
@@ -68,10 +73,17 @@ const Mixture = Schema.Struct({
 const Split = Schema.Struct({ train: Schema.Number, val: Schema.Number, test: Schema.Number });
 const FitInfo = Schema.Struct({ lowerBound: Schema.Number, converged: Schema.Boolean, iterations: Schema.Number });
 const Moments = <A, I>(s: Schema.Schema<A, I>) => Schema.Struct({ theory: s, theoryFromData: s, empirical: s });
+const MeanMoments = Schema.Struct({
+  theory: List(Schema.Number),
+  fitted: List(Schema.Number),
+  theoryFromData: List(Schema.Number),
+  empirical: List(Schema.Number),
+  simulated: List(Schema.Number)
+});
 
 export const EcnModel = Schema.Struct({
   kind: Schema.Literal("gmm-ecn-model"),
-  version: Schema.Literal(1),
+  version: Schema.Literal(2),
   levels: Schema.Number,
   alpha: Schema.Number,
   alphaFitted: Schema.NullOr(Schema.Number),
@@ -80,12 +92,14 @@ export const EcnModel = Schema.Struct({
   orderSizes: List(Schema.Number),
   s0: Mixture,
   s: Mixture,
+  stepSpace: Schema.Struct({ reference: List(Schema.Number), increaseScale: List(Schema.Number) }),
+  depthCalibration: Schema.Literal("long-run-mean", "none"),
   scores: Schema.Struct({ S0: Split, S: Split }),
   bic: Schema.Struct({ S0: Schema.Number, S: Schema.Number }),
   sampleCounts: Schema.Struct({ S0: Split, S: Split }),
   fit: Schema.Struct({ nComponents: Schema.Number, nInit: Schema.Number, S0: FitInfo, S: FitInfo }),
   longRange: Schema.Struct({
-    mean: Moments(List(Schema.Number)),
+    mean: MeanMoments,
     covariance: Moments(List(List(Schema.Number)))
   }),
   /** Which data the model was fitted on, as the run output reports it. */

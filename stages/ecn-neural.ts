@@ -9,9 +9,8 @@
  */
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
-import { mixtureFromData } from "../core/ecn/model.ts";
-import { scoreGmm } from "../core/ecn/gmm.ts";
-import type { CorrelationVariant, NeuralEcnArchitecture } from "../core/ecn/neural-network.ts";
+import { stepLogLikelihood } from "../core/ecn/model.ts";
+import type { CorrelationVariant, NeuralEcnArchitecture, WeightMap } from "../core/ecn/neural-network.ts";
 import {
   describeNeuralModel,
   logStdSum,
@@ -196,8 +195,7 @@ export const scoreEcnModels = Stage.make({
           standardised,
           raw: { train: standardised.train - shift, val: standardised.val - shift, test: standardised.test - shift }
         });
-        const mixture = mixtureFromData(inputs.model.s);
-        const vanillaRaw = Object.fromEntries(parts.map((part) => [part, scoreGmm(mixture, samples.s.subarray(range(part)[0] * dim, range(part)[1] * dim))])) as {
+        const vanillaRaw = Object.fromEntries(parts.map((part) => [part, stepLogLikelihood(inputs.model, samples.s.subarray(range(part)[0] * dim, range(part)[1] * dim))])) as {
           train: number;
           val: number;
           test: number;

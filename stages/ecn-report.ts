@@ -1,13 +1,16 @@
 /**
  * Stage `ecn-report`: the fitted ECN model against its data (SPEC 1.3, 1.5): log-likelihood
- * scores on the chronological split, BIC, the deep-level decay alpha, the model's implied
- * long-range mean of every level volume next to the empirical one (proposition 2.3), and plots of
- * fitted vs empirical marginals of S0 and S. One HTML page; the numbers behind it are in the model.
+ * scores on the chronological split, BIC, the deep-level decay alpha, the long-range mean of every
+ * level volume (proposition 2.3) from the data's variations, from the fitted mixture and from the
+ * model as sampled, next to the data's mean volumes and to the fitted model's simulated ones (its
+ * recursion (8), and the ECN agent driving an order book alone: the depth the market sees), and
+ * plots of fitted vs empirical marginals of S0 and S. One HTML page.
  */
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { BUY, OrderBook, SELL } from "../core/book/order-book.ts";
 import { EcnAgent } from "../core/book/ecn-agent.ts";
+import { simulateAgentDepth } from "../core/book/ecn-depth.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
 import { buildSamples } from "../core/ecn/samples.ts";
 import { inferTick, toLots, toTicks } from "../core/ecn/snapshots.ts";
@@ -22,7 +25,9 @@ const ReportParams = Schema.Struct({
   /** Histogram bins per marginal. */
   bins: Schema.optionalWith(Schema.Int.pipe(Schema.between(5, 200)), { default: () => 40 }),
   /** Steps of the simulated ECN book shown in the report (paper figure 4). */
-  bookSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(10, 100_000)), { default: () => 1000 })
+  bookSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(10, 100_000)), { default: () => 1000 }),
+  /** Steps (after 1000 of burn-in) of the ECN agent alone whose mean level volumes the report shows. */
+  depthSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 20_000 })
 });
 
 /**
@@ -129,6 +134,7 @@ export const ecnReport = Stage.make({
       const svgs: string[] = [];
       for (const [title, empirical, fitted] of plots) svgs.push(yield* Effect.promise(() => renderSvg(histogramSpec(title, empirical, fitted, p.bins))));
       const simulated = yield* Stage.attempt("ecn-report", () => simulateBook(model, p.bookSteps, rng.split("book")));
+      const agentDepth = yield* Stage.attempt("ecn-report", () => simulateAgentDepth(gmmVariationModel(model), { steps: p.depthSteps }, rng.split("depth")));
       const lineSpec = (title: string, values: Array<{ step: number; value: number; series: string }>): VegaLiteSpec => ({
         $schema: "https://vega.github.io/schema/vega-lite/v6.json",
         title,
@@ -163,11 +169,26 @@ export const ecnReport = Stage.make({
             }
           },
           {
-            heading: "Long-range mean level volumes (lots): proposition 2.3 vs data",
-            text: `mu_inf = mu+/mu- from the fitted mixture's delta draws ("theory"), from the data's own deltas ("theory from data"), and the empirical mean volume. Deep-level decay alpha = ${model.alpha.toFixed(4)}.`,
+            heading: "Long-range mean level volumes (lots): the data, proposition 2.3 and the simulated model",
+            text:
+              `"data": the series' mean volume. Proposition 2.3's mu_inf = mu+/mu- from the data's own variations ("from data's deltas"), from draws of the fitted mixture ("fitted mixture") and of the model as sampled ("model"). ` +
+              `Depth calibration "${model.depthCalibration}": each level's increases are multiplied by "increase scale" so that the model's mu_inf is the data's mean ` +
+              `(a scale well below 1 means the data's decreases are larger where the volume is larger, which i.i.d. variations cannot reproduce: their mu+/mu- then overstates the depth). ` +
+              `"recursion (8)": the mean of the volume recursion run with fresh draws of the model; "ECN agent": the mean of the top levels of an order book driven by the ECN agent alone for ${p.depthSteps} steps, the depth the market sees. ` +
+              `Deep-level decay alpha = ${model.alpha.toFixed(4)}.`,
             table: {
-              columns: ["level", "theory", "theory from data", "empirical"],
-              rows: mean.empirical.map((e, j) => [levelName(j), mean.theory[j] ?? null, mean.theoryFromData[j] ?? null, e])
+              columns: ["level", "data", "from data's deltas", "fitted mixture", "increase scale", "model", "recursion (8)", "ECN agent", "ECN agent / data"],
+              rows: mean.empirical.map((e, j) => [
+                levelName(j),
+                e,
+                mean.theoryFromData[j] ?? null,
+                mean.fitted[j] ?? null,
+                model.stepSpace.increaseScale[j] ?? null,
+                mean.theory[j] ?? null,
+                mean.simulated[j] ?? null,
+                agentDepth[j] ?? null,
+                e > 0 ? agentDepth[j]! / e : null
+              ])
             }
           },
           { heading: "Fitted vs empirical marginals", svgs },

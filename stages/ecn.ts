@@ -122,6 +122,7 @@ export const fitEcnGmm = Stage.make({
             regCovar: p.regCovar,
             tol: p.tol,
             maxIter: p.maxIter,
+            depthCalibration: p.depthCalibration,
             volumeUnit: meta.volumeUnit,
             ...(meta.tick === null ? {} : { tick: meta.tick }),
             ...(meta.rawOrderSizes === null ? {} : { rawOrderSizes: Float64Array.from(meta.rawOrderSizes) })

@@ -3,17 +3,32 @@
  * level-2 series it builds the S0 and S samples, fits one Gaussian mixture to each on the first
  * 70% (chronological split), scores them on train/validation/test, records BIC, the deeper-level
  * decay alpha, the typical order sizes, and the long-range mean/covariance of the level volumes
- * implied by the theory of proposition 2.3 next to the empirical ones. The result is plain JSON
- * data (`EcnModelData`); `gmmVariationModel` turns it into the `EcnVariationModel` the ECN agent
- * samples from (delta^- clipped to [0, 1], spread rounded to an integer >= 1).
+ * implied by the theory of proposition 2.3 next to the empirical ones and next to the fitted
+ * model's simulated recursion (8). The result is plain JSON data (`EcnModelData`);
+ * `gmmVariationModel` turns it into the `EcnVariationModel` the ECN agent samples from.
  *
  * Decisions: volumes are in lots (raw / volumeUnit) everywhere, prices in ticks. If the fitted
  * alpha is not positive (real books often thicken with depth in the top levels), alpha is floored
  * at `minAlpha` (default 0.01) and the raw slope is kept in `alphaFitted`, because the paper
- * requires alpha > 0 for the extrapolated book to be finite. The theory's moments of
- * delta^+- are estimated two ways: from draws of the fitted S mixture (`theory`, what the model
- * will do) and from the training samples (`theoryFromData`); `empirical` is the sample mean and
- * covariance of the series' level volumes.
+ * requires alpha > 0 for the extrapolated book to be finite.
+ *
+ * The S samples are the paper's (hybrid deltas of eq. (8)), but the S mixture is fitted in a step
+ * space (`StepSpace`): an increase stays in lots, a decrease becomes V_ref ln(V_{n+1}/V_n) with
+ * V_ref the level's mean volume (for small decreases, the lots removed at the mean volume). Fitted
+ * to delta itself, the mixture mixes a relative scale in [-1, 0) with an absolute one in lots:
+ * Gaussians wide enough for increases of several lots put mass far below -1 (clipped, the level
+ * emptied) and the spike of unchanged levels is smeared symmetrically, each relative -0.1 costing
+ * a tenth of the level while the matching +0.1 adds a tenth of a lot. Measured on the default data
+ * the model's long-run level volumes were about half the data's; in the step space they are within
+ * 10%, and the log-likelihood of the delta samples is higher too (docs/ecn-model.md).
+ *
+ * Depth calibration ("long-run-mean", the default): after the fit, each level's increases are
+ * multiplied by increaseScale_i so that the model's mu+/mu- (proposition 2.3) equals the data's
+ * mean level volume. On real books the decreases are larger where the volume is larger
+ * (E[delta^- V] > E[delta^-] E[V]), which i.i.d. variations cannot reproduce, so even the data's
+ * own mu+/mu- overstates the depth, 1.07-1.86 times per level on the LOBSTER samples; the scale
+ * (0.50-0.96 there, 0.92-1.00 on the default data) puts the simulated book at the data's depth.
+ * `longRange.mean` keeps the uncalibrated figure (`fitted`) next to the calibrated one (`theory`).
  *
  * Degenerate data is refused with an `L2InputError` naming the data, not fitted: a book that never
  * changes (a stale feed, a halted session, a window outside trading hours) carries no dynamics to
@@ -23,9 +38,10 @@
  */
 import type { Random } from "../random/philox.ts";
 import type { EcnVariationModel, EcnVariationSampler } from "./variation-model.ts";
-import { bicGmm, fitGmm, GmmSampler, scoreGmm, type GaussianMixture, type GmmFitOptions } from "./gmm.ts";
+import { fitGmm, gmmParameterCount, GmmSampler, scoreGmm, type GaussianMixture, type GmmFitOptions } from "./gmm.ts";
 import type { LobsterData } from "./lobster.ts";
 import {
+  applyHybridDelta,
   buildSamples,
   chronologicalSplit,
   fitDecayRate,
@@ -55,15 +71,42 @@ export interface SplitScores {
 }
 
 export interface LongRangeMoments {
-  /** Level order: ask 1..m then bid 1..m, in lots. */
-  readonly mean: { readonly theory: number[]; readonly theoryFromData: number[]; readonly empirical: number[] };
+  /**
+   * Level order: ask 1..m then bid 1..m, in lots. `theory`: mu+/mu- of the model as sampled;
+   * `fitted`: the same before the depth calibration; `theoryFromData`: mu+/mu- of the training
+   * samples; `empirical`: the series' mean level volumes; `simulated`: the mean of recursion (8)
+   * run with fresh draws of the model as sampled.
+   */
+  readonly mean: {
+    readonly theory: number[];
+    readonly fitted: number[];
+    readonly theoryFromData: number[];
+    readonly empirical: number[];
+    readonly simulated: number[];
+  };
   readonly covariance: { readonly theory: number[][]; readonly theoryFromData: number[][]; readonly empirical: number[][] };
 }
+
+/**
+ * How a draw z of the S mixture's first 2m coordinates becomes the hybrid variation delta of
+ * eq. (8), level by level: an increase delta = increaseScale_i z when z >= 0 (lots); a decrease
+ * delta = exp(z / reference_i) - 1 when z < 0, i.e. z = reference_i ln(V_{n+1} / V_n): for small
+ * decreases, the lots removed at the reference volume; a draw does not empty the level (delta > -1).
+ * A model without a step space has its mixture over delta itself (the paper's literal fit), and
+ * its draws are clipped to delta >= -1.
+ */
+export interface StepSpace {
+  readonly reference: readonly number[];
+  readonly increaseScale: readonly number[];
+}
+
+/** What the depth calibration does: nothing, or scale increases so mu+/mu- is the mean volume. */
+export type DepthCalibration = "long-run-mean" | "none";
 
 /** A fitted vanilla ECN model, serialisable as JSON. */
 export interface EcnModelData {
   readonly kind: "gmm-ecn-model";
-  readonly version: 1;
+  readonly version: 2;
   readonly levels: number;
   readonly alpha: number;
   readonly alphaFitted: number;
@@ -72,8 +115,11 @@ export interface EcnModelData {
   /** Typical order sizes in lots (an empirical distribution, drawn uniformly). */
   readonly orderSizes: number[];
   readonly s0: GaussianMixtureData;
+  /** The S mixture, over the fitting coordinates of `stepSpace` (delta, spread, mid change otherwise). */
   readonly s: GaussianMixtureData;
-  /** Mean log-likelihood per sample on each chronological part. */
+  readonly stepSpace: { reference: number[]; increaseScale: number[] };
+  readonly depthCalibration: DepthCalibration;
+  /** Mean log-likelihood per sample on each chronological part (S: of the delta samples, as sampled). */
   readonly scores: { readonly S0: SplitScores; readonly S: SplitScores };
   /** BIC on the training part. */
   readonly bic: { readonly S0: number; readonly S: number };
@@ -100,6 +146,10 @@ export interface FitEcnOptions extends Omit<GmmFitOptions, "onIteration"> {
   readonly minAlpha?: number;
   /** Draws of the S mixture used to estimate the theory's moments (default 200,000). */
   readonly theoryDraws?: number;
+  /** Steps of recursion (8) simulated with the fitted model after a burn-in (default 100,000). */
+  readonly simulationSteps?: number;
+  /** Default "long-run-mean": scale each level's increases so the model's mu+/mu- is the series' mean volume. */
+  readonly depthCalibration?: DepthCalibration;
 }
 
 export const mixtureToData = (g: GaussianMixture): GaussianMixtureData => {
@@ -205,9 +255,77 @@ const checkMeanReverting = (source: string, moments: DeltaMoments, m: number, fi
   );
 };
 
+/** The smallest remaining fraction 1 + delta a data decrease maps from (a level emptied in one step). */
+const MIN_REMAINING = 1e-3;
+
+/**
+ * S rows (delta, spread, mid change) to the mixture's fitting coordinates (see `StepSpace`);
+ * spread and mid change are kept, and so is everything without a step space. A new array.
+ */
+export const toStepFittingSpace = (rows: Float64Array, levels: number, space: StepSpace | undefined): Float64Array => {
+  const L = 2 * levels;
+  const d = L + 2;
+  const out = Float64Array.from(rows);
+  if (space === undefined) return out;
+  for (let o = 0; o < out.length; o += d) {
+    for (let j = 0; j < L; j++) {
+      const x = out[o + j]!;
+      out[o + j] = x >= 0 ? x / space.increaseScale[j]! : space.reference[j]! * Math.log(Math.max(1 + x, MIN_REMAINING));
+    }
+  }
+  return out;
+};
+
+/**
+ * Mean log-likelihood per S sample (delta, spread, mid change) under the model as sampled: the
+ * mixture's density at the fitting coordinates times the Jacobian of the map from delta to them
+ * (1 / increaseScale for delta >= 0, reference / (1 + delta) for delta < 0), so that it compares
+ * with any other density of the same samples (the neural models').
+ */
+export const stepLogLikelihood = (data: { readonly levels: number; readonly s: ReadonlyGaussianMixtureData; readonly stepSpace?: StepSpace | undefined }, rows: Float64Array): number => {
+  const L = 2 * data.levels;
+  const d = L + 2;
+  const n = Math.floor(rows.length / d);
+  if (n === 0) return Number.NaN;
+  const space = data.stepSpace;
+  const mixture = mixtureFromData(data.s);
+  if (space === undefined) return scoreGmm(mixture, rows.subarray(0, n * d));
+  const logReference = space.reference.map(Math.log);
+  const logScale = space.increaseScale.map(Math.log);
+  let jacobian = 0;
+  for (let o = 0; o < n * d; o += d) {
+    for (let j = 0; j < L; j++) {
+      const x = rows[o + j]!;
+      jacobian += x >= 0 ? -logScale[j]! : logReference[j]! - Math.log(Math.max(1 + x, MIN_REMAINING));
+    }
+  }
+  return scoreGmm(mixture, toStepFittingSpace(rows.subarray(0, n * d), data.levels, space)) + jacobian / n;
+};
+
+/**
+ * Runs recursion (8) for `burnIn + steps` steps from `start` with draws of `sampler`, and returns
+ * the mean level volumes over the last `steps` (the fitted model's long-run mean, measured).
+ */
+export const simulateRecursionMean = (sampler: EcnVariationSampler, start: readonly number[], steps: number, rng: Random, burnIn = 1000): Float64Array => {
+  const L = start.length;
+  const volume = Float64Array.from(start);
+  const sum = new Float64Array(L);
+  const row = new Float64Array(L + 2);
+  for (let n = 0; n < burnIn + steps; n++) {
+    sampler.sampleStep(rng, row);
+    for (let j = 0; j < L; j++) {
+      volume[j] = applyHybridDelta(volume[j]!, row[j]!);
+      if (n >= burnIn) sum[j] = sum[j]! + volume[j]!;
+    }
+  }
+  return sum.map((v) => v / steps);
+};
+
 /**
  * Fits the vanilla model on `series` (prices in price units, sizes raw), already resampled to the
- * simulation step. Deterministic given `rng`.
+ * simulation step. Deterministic given `rng`. The step space's reference volumes and the depth
+ * target are the series' mean level volumes (one moment per level of the whole window, like alpha;
+ * the mixtures themselves are fitted on the training part only).
  */
 export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, rng: Random): EcnModelData => {
   const tick = options.tick ?? inferTick(rawSeries);
@@ -227,23 +345,22 @@ export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, r
     ...(options.tol === undefined ? {} : { tol: options.tol }),
     ...(options.maxIter === undefined ? {} : { maxIter: options.maxIter })
   };
+  const nTrainS = splitS.train[1] - splitS.train[0];
+  const empirical = empiricalVolumeMoments(series);
+  // Reference volumes and the depth target: the series' mean level volumes. Like alpha, they are
+  // one moment per level of the whole window (the mixtures alone are fitted on the training part).
+  const reference = empirical.mean.map((v) => (v > 0 && Number.isFinite(v) ? v : 1));
+  const fittingSpace: StepSpace = { reference, increaseScale: new Array<number>(L).fill(1) };
+
   const train0 = rowsOf(samples.s0, d0, split0.train);
   const trainS = rowsOf(samples.s, d, splitS.train);
   const n0 = split0.train[1] - split0.train[0];
   const nS = splitS.train[1] - splitS.train[0];
   checkFittable(rawSeries.source, samples, series.rows, train0, n0, trainS, nS, gmmOptions.nComponents!);
   const fit0 = fitGmm(train0, split0.train[1] - split0.train[0], d0, gmmOptions, rng.split("S0"));
-  const fitS = fitGmm(trainS, splitS.train[1] - splitS.train[0], d, gmmOptions, rng.split("S"));
-  const score = (g: GaussianMixture, data: Float64Array, dim: number, s: typeof split0): SplitScores => ({
-    train: scoreGmm(g, rowsOf(data, dim, s.train)),
-    val: s.validation[1] > s.validation[0] ? scoreGmm(g, rowsOf(data, dim, s.validation)) : Number.NaN,
-    test: s.test[1] > s.test[0] ? scoreGmm(g, rowsOf(data, dim, s.test)) : Number.NaN
-  });
-  const counts = (s: typeof split0): SplitScores => ({
-    train: s.train[1] - s.train[0],
-    val: s.validation[1] - s.validation[0],
-    test: s.test[1] - s.test[0]
-  });
+  const fitS = fitGmm(toStepFittingSpace(trainS, m, fittingSpace), nTrainS, d, gmmOptions, rng.split("S"));
+  const s0 = mixtureToData(fit0.model);
+  const s = mixtureToData(fitS.model);
 
   const alphaFitted = fitDecayRate(series);
   const minAlpha = options.minAlpha ?? 0.01;
@@ -254,34 +371,62 @@ export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, r
 
   // Theory: moments of delta+- under the fitted S mixture (clipped as the sampler does) and in the data.
   const draws = options.theoryDraws ?? 200_000;
-  const model = gmmVariationModel({ levels: m, alpha, tick, volumeUnit, orderSizes: [], s0: mixtureToData(fit0.model), s: mixtureToData(fitS.model) });
-  const sampler = model.forEpisode();
+  const drawStep = (space: StepSpace) => gmmVariationModel({ levels: m, alpha, tick, volumeUnit, orderSizes: [], s0, s, stepSpace: space }).forEpisode();
   const drawn = new Float64Array(draws * d);
   const drawRng = rng.split("theory");
   const row = new Float64Array(d);
+  const fittedSampler = drawStep(fittingSpace);
   for (let r = 0; r < draws; r++) {
-    sampler.sampleStep(drawRng, row);
+    fittedSampler.sampleStep(drawRng, row);
     drawn.set(row, r * d);
   }
+  const fittedMoments = deltaMomentsFromSamples(drawn, draws, d, L);
+  const fittedMean = longRangeMean(fittedMoments);
+  const depthCalibration = options.depthCalibration ?? "long-run-mean";
+  const increaseScale = fittedMean.map((mu, j) => {
+    const c = reference[j]! / mu;
+    return depthCalibration === "long-run-mean" && Number.isFinite(c) && c > 0 ? c : 1;
+  });
+  const stepSpace = { reference, increaseScale: Array.from(increaseScale) };
+  // The same draws with the increases scaled are draws of the model as sampled.
+  for (let r = 0; r < draws; r++) for (let j = 0; j < L; j++) if (drawn[r * d + j]! > 0) drawn[r * d + j] = drawn[r * d + j]! * increaseScale[j]!;
   const theoryMoments = deltaMomentsFromSamples(drawn, draws, d, L);
-  const dataMoments = deltaMomentsFromSamples(trainS, splitS.train[1] - splitS.train[0], d, L);
+  const dataMoments = deltaMomentsFromSamples(trainS, nTrainS, d, L);
   checkMeanReverting(rawSeries.source, dataMoments, m, false);
   checkMeanReverting(rawSeries.source, theoryMoments, m, true);
-  const empirical = empiricalVolumeMoments(series);
+  const simulated = simulateRecursionMean(drawStep(stepSpace), reference, options.simulationSteps ?? 100_000, rng.split("simulate"));
+
+  const sampled = { levels: m, s, stepSpace };
+  const score0 = (data: Float64Array) => scoreGmm(fit0.model, data);
+  const scoreS = (data: Float64Array) => stepLogLikelihood(sampled, data);
+  const score = (f: (data: Float64Array) => number, data: Float64Array, dim: number, sp: typeof split0): SplitScores => ({
+    train: f(rowsOf(data, dim, sp.train)),
+    val: sp.validation[1] > sp.validation[0] ? f(rowsOf(data, dim, sp.validation)) : Number.NaN,
+    test: sp.test[1] > sp.test[0] ? f(rowsOf(data, dim, sp.test)) : Number.NaN
+  });
+  const counts = (sp: typeof split0): SplitScores => ({
+    train: sp.train[1] - sp.train[0],
+    val: sp.validation[1] - sp.validation[0],
+    test: sp.test[1] - sp.test[0]
+  });
+  const scores = { S0: score(score0, samples.s0, d0, split0), S: score(scoreS, samples.s, d, splitS) };
+  const bic = (trainScore: number, n: number, dim: number) => -2 * trainScore * n + gmmParameterCount(gmmOptions.nComponents!, dim) * Math.log(n);
 
   return {
     kind: "gmm-ecn-model",
-    version: 1,
+    version: 2,
     levels: m,
     alpha,
     alphaFitted,
     tick,
     volumeUnit,
     orderSizes: Array.from(orderSizes),
-    s0: mixtureToData(fit0.model),
-    s: mixtureToData(fitS.model),
-    scores: { S0: score(fit0.model, samples.s0, d0, split0), S: score(fitS.model, samples.s, d, splitS) },
-    bic: { S0: bicGmm(fit0.model, train0), S: bicGmm(fitS.model, trainS) },
+    s0,
+    s,
+    stepSpace,
+    depthCalibration,
+    scores,
+    bic: { S0: bic(scores.S0.train, split0.train[1] - split0.train[0], d0), S: bic(scores.S.train, nTrainS, d) },
     sampleCounts: { S0: counts(split0), S: counts(splitS) },
     fit: {
       nComponents: gmmOptions.nComponents!,
@@ -292,8 +437,10 @@ export const fitEcnModel = (rawSeries: SnapshotSeries, options: FitEcnOptions, r
     longRange: {
       mean: {
         theory: Array.from(longRangeMean(theoryMoments)),
+        fitted: Array.from(fittedMean),
         theoryFromData: Array.from(longRangeMean(dataMoments)),
-        empirical: empirical.mean
+        empirical: empirical.mean,
+        simulated: Array.from(simulated)
       },
       covariance: {
         theory: toMatrix(longRangeCovarianceDiscrete(theoryMoments), L),
@@ -313,12 +460,15 @@ export interface EcnSamplerData {
   readonly orderSizes: readonly number[];
   readonly s0: ReadonlyGaussianMixtureData;
   readonly s: ReadonlyGaussianMixtureData;
+  /** Absent: the S mixture is over delta itself, draws clipped to delta >= -1 (the paper's literal fit). */
+  readonly stepSpace?: StepSpace | undefined;
 }
 
 /**
  * The fitted model as the ECN agent's `EcnVariationModel`. Stateless (i.i.d. draws), so every
- * episode shares one sampler. S0: spread rounded to an integer >= 1. S: each delta clipped to
- * >= -1 (delta^- in [0, 1]), spread rounded to an integer >= 1, mid change as drawn.
+ * episode shares one sampler. S0: spread rounded to an integer >= 1. S: each level's draw mapped to
+ * delta by the step space (delta > -1), or clipped to delta >= -1 without one, so delta^- is in
+ * [0, 1]; spread rounded to an integer >= 1, mid change as drawn.
  */
 export const gmmVariationModel = (data: EcnSamplerData): EcnVariationModel => {
   const m = data.levels;
@@ -327,6 +477,12 @@ export const gmmVariationModel = (data: EcnSamplerData): EcnVariationModel => {
   if (initial.dim !== 2 * m + 1 || step.dim !== 2 * m + 2) {
     throw new RangeError(`mixture dimensions ${initial.dim}/${step.dim} do not match ${m} levels (expected ${2 * m + 1}/${2 * m + 2})`);
   }
+  const space = data.stepSpace;
+  if (space !== undefined && (space.reference.length !== 2 * m || space.increaseScale.length !== 2 * m)) {
+    throw new RangeError(`the step space has ${space.reference.length}/${space.increaseScale.length} levels, expected ${2 * m}`);
+  }
+  const inverseReference = space === undefined ? undefined : Float64Array.from(space.reference, (v) => 1 / v);
+  const increaseScale = space === undefined ? undefined : Float64Array.from(space.increaseScale);
   const spreadIndex0 = 2 * m;
   const spreadIndex = 2 * m;
   const sampler: EcnVariationSampler = {
@@ -337,7 +493,14 @@ export const gmmVariationModel = (data: EcnSamplerData): EcnVariationModel => {
     },
     sampleStep(rng: Random, out: Float64Array): void {
       step.sampleInto(rng, out, 0);
-      for (let j = 0; j < 2 * m; j++) if (out[j]! < -1) out[j] = -1;
+      if (inverseReference === undefined || increaseScale === undefined) {
+        for (let j = 0; j < 2 * m; j++) if (out[j]! < -1) out[j] = -1;
+      } else {
+        for (let j = 0; j < 2 * m; j++) {
+          const z = out[j]!;
+          out[j] = z >= 0 ? z * increaseScale[j]! : Math.exp(z * inverseReference[j]!) - 1;
+        }
+      }
       out[spreadIndex] = Math.max(1, Math.round(out[spreadIndex]!));
     }
   };

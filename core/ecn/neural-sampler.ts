@@ -9,14 +9,13 @@
  * (what the book actually did). The initial snapshot S0 is not modelled by the network and comes
  * from the vanilla model's S0 mixture, as do the alpha, tick, volume unit and order sizes.
  *
- * Warm start: before the first step the history is either k draws of the vanilla S mixture (the
+ * Warm start: before the first step the history is either k draws of the vanilla S model (the
  * default; random, from the episode's stream) or the first k samples of the training data
  * ("data"). The forward pass runs in float64 plain JS (`NeuralEcnInference`), one window per step.
  */
 import type { Random } from "../random/philox.ts";
-import { GmmSampler } from "./gmm.ts";
 import { zigguratNormal } from "./ziggurat.ts";
-import { gmmVariationModel, mixtureFromData, type EcnSamplerData } from "./model.ts";
+import { gmmVariationModel, type EcnSamplerData } from "./model.ts";
 import { NeuralEcnInference } from "./neural-network.ts";
 import { modelCorrelationFactor, type NeuralEcnModel } from "./neural-train.ts";
 import type { EcnVariationModel, EcnVariationSampler } from "./variation-model.ts";
@@ -53,7 +52,6 @@ export const neuralVariationModel = (neural: NeuralEcnModel, vanilla: EcnSampler
   if (m !== vanilla.levels || p !== 2 * m + 2) throw new NeuralSamplerError(`the neural model has ${m} levels (p = ${p}), the vanilla model ${vanilla.levels}`);
   const base = gmmVariationModel(vanilla);
   const baseSampler = base.forEpisode();
-  const vanillaStep = new GmmSampler(mixtureFromData(vanilla.s));
   const factor = modelCorrelationFactor(neural);
   const warmStart = options.warmStart ?? "vanilla";
   const mean = Float64Array.from(info.mean);
@@ -81,8 +79,8 @@ export const neuralVariationModel = (neural: NeuralEcnModel, vanilla: EcnSampler
       for (let r = 0; r < k; r++) {
         if (warmStart === "data") push(info.warmWindow.slice(r * p, r * p + p));
         else {
-          vanillaStep.sampleInto(rng, draw, 0);
-          postProcess(draw);
+          // The vanilla sampler maps its mixture's coordinates to delta and post-processes.
+          baseSampler.sampleStep(rng, draw);
           push(draw);
         }
       }
