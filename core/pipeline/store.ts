@@ -720,7 +720,7 @@ export class FsArtifactStore {
       const beat = await stat(path).catch(() => undefined);
       const silentMs = beat === undefined ? 0 : Date.now() - beat.mtimeMs;
       if ((holder !== undefined && holder.host === HOST && !processAlive(holder.pid)) || silentMs > this.lockStaleMs) {
-        await this.takeOverStale(path, holder, beat?.mtimeMs);
+        await this.takeOverStale(path, holder, beat?.mtimeMs, onWait);
         continue;
       }
       const who = holder ? `pid ${holder.pid} on ${holder.host}${holder.label ? ` (${holder.label})` : ""} since ${holder.since}` : "an unknown process";
@@ -741,7 +741,7 @@ export class FsArtifactStore {
    * lock file is removed only if it still names the dead holder (another waiter may already have
    * replaced it with its own live lock).
    */
-  private async takeOverStale(path: string, stale: LockOwner | undefined, staleMtimeMs: number | undefined): Promise<void> {
+  private async takeOverStale(path: string, stale: LockOwner | undefined, staleMtimeMs: number | undefined, notify: (message: string) => void): Promise<void> {
     const guard = `${path}.takeover`;
     let guardHandle;
     try {
@@ -760,7 +760,9 @@ export class FsArtifactStore {
       const info = await stat(path).catch(() => undefined);
       const same = stale !== undefined ? current?.nonce === stale.nonce : current === undefined && info?.mtimeMs === staleMtimeMs;
       if (same && info !== undefined) {
-        this.onWarning(`Taking over the lock ${path}${stale ? ` of pid ${stale.pid} on ${stale.host}` : ""}: its holder is gone (no heartbeat for ${Math.round((Date.now() - info.mtimeMs) / 1000)} s).`);
+        const silent = Math.round((Date.now() - info.mtimeMs) / 1000);
+        const why = stale !== undefined && stale.host === HOST && !processAlive(stale.pid) ? "its process has exited" : `no heartbeat for ${silent} s`;
+        notify(`Taking over the lock ${path}${stale ? ` of pid ${stale.pid} on ${stale.host}` : ""}: ${why}.`);
         await rm(path, { force: true });
       }
     } finally {
