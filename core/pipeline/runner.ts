@@ -276,7 +276,7 @@ const runOnce = (request: RunRequest) =>
       });
 
     // Every input file is hashed before anything is written, so a bad path fails the run (exit 2)
-    // with the store untouched; the loop below then finds the hashes in the stat cache.
+    // with the store untouched; the loop below takes the hashes from here.
     const fileVersions = new Map<string, string>();
     for (const item of resolved.nodes) {
       const stage = item.node.stage;

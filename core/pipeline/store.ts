@@ -501,31 +501,38 @@ export class FsArtifactStore {
 
   /**
    * Removes blobs that no manifest and no live run's lease references and that are older than the
-   * grace period, expired leases, and tmp/ leftovers of writers that are no longer running. Leases
-   * are read before the blobs are listed and a run leases a blob before writing it, so a blob a
-   * run writes meanwhile is either leased in what gc read or younger than the grace period.
+   * grace period, expired leases, and tmp/ leftovers of writers that are no longer running. The
+   * order is what makes it safe next to running runs, even with no grace period: a run leases a
+   * blob before writing (or re-touching) it and removes its lease only after committing the
+   * manifests, so gc lists the blobs first, then reads the leases, then the manifests; and it skips
+   * a blob touched since it was listed.
    */
   async gc(options: GcOptions = {}): Promise<GcResult> {
     const graceMs = options.graceMs ?? DEFAULT_GC_GRACE_MS;
-    const referenced = new Set<string>();
-    for (const hash of await this.liveLeasedBlobs(true)) referenced.add(hash);
-    for (const manifest of await this.listManifests()) for (const hash of manifestBlobs(manifest)) referenced.add(hash);
-    let removedBlobs = 0;
-    let freedBytes = 0;
     const blobsDir = join(this.root, "blobs");
-    const now = Date.now();
+    const listed: Array<{ readonly name: string; readonly path: string; readonly mtimeMs: number; readonly size: number }> = [];
     for (const prefix of await readdir(blobsDir).catch(() => [] as string[])) {
       const dir = join(blobsDir, prefix);
       for (const name of await readdir(dir).catch(() => [] as string[])) {
-        if (referenced.has(name)) continue;
         const path = join(dir, name);
         const info = await stat(path).catch(() => undefined);
-        if (info === undefined || now - info.mtimeMs < graceMs) continue;
-        await rm(path, { force: true });
-        this.verified.delete(name);
-        removedBlobs++;
-        freedBytes += info.size;
+        if (info !== undefined) listed.push({ name, path, mtimeMs: info.mtimeMs, size: info.size });
       }
+    }
+    const referenced = await this.liveLeasedBlobs(true);
+    for (const manifest of await this.listManifests()) for (const hash of manifestBlobs(manifest)) referenced.add(hash);
+    let removedBlobs = 0;
+    let freedBytes = 0;
+    const now = Date.now();
+    for (const blob of listed) {
+      if (referenced.has(blob.name) || now - blob.mtimeMs < graceMs) continue;
+      // Touched since listed: a run re-used it (putBlob of identical bytes) after the leases were read.
+      const info = await stat(blob.path).catch(() => undefined);
+      if (info === undefined || info.mtimeMs !== blob.mtimeMs) continue;
+      await rm(blob.path, { force: true });
+      this.verified.delete(blob.name);
+      removedBlobs++;
+      freedBytes += blob.size;
     }
     await this.cleanTmp();
     return { removedBlobs, freedBytes };
