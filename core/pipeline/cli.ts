@@ -222,7 +222,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       const exit = await Effect.runPromise(Fiber.await(fiber));
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
-      if (signalled !== undefined && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+      // Stopped by the signal (or failing because of it, e.g. a worker torn down): 130 / 143 either way.
+      if (signalled !== undefined && Exit.isFailure(exit)) {
         err(`interrupted; ${checkpointed} iterations checkpointed, re-run to resume`);
         return signalled === "SIGINT" ? 130 : 143;
       }

@@ -7,12 +7,13 @@
  *            (when the run does not read that blob) `verify`, `verify --repair` and a run;
  *   gc       `gc --grace 0` in a loop next to a first run;
  *   run      two first runs at once on one store.
- * A fault is survived when the store ends with every node's data version equal to a fault-free
+ * SIGTERM exits 143 once the run has installed its handler (earlier, during start-up, Node's default
+ * applies: nothing has been written yet). A fault is survived when the store ends with every node's data version equal to a fault-free
  * run's (as `show`, which hashes what it exports, reports them) and `verify` finds nothing. Prints
  * one JSON object. Usage: node --import tsx test/bench/store-faults.bench.ts [faults] [seed]
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,6 +82,8 @@ const tally = {
   runsCompleted: 0,
   killsBySignal: { SIGKILL: 0, SIGTERM: 0 },
   sigtermExit143: 0,
+  /** Lock or lease files a SIGTERMed run left behind (it must release them; SIGKILL cannot). */
+  sigtermLeftovers: 0,
   corruptionsInjected: 0,
   corruptionsDetectedByRun: 0,
   corruptionsDetectedByVerify: 0,
@@ -114,6 +117,7 @@ for (let i = 0; i < faults; i++) {
     const killed = await victim.done;
     if (killed.code === 0) tally.runsCompleted++; // finished before the signal
     if (signal === "SIGTERM" && killed.code === 143) tally.sigtermExit143++;
+    if (signal === "SIGTERM") tally.sigtermLeftovers += ["locks", "leases"].flatMap((d) => (existsSync(join(store, d)) ? readdirSync(join(store, d)) : [])).length;
     note = `${signal} after ${delay.toFixed(0)} ms (exit ${killed.code})`;
     await run();
   } else if (kind === "flip") {
