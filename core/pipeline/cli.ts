@@ -1,21 +1,24 @@
 /**
- * The `pipeline` command (ARCHITECTURE section 3): list, run, explain, show, gc, clean. It takes
+ * The `pipeline` command (ARCHITECTURE section 3): list, run, explain, show, gc, verify, clean. It takes
  * the registry of pipelines as an argument, so the framework knows nothing about markets; the
  * entry point in `pipelines/` passes the project's registry. Exit codes: 0 success, 1 a stage
- * failed, 2 bad usage or bad params (then nothing is written to the store). Arguments are parsed by
+ * failed, 2 bad usage or bad params (then nothing is written to the store), 130/143 a run stopped by
+ * SIGINT/SIGTERM (after committing or abandoning its current write, releasing its locks and leases;
+ * re-running resumes from the last checkpoint). Arguments are parsed by
  * hand rather than with @effect/cli because a cached re-run must answer in well under two seconds
  * and that module alone costs about a second to load here.
  */
-import { readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect";
+import { Cause, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option } from "effect";
+import { cacheKey } from "./canonical.ts";
 import { layerBackend } from "./backend.ts";
 import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { layerProgress } from "./progress.ts";
 import { runPipeline, type StageEvent } from "./runner.ts";
-import { ArtifactStore } from "./store.ts";
+import { ArtifactStore, DEFAULT_GC_GRACE_MS } from "./store.ts";
 
 export interface PipelineEntry {
   readonly name: string;
@@ -34,6 +37,8 @@ interface ParsedArgs {
   readonly store: string;
   readonly json: boolean;
   readonly help: boolean;
+  readonly repair: boolean;
+  readonly graceMs: number | undefined;
 }
 
 const USAGE = `Usage: pipeline <command> [options]
@@ -43,8 +48,13 @@ Commands:
   run <name> [options]          run a pipeline; prints hit or ran (and why) per stage
   explain <name> [options]      what would run and why, without running
   show <name> [node] [--json]   artifact files and lineage of the last run
-  gc                            remove blobs no manifest references
-  clean <name>                  forget a pipeline's cache entries
+  gc [--grace SECONDS]          remove blobs no manifest or running run references, older than
+                                the grace period (default ${DEFAULT_GC_GRACE_MS / 60_000} minutes)
+  verify [--repair]             hash every blob; --repair drops corrupt blobs and the entries
+                                that reference them, so the next run recomputes them
+  clean <name> [options]        forget the entries the pipeline's nodes resolve to with these
+                                params (loop checkpoints included), unless another pipeline's
+                                last run uses them
 
 Options:
   --preset P        params preset (quick, paper, ... as the pipeline defines)
@@ -62,6 +72,8 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let store = "artifacts";
   let json = false;
   let help = false;
+  let repair = false;
+  let graceMs: number | undefined;
   const valueOf = (flag: string, i: number): string => {
     const value = argv[i + 1];
     if (value === undefined || value.startsWith("--")) throw new UsageError({ message: `${flag} needs a value.` });
@@ -92,6 +104,16 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
       case "--json":
         json = true;
         break;
+      case "--repair":
+        repair = true;
+        break;
+      case "--grace": {
+        const text = take();
+        const seconds = Number(text);
+        if (text.trim() === "" || !Number.isFinite(seconds) || seconds < 0) throw new UsageError({ message: `--grace needs a number of seconds (0 or more), got "${text}".` });
+        graceMs = seconds * 1000;
+        break;
+      }
       case "--help":
       case "-h":
         help = true;
@@ -102,7 +124,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         else positional.push(arg);
     }
   }
-  return { command: positional.shift(), positional, preset, sets, until, store, json, help };
+  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs };
 };
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length));
@@ -124,6 +146,16 @@ const stderrLogger = Logger.replace(
     process.stderr.write(`${logLevel.label.toLowerCase()}: ${text}\n`);
   })
 );
+
+/** One sentence for an error that escaped as a defect (an fs call rejected, ...): its first line, no stack. */
+const describeDefect = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause);
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : undefined;
+  const text = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+  if (code === "EROFS" || code === "EACCES" || code === "EPERM") return `${text}; the store cannot be written here (read-only or not yours): use a writable --store for this command.`;
+  if (code === "ENOSPC" || code === "EDQUOT") return `${text}; the disk is full: free space (pipeline gc) and try again.`;
+  return text;
+};
 
 /** Runs the CLI and returns the process exit code. */
 export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<PipelineEntry>): Promise<number> => {
@@ -189,9 +221,30 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         until: args.until,
         storeRoot,
         explainOnly,
-        onEvent: (event) => (args.json ? out(JSON.stringify(event)) : out(formatEvent(event)))
+        onEvent: (event) => (args.json ? out(JSON.stringify(event)) : out(formatEvent(event))),
+        onCheckpoint: (_node, iteration) => void (checkpointed = iteration)
       }).pipe(Effect.provide(Layer.mergeAll(storeLayer, layerBackend(), layerProgress(args.json))));
-      const exit = await Effect.runPromiseExit(program);
+      // SIGINT/SIGTERM interrupt the run: the checkpoint being written is committed first
+      // (uninterruptible), then locks, leases and workers are released by their finalizers. A
+      // second signal exits at once (anything left behind is then recognised as stale).
+      let checkpointed = 0;
+      let signalled: NodeJS.Signals | undefined;
+      const fiber = Effect.runFork(program);
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (signalled !== undefined) process.exit(signal === "SIGINT" ? 130 : 143);
+        signalled = signal;
+        Effect.runFork(Fiber.interrupt(fiber));
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      const exit = await Effect.runPromise(Fiber.await(fiber));
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      // Stopped by the signal (or failing because of it, e.g. a worker torn down): 130 / 143 either way.
+      if (signalled !== undefined && Exit.isFailure(exit)) {
+        err(`interrupted; ${checkpointed} iterations checkpointed, re-run to resume`);
+        return signalled === "SIGINT" ? 130 : 143;
+      }
       if (Exit.isSuccess(exit)) {
         if (!args.json) out(`done in ${((performance.now() - started) / 1000).toFixed(2)}s`);
         return 0;
@@ -202,7 +255,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${error.message ?? String(error)}`);
         return error instanceof UsageError || error._tag === "UsageError" ? 2 : 1;
       }
-      err(`error: ${Cause.pretty(exit.cause)}`);
+      err(`error: ${describeDefect(exit.cause)}`);
       return 1;
     }
     case "show": {
@@ -224,7 +277,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         for (const node of nodes) {
           const recordPath = join(storeRoot, "refs", pipeline.name, `${node.id}.json`);
           const record = yield* Effect.promise(() => readFile(recordPath, "utf8").then((t) => JSON.parse(t) as { key: string }).catch(() => undefined));
-          const manifest = record ? yield* store.readManifest(record.key) : undefined;
+          // Decoded only: the bytes exported below are hashed as they are read, and show repairs nothing.
+          const manifest = record ? yield* store.readManifest(record.key, "none") : undefined;
           if (manifest === undefined) {
             rows.push({ node: node.id, stage: node.stage.name, status: "not run" });
             continue;
@@ -232,11 +286,19 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
           // Read only: the files were written by the run that made this result.
           const codec = node.stage._kind === "loop" ? node.stage.state : node.stage.output;
           const files = yield* Effect.promise(() => readExports(storeRoot, pipeline.name, node.id, manifest));
+          // Every blob of the result is hashed; a corrupt or missing one stops show with one sentence.
+          const verifyBlob = (hash: string, name: string) =>
+            store.getBlob(hash, { keepCorrupt: true }).pipe(
+              Effect.mapError((e) =>
+                e._tag === "BlobCorrupt" || e._tag === "BlobMissing"
+                  ? new UsageError({ message: `The stored ${name} of node "${node.id}" is ${e._tag === "BlobCorrupt" ? "corrupt" : "missing"} (blob ${hash.slice(0, 12)}...); run pipeline verify --repair to drop it, then run the pipeline again to recompute it.` })
+                  : e
+              )
+            );
+          const valueBytes = yield* verifyBlob(manifest.outputs["value"]!.blob, `value.${codec.extension}`);
+          for (const [name, blob] of Object.entries(manifest.exports ?? {})) yield* verifyBlob(blob, name);
           let summary: unknown;
-          if (entry.summarize !== undefined) {
-            const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob);
-            summary = entry.summarize(node.id, codec.decode(bytes));
-          }
+          if (entry.summarize !== undefined) summary = entry.summarize(node.id, codec.decode(valueBytes));
           rows.push({
             node: node.id,
             stage: node.stage.name,
@@ -250,7 +312,13 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         }
         return rows;
       }).pipe(Effect.provide(storeLayer));
-      const rows = await Effect.runPromise(program);
+      const shown = await Effect.runPromiseExit(program);
+      if (Exit.isFailure(shown)) {
+        const failure = Cause.failureOption(shown.cause);
+        err(`error: ${Option.isSome(failure) ? failure.value.message : describeDefect(shown.cause)}`);
+        return 1;
+      }
+      const rows = shown.value;
       if (args.json) out(JSON.stringify({ pipeline: pipeline.name, nodes: rows }));
       else {
         for (const row of rows) {
@@ -264,9 +332,33 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "gc": {
-      const result = await Effect.runPromise(Effect.flatMap(ArtifactStore, (s) => s.gc()).pipe(Effect.provide(storeLayer)));
+      const gc = await Effect.runPromiseExit(Effect.flatMap(ArtifactStore, (st) => st.gc(args.graceMs === undefined ? {} : { graceMs: args.graceMs })).pipe(Effect.provide(storeLayer)));
+      if (Exit.isFailure(gc)) {
+        const failure = Cause.failureOption(gc.cause);
+        err(`error: ${Option.isSome(failure) ? failure.value.message : describeDefect(gc.cause)}`);
+        return 1;
+      }
+      const result = gc.value;
       out(args.json ? JSON.stringify(result) : `removed ${result.removedBlobs} blobs, freed ${(result.freedBytes / 1e6).toFixed(1)} MB`);
       return 0;
+    }
+    case "verify": {
+      const verified = await Effect.runPromiseExit(Effect.flatMap(ArtifactStore, (st) => st.verify({ repair: args.repair })).pipe(Effect.provide(storeLayer)));
+      if (Exit.isFailure(verified)) {
+        const failure = Cause.failureOption(verified.cause);
+        err(`error: ${Option.isSome(failure) ? failure.value.message : describeDefect(verified.cause)}`);
+        return 1;
+      }
+      const result = verified.value;
+      const problems = result.corruptBlobs.length + result.brokenEntries.length;
+      if (args.json) out(JSON.stringify(result));
+      else {
+        out(`checked ${result.blobs} blobs (${(result.bytes / 1e6).toFixed(1)} MB): ${result.corruptBlobs.length} corrupt, ${result.brokenEntries.length} cache entries reference a corrupt or missing blob`);
+        for (const hash of result.corruptBlobs) out(`  corrupt blob ${hash}`);
+        for (const key of result.brokenEntries) out(`  broken entry ${key}`);
+        if (problems > 0) out(result.repaired ? "repaired: removed them; the next run recomputes those entries" : "run pipeline verify --repair to remove them, so the next run recomputes those entries");
+      }
+      return problems > 0 && !result.repaired ? 1 : 0;
     }
     case "clean": {
       const entry = findEntry(args.positional[0]);
@@ -274,23 +366,76 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${entry}`);
         return 2;
       }
-      const removed = await Effect.runPromise(
-        Effect.gen(function* () {
-          const store = yield* ArtifactStore;
-          const manifests = yield* store.listManifests();
-          let count = 0;
-          for (const m of manifests) {
-            if (m.pipeline === entry.name) {
-              yield* store.deleteManifest(m.key);
-              count++;
+      const pipeline = await entry.load();
+      // The entries this pipeline's nodes resolve to today: the plan of an explain with these params.
+      const resolvedKeys = new Set<string>();
+      const loops = new Map<string, string>(); // loop key -> node id
+      const program = Effect.gen(function* () {
+        yield* runPipeline({
+          pipeline,
+          preset: args.preset,
+          sets: args.sets,
+          storeRoot,
+          explainOnly: true,
+          onKey: (node, key, loopKey) => {
+            resolvedKeys.add(key);
+            if (loopKey !== undefined) loops.set(loopKey, node);
+          }
+        });
+        const store = yield* ArtifactStore;
+        const manifests = yield* store.listManifests();
+        // Every checkpoint of a resolved loop, whatever iteration count it was made for.
+        let checkpoints = 0;
+        for (const m of manifests) {
+          const iteration = m.provenance["iteration"];
+          if (typeof iteration !== "number") continue;
+          for (const [loopKey, node] of loops) {
+            if (m.node === node && m.key === cacheKey({ loop: loopKey, iteration }) && !resolvedKeys.has(m.key)) {
+              resolvedKeys.add(m.key);
+              checkpoints++;
             }
           }
-          yield* Effect.promise(() => rm(join(storeRoot, "refs", entry.name), { recursive: true, force: true }));
-          yield* Effect.promise(() => rm(join(storeRoot, "exports", entry.name), { recursive: true, force: true }));
-          return count;
-        }).pipe(Effect.provide(storeLayer))
+        }
+        // Entries another pipeline's last run points at stay (their blobs too).
+        const held = new Set<string>();
+        const refsRoot = join(storeRoot, "refs");
+        const others = yield* Effect.promise(() => readdir(refsRoot).catch(() => [] as string[]));
+        for (const other of others.filter((p) => p !== pipeline.name)) {
+          const files = yield* Effect.promise(() => readdir(join(refsRoot, other)).catch(() => [] as string[]));
+          for (const file of files) {
+            const record = yield* Effect.promise(() => readFile(join(refsRoot, other, file), "utf8").then((t) => JSON.parse(t) as { key?: unknown }).catch(() => undefined));
+            if (typeof record?.key === "string") held.add(record.key);
+          }
+        }
+        let forgotten = 0;
+        let kept = 0;
+        for (const key of resolvedKeys) {
+          if (held.has(key)) kept++;
+          else if (yield* store.deleteManifest(key)) forgotten++;
+        }
+        yield* Effect.promise(() => rm(join(storeRoot, "refs", pipeline.name), { recursive: true, force: true }));
+        yield* Effect.promise(() => rm(join(storeRoot, "exports", pipeline.name), { recursive: true, force: true }));
+        for (const loopKey of loops.keys()) yield* Effect.promise(() => rm(join(storeRoot, "loops", `${loopKey}.json`), { force: true }));
+        return { forgotten, checkpoints, kept };
+      }).pipe(Effect.provide(Layer.mergeAll(storeLayer, layerBackend(), layerProgress(true))));
+      const cleaned = await Effect.runPromiseExit(program);
+      if (Exit.isFailure(cleaned)) {
+        const failure = Cause.failureOption(cleaned.cause);
+        if (Option.isSome(failure)) {
+          const error = failure.value as { _tag?: string; message?: string };
+          err(`error: ${error.message ?? String(error)}`);
+          return error._tag === "UsageError" ? 2 : 1;
+        }
+        err(`error: ${describeDefect(cleaned.cause)}`);
+        return 1;
+      }
+      const { forgotten, checkpoints, kept } = cleaned.value;
+      const summary = { pipeline: pipeline.name, forgotten, checkpoints, kept };
+      out(
+        args.json
+          ? JSON.stringify(summary)
+          : `forgot ${forgotten} cache entries of ${pipeline.name} (loop checkpoints included: ${checkpoints})${kept > 0 ? `; kept ${kept} that another pipeline's last run uses` : ""}; run pipeline gc to free their blobs`
       );
-      out(`forgot ${removed} cache entries of ${entry.name}; run pipeline gc to free their blobs`);
       return 0;
     }
     default:

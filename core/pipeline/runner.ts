@@ -9,7 +9,9 @@
  * previous run recorded name the first changed module and the import path to it. Loop nodes
  * resume from their latest checkpoint: the state after k iterations is a pure function of
  * (loop key, k), so checkpoint k is stored under hash(loop key, k) and raising N re-uses every
- * checkpoint already made.
+ * checkpoint already made. A checkpoint write is never cut in half by an interruption (it
+ * completes, then the run stops), and the bytes a running stage reads are hashed: an input found
+ * corrupt or gone is dropped and the plan is made again, so the node that produced it is recomputed.
  */
 import { constants } from "node:fs";
 import { access, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
@@ -62,7 +64,14 @@ export interface RunRequest {
   /** Plan only: report what would run and why, run nothing. */
   readonly explainOnly?: boolean;
   readonly onEvent?: (event: StageEvent) => void;
+  /** Called with a loop node's latest persisted iteration (on resume and after each checkpoint). */
+  readonly onCheckpoint?: (node: string, iteration: number) => void;
+  /** Called with each node's cache key once known; `loopKey` is the key checkpoints chain from. */
+  readonly onKey?: (node: string, key: string, loopKey: string | undefined) => void;
 }
+
+/** An input of a running stage was corrupt or missing: the plan is made again so its producer re-runs. */
+class InputLost extends Data.TaggedError("InputLost")<{ readonly node: string; readonly message: string }> {}
 
 export interface NodeResult {
   readonly node: string;
@@ -254,8 +263,21 @@ const checkFileInputs = (nodes: ReadonlyArray<ResolvedNode>) =>
     );
   });
 
-/** Runs (or explains) a pipeline. Fails with `UsageError` for bad params and `StageRunError` when a stage fails. */
+/**
+ * Runs (or explains) a pipeline. Fails with `UsageError` for bad params and `StageRunError` when a
+ * stage fails. An input found corrupt or missing when a stage reads it makes the plan again (at
+ * most a few times: each round drops the bad entry, so the next one recomputes it).
+ */
 export const runPipeline = (request: RunRequest) =>
+  runOnce(request).pipe(
+    Effect.tapErrorTag("InputLost", (lost) => Effect.logWarning(`${lost.message}; planning again so that it is recomputed.`)),
+    Effect.retry({ times: 3, while: (e) => e._tag === "InputLost" }),
+    Effect.catchTag("InputLost", (lost) =>
+      Effect.fail(new StageRunError({ node: lost.node, stage: lost.node, message: `${lost.message}; run pipeline verify --repair, then run again.` }))
+    )
+  );
+
+const runOnce = (request: RunRequest) =>
   Effect.gen(function* () {
     const store = yield* ArtifactStore;
     const backend = yield* Backend;
@@ -289,11 +311,34 @@ export const runPipeline = (request: RunRequest) =>
         const result = results.get(nodeId)!;
         const node = request.pipeline.nodes.find((n) => n.id === nodeId)!;
         const codec = node.stage._kind === "loop" ? node.stage.state : node.stage.output;
-        const bytes = yield* store.getBlob(result.manifest.outputs["value"]!.blob);
+        const bytes = yield* store.getBlob(result.manifest.outputs["value"]!.blob).pipe(
+          Effect.catchTags({
+            BlobCorrupt: (e) => Effect.fail(new InputLost({ node: nodeId, message: `The stored output of node "${nodeId}" is corrupt (${e.hash.slice(0, 12)}...) and was removed` })),
+            BlobMissing: (e) => Effect.fail(new InputLost({ node: nodeId, message: `The stored output of node "${nodeId}" is gone (${e.hash.slice(0, 12)}...)` }))
+          })
+        );
         const value = yield* Effect.try({ try: () => codec.decode(bytes), catch: (e) => e as TaggedFailure });
         decodedOutputs.set(nodeId, value);
         return value;
       });
+
+    // Every input file is hashed before anything is written, so a bad path fails the run (exit 2)
+    // with the store untouched; the loop below takes the hashes from here.
+    const fileVersions = new Map<string, string>();
+    for (const item of resolved.nodes) {
+      const stage = item.node.stage;
+      if (stage._kind !== "stage" || stage.fileInputs === undefined) continue;
+      for (const file of stage.fileInputs(item.params)) {
+        const path = resolvePath(file);
+        if (fileVersions.has(path)) continue;
+        fileVersions.set(
+          path,
+          yield* store.hashFile(path).pipe(
+            Effect.mapError(() => new UsageError({ message: `Node "${item.node.id}" reads ${path}, which cannot be read; check the path (set it with --set ${item.node.paramsPath}.path=FILE).` }))
+          )
+        );
+      }
+    }
 
     for (const item of resolved.nodes) {
       const { node } = item;
@@ -314,9 +359,7 @@ export const runPipeline = (request: RunRequest) =>
       if (stage._kind === "stage" && stage.fileInputs !== undefined) {
         for (const file of stage.fileInputs(item.params)) {
           const path = resolvePath(file);
-          inputVersions[`file:${path}`] = yield* store.hashFile(path).pipe(
-            Effect.mapError(() => new UsageError({ message: `Node "${node.id}" reads ${path}, which cannot be read; check the path (set it with --set ${node.paramsPath}.path=FILE).` }))
-          );
+          inputVersions[`file:${path}`] = fileVersions.get(path)!;
         }
       }
       const keyParts = { stage: stage.name, code, params: paramsCanonical, inputs: inputVersions, runtime };
@@ -342,12 +385,14 @@ export const runPipeline = (request: RunRequest) =>
         emit({ stage: stage.name, node: node.id, key: "", status: "will-run", reason: codeChanged ? "CODE" : "INPUT", ms: 0, detail: withChange("an upstream node will run first")!, ...changed });
         continue;
       }
+      request.onKey?.(node.id, key, isLoop ? baseKey : undefined);
       const existing = yield* store.readManifest(key);
       if (existing !== undefined) {
         results.set(node.id, { node: node.id, key, dataVersion: existing.dataVersion, manifest: existing });
         const record = { key, code, params: paramsRecord, inputs: inputVersions, files: fingerprint.fileHashes, scheme: fingerprint.scheme };
         if (!request.explainOnly && (previous === undefined || canonicalJson(previous) !== canonicalJson(record))) {
-          yield* Effect.promise(() => writeJsonAtomic(recordPath, record));
+          // Only explains later re-runs: a store that cannot be written (read-only mount) still serves hits.
+          yield* Effect.promise(() => writeJsonAtomic(recordPath, record).catch(() => undefined));
         }
         if (!request.explainOnly) yield* exportNode(node, existing);
         emit({ stage: stage.name, node: node.id, key, status: "hit", reason: null, ms: Math.round(performance.now() - started) });
@@ -420,7 +465,7 @@ export const runPipeline = (request: RunRequest) =>
           const plain = stage as Stage<unknown, unknown, unknown>;
           const value = yield* plain.run(inputs, item.params).pipe(Effect.provide(layers));
           decodedOutputs.set(node.id, value);
-          return { manifest: yield* persist(key, value, plain.output, plain.exports), ran: true };
+          return { manifest: yield* Effect.uninterruptible(persist(key, value, plain.output, plain.exports)), ran: true };
         }
         const loop = stage as LoopStage<unknown, unknown, unknown>;
         const indexPath = join(request.storeRoot, "loops", `${baseKey}.json`);
@@ -432,11 +477,19 @@ export const runPipeline = (request: RunRequest) =>
         for (const k of [...known].filter((k) => k <= item.iterations).sort((a, b) => b - a)) {
           const manifest = yield* store.readManifest(checkpointKey(k));
           if (manifest === undefined) continue;
-          const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob);
+          // Hashed as read; a checkpoint found corrupt here (removed by getBlob) falls back to an older one.
+          const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob).pipe(
+            Effect.catchTags({
+              BlobCorrupt: (e) => Effect.as(Effect.logWarning(`Checkpoint ${k} of node "${node.id}" is corrupt (${e.hash.slice(0, 12)}...) and was removed; resuming from an earlier one.`), undefined),
+              BlobMissing: () => Effect.succeed(undefined)
+            })
+          );
+          if (bytes === undefined) continue;
           state = yield* Effect.try({ try: () => loop.state.decode(bytes), catch: (e) => e as TaggedFailure });
           from = k;
           break;
         }
+        if (from > 0) request.onCheckpoint?.(node.id, from);
         // The latest live state, released (threads, connections) however the loop ends.
         let live: unknown;
         const releaseLive = Effect.suspend(() => (live !== undefined && loop.release !== undefined ? loop.release(live) : Effect.void));
@@ -455,9 +508,17 @@ export const runPipeline = (request: RunRequest) =>
             live = state;
             task.advance(1, status);
             if (k % item.checkpointEvery === 0 || k === item.iterations) {
-              last = yield* persist(checkpointKey(k), state, loop.state, k === item.iterations ? loop.exports : undefined, { iteration: k });
-              known.add(k);
-              yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+              // Uninterruptible: a SIGINT/SIGTERM arriving now waits for the checkpoint to be committed.
+              const iteration = k;
+              last = yield* Effect.uninterruptible(
+                Effect.gen(function* () {
+                  const written = yield* persist(checkpointKey(iteration), state, loop.state, iteration === item.iterations ? loop.exports : undefined, { iteration });
+                  known.add(iteration);
+                  yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+                  return written;
+                })
+              );
+              request.onCheckpoint?.(node.id, k);
             }
           }
           task.done();
@@ -471,8 +532,9 @@ export const runPipeline = (request: RunRequest) =>
         return { manifest: last, ran: true };
       });
 
-      const outcome = yield* store.withLock(isLoop ? baseKey : key, execute).pipe(
-        Effect.catchAll((failure: TaggedFailure | { _tag: string; message?: string }) => {
+      const outcome = yield* store.withLock(isLoop ? baseKey : key, execute, `node "${node.id}" of ${request.pipeline.name}`).pipe(
+        Effect.catchAll((failure: TaggedFailure | { _tag: string; message?: string }): Effect.Effect<never, InputLost | StageRunError> => {
+          if (failure instanceof InputLost) return Effect.fail(failure);
           const message = "message" in failure && failure.message ? failure.message : failure._tag;
           emit({ stage: stage.name, node: node.id, key, status: "failed", reason, ms: Math.round(performance.now() - started), detail: withChange(message)!, ...changed });
           return Effect.fail(new StageRunError({ node: node.id, stage: stage.name, message: `Stage "${stage.name}" (node "${node.id}") failed: ${message}` }));

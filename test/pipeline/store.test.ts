@@ -4,6 +4,7 @@
  * processes, garbage collection of unreferenced blobs, and the input-file stat cache.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { getEventListeners } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -382,14 +383,45 @@ describe("gc", () => {
     await store.writeManifest(m2);
     await store.deleteManifest(m2.key);
 
-    const result = await store.gc();
+    const result = await store.gc({ graceMs: 0 });
     expect(result.removedBlobs).toBe(3);
     expect(result.freedBytes).toBe(payloads[2]!.byteLength + payloads[3]!.byteLength + payloads[4]!.byteLength);
     for (const gone of [out2!, orphan1!, orphan2!]) expect((await rejection(store.getBlob(gone)))._tag).toBe("BlobMissing");
     expect(await store.getBlob(out1!)).toEqual(payloads[0]);
     expect(await store.getBlob(exp1!)).toEqual(payloads[1]);
     expect(await store.readManifest(sha("m1"))).toBeDefined();
-    expect(await store.gc()).toEqual({ removedBlobs: 0, freedBytes: 0 });
+    expect(await store.gc({ graceMs: 0 })).toEqual({ removedBlobs: 0, freedBytes: 0 });
+    // The default grace period keeps a blob just written that nothing references yet.
+    const young = await store.putBlob(text("young orphan"));
+    expect((await store.gc()).removedBlobs).toBe(0);
+    expect(await store.getBlob(young)).toEqual(text("young orphan"));
+  });
+
+  it("keeps the blobs a live run has leased but not yet committed, and drops the leases of dead runs", async () => {
+    const root = tempDir("gc-lease");
+    const run = new FsArtifactStore(root, { lease: true });
+    const collector = new FsArtifactStore(root);
+    const bytes = text("written, manifest not yet");
+    const blob = await run.putBlob(bytes);
+    expect((await collector.gc({ graceMs: 0 })).removedBlobs).toBe(0);
+    // The run commits after the gc: its blob is still there.
+    await run.writeManifest(manifestFor(sha("leased"), blob, bytes.byteLength));
+    const orphan = await run.putBlob(text("leased, never committed"));
+    await run.close();
+    expect(readdirSync(join(root, "leases"))).toEqual([]);
+    expect((await collector.gc({ graceMs: 0 })).removedBlobs).toBe(1);
+    expect((await rejection(collector.getBlob(orphan)))._tag).toBe("BlobMissing");
+
+    // A lease left by a process that died (SIGKILL: no close) protects nothing and is removed.
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+    writeFileSync(join(root, "leases", `${dead}.${hostname()}.x.json`), JSON.stringify({ pid: dead, host: hostname(), blobs: [orphan] }));
+    const stray = await collector.putBlob(text("stray"));
+    writeFileSync(join(root, "leases", `1.elsewhere.y.json`), JSON.stringify({ pid: 1, host: "elsewhere", blobs: [stray] }));
+    expect((await collector.gc({ graceMs: 0 })).removedBlobs).toBe(0); // the other host's lease is fresh
+    const past = new Date(Date.now() - 3_600_000);
+    utimesSync(join(root, "leases", `1.elsewhere.y.json`), past, past);
+    expect((await collector.gc({ graceMs: 0 })).removedBlobs).toBe(1);
+    expect(readdirSync(join(root, "leases"))).toEqual([]);
   });
 
   it("keeps recently written unreferenced blobs within the grace period", async () => {
@@ -401,6 +433,126 @@ describe("gc", () => {
     utimesSync(join(root, "blobs", old.slice(0, 2), old), past, past);
     expect((await store.gc({ graceMs: 60_000 })).removedBlobs).toBe(1);
     expect(await store.getBlob(fresh)).toEqual(text("fresh"));
+  });
+});
+
+describe("lock waits", () => {
+  it("adds no abort listener per poll, and announces the wait once, naming the holder", async () => {
+    const root = tempDir("wait");
+    const notices: string[] = [];
+    const holder = new FsArtifactStore(root);
+    const waiter = new FsArtifactStore(root, { lockPollMs: 1, onWait: (m) => notices.push(m) });
+    const held = await holder.acquireLock("k", undefined, "node \"x\" of demo");
+    const controller = new AbortController();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    const waiting = waiter.acquireLock("k", controller.signal);
+    // Many polls (1-8 ms apart) while the lock stays held.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(getEventListeners(controller.signal, "abort").length).toBeLessThanOrEqual(1);
+    await held.release();
+    const lock = await waiting;
+    await lock.release();
+    process.off("warning", onWarning);
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(new RegExp(`pid ${process.pid} on .+ \\(node "x" of demo\\)`));
+  });
+
+  it("takes over a lock of another host whose heartbeat stopped, never one whose heartbeat is fresh", async () => {
+    const root = tempDir("heartbeat");
+    mkdirSync(join(root, "locks"), { recursive: true });
+    const lockFile = join(root, "locks", "k.lock");
+    writeFileSync(lockFile, JSON.stringify({ pid: 1, host: "another-host", nonce: "theirs", since: "then" }));
+    const impatient = new FsArtifactStore(root, { lockPollMs: 5, lockTimeoutMs: 200, lockStaleMs: 60_000, onWait: () => undefined, onWarning: () => undefined });
+    expect((await rejection(impatient.withLock("k", async () => "ran"))).message).toMatch(/pid 1 on another-host/);
+    const past = new Date(Date.now() - 120_000);
+    utimesSync(lockFile, past, past);
+    expect(await impatient.withLock("k", async () => "ran")).toBe("ran");
+    expect(existsSync(lockFile)).toBe(false);
+
+    // A holder refreshes its heartbeat, so a long critical section is not taken over.
+    const beating = new FsArtifactStore(root, { lockHeartbeatMs: 20, lockStaleMs: 150 });
+    const contender = new FsArtifactStore(root, { lockPollMs: 5, lockStaleMs: 150, onWait: () => undefined });
+    const order: string[] = [];
+    await Promise.all([
+      beating.withLock("k", async () => {
+        order.push("a start");
+        await new Promise((r) => setTimeout(r, 500));
+        order.push("a end");
+      }),
+      new Promise((r) => setTimeout(r, 30)).then(() => contender.withLock("k", async () => order.push("b")))
+    ]);
+    expect(order).toEqual(["a start", "a end", "b"]);
+  });
+});
+
+describe("writes that fail", () => {
+  it("a program that fails on bad usage leaves a fresh store untouched; one that succeeds records the stat cache", async () => {
+    const dir = tempDir("usage");
+    const input = join(dir, "input.csv");
+    writeFileSync(input, "a,b\n1,2\n");
+    const program = (fail: boolean) =>
+      Effect.gen(function* () {
+        const store = yield* ArtifactStore;
+        yield* store.hashFile(input);
+        if (fail) yield* Effect.fail({ _tag: "UsageError" as const, message: "bad param" });
+      });
+    const failed = await Effect.runPromiseExit(program(true).pipe(Effect.provide(ArtifactStore.layerFs(join(dir, "bad")))));
+    expect(Exit.isFailure(failed)).toBe(true);
+    expect(existsSync(join(dir, "bad"))).toBe(false);
+    await Effect.runPromise(program(false).pipe(Effect.provide(ArtifactStore.layerFs(join(dir, "good")))));
+    expect(readdirSync(join(dir, "good")).sort()).toEqual(["stat-cache.json", "tmp"]);
+    expect(readdirSync(join(dir, "good", "tmp"))).toEqual([]);
+  });
+
+  // A tiny tmpfs gives a real ENOSPC (root only; the mount is undone at the end).
+  const tinyFs = (() => {
+    if (process.platform !== "linux" || process.getuid?.() !== 0) return undefined;
+    const dir = mkdtempSync(join(tmpdir(), "store-enospc-"));
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", dir]).status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      return undefined;
+    }
+    return dir;
+  })();
+  afterAll(() => {
+    if (tinyFs !== undefined) {
+      spawnSync("umount", [tinyFs]);
+      rmSync(tinyFs, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(tinyFs === undefined)("a write that runs out of space fails with one sentence and leaves no partial file in tmp/", async () => {
+    const store = new FsArtifactStore(join(tinyFs!, "store"));
+    const small = await store.putBlob(text("fits"));
+    const error = await rejection(store.putBlob(patternBytes(1 << 20)));
+    expect(error._tag).toBe("StoreIoError");
+    expect(error.message).toMatch(/ENOSPC/);
+    expect(readdirSync(join(tinyFs!, "store", "tmp"))).toEqual([]);
+    expect(await store.getBlob(small)).toEqual(text("fits"));
+  });
+});
+
+describe("verify", () => {
+  it("hashes every blob; with repair drops corrupt blobs and the entries referencing them", async () => {
+    const root = tempDir("verify");
+    const store = new FsArtifactStore(root, { onWarning: () => undefined });
+    const good = text("good bytes");
+    const bad = text("bytes to be damaged");
+    const goodBlob = await store.putBlob(good);
+    const badBlob = await store.putBlob(bad);
+    await store.writeManifest(manifestFor(sha("good"), goodBlob, good.byteLength));
+    await store.writeManifest(manifestFor(sha("bad"), badBlob, bad.byteLength));
+    writeFileSync(join(root, "blobs", badBlob.slice(0, 2), badBlob), "bytes to be DAMAGED");
+    const report = await store.verify();
+    expect(report).toMatchObject({ blobs: 2, corruptBlobs: [badBlob], brokenEntries: [sha("bad")], repaired: false });
+    expect(existsSync(join(root, "blobs", badBlob.slice(0, 2), badBlob))).toBe(true);
+    expect((await store.verify({ repair: true })).repaired).toBe(true);
+    expect(await store.verify()).toMatchObject({ blobs: 1, corruptBlobs: [], brokenEntries: [] });
+    expect(await store.readManifest(sha("good"))).toBeDefined();
+    expect(await store.readManifest(sha("bad"))).toBeUndefined();
   });
 });
 
