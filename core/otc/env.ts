@@ -1,29 +1,49 @@
 /**
  * The OTC market game as a vectorised multi-agent environment (paper sections 2.1-2.2, eqs. 3-6,
- * table 1; SPEC 2.2-2.5). B episodes run in lockstep; each has n_LP liquidity providers, n_LT
- * liquidity takers, one ECN limit order book and one ECN agent driving it. Agent state lives in
- * typed arrays (structure of arrays, episode-major). One step follows SPEC 2.2 exactly:
- *   1. agents observe (`observe`), 2. LPs quote by eq. (5) on the 0.1 bp grid (ask rounded up, bid
- *   down), 3. LTs trade at the best connected price among LPs and the ECN (ties uniform at random),
- *   4. LP hedges and LT ECN trades go to the book as market orders in a random order, 5. the ECN
- *   agent sends its orders and P_{t+1} is the new mid, 6. PnL (eq. 3) and rewards (eqs. 4, 6).
+ * table 1). B episodes run in lockstep; each has n_LP liquidity providers, n_LT liquidity takers,
+ * one ECN limit order book and one ECN agent driving it. Agent state lives in typed arrays
+ * (structure of arrays, episode-major). One step is a Stackelberg step (section 2.2: LTs play in
+ * response to LPs), in this order:
+ *   1. agents observe (`observe`; LPs first), 2. LPs act and quote by eq. (5) on the 0.1 bp grid
+ *   (ask rounded up, bid down): `applyStage(0, ...)`, or the start of `step`, 3. learning LTs observe
+ *   the connected LPs' quotes of THIS step and the ECN cost, act, and every LT trades at the best
+ *   connected price among LPs and the ECN (ties uniform at random), 4. LP hedges and LT ECN trades
+ *   execute on the ECN in a random order, 5. the ECN agent sends its orders and P_{t+1} is the new
+ *   mid, 6. PnL (eq. 3) and rewards (eqs. 4, 6).
  * The learning classes ("lp", and "lt" when some LT supertype is not stationary) are exposed
- * through `MultiClassVecEnv`; stationary LTs (section 5.1) act inside the env.
+ * through `MultiClassVecEnv`, with `stages` = [[lp], [lt]] so that rollouts (`stepInStages`) let
+ * LTs observe after the LPs' actions; stationary LTs (section 5.1) act inside the env.
  *
- * Decisions (the paper and SPEC are silent or the interface forces them):
+ * ECN execution (docs/market-mechanics.md has the reasons and measured effects). The paper says an
+ * LT's trade "will always occur" at the best price it saw; the ECN book of the simulation holds
+ * only the levels the ECN agent keeps (the paper's extrapolated depth beyond them is implicit), and
+ * the flow of 500 LTs routed to it is many times its resting volume. So every ECN market order (an
+ * LT's ECN trade or an LP's hedge) is priced on the cost curve its sender observed at the start of
+ * the step: the average fill price of its size over the resting book plus the extrapolated depth
+ * V_m exp(-alpha (k - m)), as if it were the step's only order; it fills in full at that price.
+ * The order also walks the physical book (in the random order of step 4), taking whatever resting
+ * volume is left; what the resting volume cannot absorb fills against the extrapolated depth,
+ * which is not kept in the book (it stands for the rest of the market, like the ECN agent). So
+ * within a step no agent gets a cost other than the one it observed, and the flow still moves the
+ * book, hence P_{t+1} and the ECN agent's next orders (recursion (8) starts from the depleted
+ * volumes): price impact acts across steps. Checked every step (`OtcEnvError` otherwise): LT
+ * quantity decided = LT quantity filled by LPs + by the ECN; `marketStats()` reports where the
+ * quantity went, including how much the resting book absorbed.
+ *
+ * Decisions (the paper is silent or the interface forces them):
  * - Prices are in ticks of the ECN grid; LP quotes are multiples of xi_LP = lpGridBp * 1e-4 * P0.
- *   x(q) and the ECN prices LTs compare with are average fill prices of the whole size on the
- *   current book, with the model's depth extrapolation (SPEC 1.2) beyond the resting levels.
+ *   x(q) and the ECN prices LTs compare with are the cost curve above.
  * - The hedge of step t is round(eps_hedge * |q_t|) lots with q_t the inventory at the START of the
  *   step (the one the LP observed, as in the paper's "market order eps_hedge q_t"), sent against
- *   its sign. A market order only fills against resting volume; an unfilled rest is dropped.
- * - Moves are simultaneous (`step` takes every class's actions at once), so a learning LT cannot
- *   see this step's LP quotes before acting: its "cost of trading q_LT" observation is the best of
- *   the connected LPs' quotes of the previous step (relative to that step's mid) and the current
- *   ECN cost (relative to the current mid); at t = 0 only the ECN cost.
- * - Running market share mhat averages m_t over the steps with LT volume (SPEC 2.4); it starts at
- *   0, so M_0 = |0 - m_target|. LT trade fractions qhat start at 0 and after step t count the
- *   t + 1 steps taken.
+ *   its sign, cut to the most the book plus its extrapolated depth holds (the geometric tail is
+ *   finite). The LP's hedge-cost observations are that same curve at the same (cut) sizes.
+ * - An LT buy / sell that no connected venue quotes (the ECN side is empty or too thin for its size
+ *   even with the extrapolated depth, and no connected LP can quote without the ECN cost) has no
+ *   price to trade at: it is not a trade decision, it trades nothing, and it is counted apart
+ *   (`marketStats().ltNoVenueQty`), not in the market-share denominator.
+ * - Market share m^i_t = quantity LP i traded with LTs / all LT quantity decided in step t (LP plus
+ *   ECN fills); the running mhat averages m_t over the steps with LT volume; it starts at 0, so
+ *   M_0 = |0 - m_target|. LT trade fractions qhat start at 0 and after step t count the t + 1 steps.
  * - Randomness: episode b of a batch draws everything (types, ECN, LT coin flips, tie breaks,
  *   order shuffles) from `rng.split(firstEpisodeIndex + b)` given to `reset`, so an episode's result
  *   does not depend on how episodes are grouped into batches; the `rng` given to `step` is unused.
@@ -32,8 +52,9 @@
  * - LT action counts (qhat) count the steps on which the LT chose to buy / sell, whether or not a
  *   counterparty was available. A stationary LT's per-step reward is computed only when recording;
  *   its episode reward in `episodeOutcomes` is the telescoped sum (exactly the sum of eq. 6).
- * - The LP's hedging-cost observations use the resting book only (what a market order would get;
- *   beyond the resting volume, the average over what fills), so huge inventories stay cheap to price.
+ * - `step` without a preceding `applyStage` applies the LPs' actions itself (for callers that move
+ *   every class at once); observing LTs before the LPs' actions of the step is an error, since
+ *   their quotes do not exist yet.
  *
  * Observation normalisations (`config.observation`): prices (P_t - P0) / priceTicks; inventories /
  * inventoryLots; ECN level volumes / volumeLots (ask levels 1..m then bid levels 1..m, 0 when
