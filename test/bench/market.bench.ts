@@ -58,6 +58,8 @@ const measure = (action: readonly [number, number, number]) => {
     lpServedFraction: s.ltLpQty / s.ltDecidedQty,
     m_total: mean((e) => share(e, Array.from({ length: S }, (_, j) => j))),
     m_super1: mean((e) => share(e, [0])),
+    lpMeanEpisodeReward: outcomes.lpEpisodeReward.reduce((a, x) => a + x, 0) / outcomes.lpEpisodeReward.length,
+    lpMeanPnl: outcomes.lpPnl.reduce((a, x) => a + x, 0) / outcomes.lpPnl.length,
     msPerStep: ms / env.horizon
   };
 };
@@ -66,6 +68,10 @@ const actions: (readonly [number, number, number])[] = [
   [0, 0, 0],
   [0, 0, 0.5],
   [-0.5, 0, 0.5],
+  [-0.5, 0, 1],
+  [0, 1, 0],
+  [0, 1, 1],
+  [-1, -0.5, 0.5],
   [2, 0, 0]
 ];
 console.log(JSON.stringify({ model: modelPath ?? "fitted on the embedded synthetic data (seed 1)", population: "experiment 4", episodes: B, results: actions.map(measure) }, null, 1));
