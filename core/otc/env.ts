@@ -58,7 +58,8 @@
  *
  * Observation normalisations (`config.observation`): prices (P_t - P0) / priceTicks; inventories /
  * inventoryLots; ECN level volumes / volumeLots (ask levels 1..m then bid levels 1..m, 0 when
- * missing); per-lot costs in ticks / costTicks; LT size / sizeLots; eta enters as log10(eta); t/T,
+ * missing); per-lot costs in ticks / costTicks (an LT's canBuy / canSell is 1 when a connected venue
+ * quotes that side, else 0 with cost 0); LT size / sizeLots; eta enters as log10(eta); t/T,
  * mhat, qhat, gamma, omega, m_target, q^a, q^b and connected fractions as they are. The component
  * names are given by `lpObservationLayout()` / `ltObservationLayout()`.
  *
@@ -659,7 +660,7 @@ export class OtcEnv implements MultiClassVecEnv {
     this.learningLts = Int32Array.from(learners);
     const m = this.levels;
     this.lpObsDim = 4 + 2 * m + config.hedgeCostFractions.length + 4 + this.nLtSupertypes;
-    this.ltObsDim = 7 + 6 + this.nLpSupertypes;
+    this.ltObsDim = 9 + 6 + this.nLpSupertypes;
     const classes: AgentClassSpec[] = [];
     this.lpClassIndex = classes.length;
     classes.push({
@@ -1632,8 +1633,11 @@ export class OtcEnv implements MultiClassVecEnv {
         out[c++] = t / this.horizon;
         out[c++] = t > 0 ? this.ltSells[lt]! / t : 0;
         out[c++] = t > 0 ? this.ltBuys[lt]! / t : 0;
+        // No venue quoting a side: cost 0 and the side's flag 0, so no cost is shown that nobody offers.
         out[c++] = Number.isFinite(buyCost) ? buyCost / scales.costTicks : 0;
         out[c++] = Number.isFinite(sellCost) ? sellCost / scales.costTicks : 0;
+        out[c++] = Number.isFinite(buyCost) ? 1 : 0;
+        out[c++] = Number.isFinite(sellCost) ? 1 : 0;
         out[c++] = types.ltGamma[k]!;
         out[c++] = Math.log10(types.ltEta[k]!);
         out[c++] = types.ltOmega[k]!;
@@ -1674,6 +1678,8 @@ export class OtcEnv implements MultiClassVecEnv {
       "buyFraction",
       "buyCost",
       "sellCost",
+      "canBuy",
+      "canSell",
       "gamma",
       "log10Eta",
       "omega",

@@ -224,6 +224,19 @@ describe("Stackelberg step: LTs decide on this step's LP quotes", () => {
     expect(tight.rec.tradePrice[ltRow]! - tight.rec.mid[ltRow]!).toBeCloseTo(cost(tight.observed), 5);
   });
 
+  it("an LT that no venue quotes observes canBuy = canSell = 0 (and no cost), one that has a venue 1", () => {
+    const isolated: Population = { lp: [{ ...lpSupertype(1, 2), connectivity: [constant(0), constant(1)] }], lt: [{ ...ltSupertype(2, 1, false), ecnConnected: false }, ltSupertype(3, 1, false)] };
+    const env = staticEnv(isolated, book);
+    env.reset(Random.fromSeed(3));
+    env.applyStage(0, [Float32Array.from([0, 0, 0])]);
+    const obs = new Float32Array(2 * env.ltObsDim);
+    env.observe(env.ltClassIndex, obs);
+    const at = (row: number, name: string) => obs[row * env.ltObsDim + env.ltObservationLayout().indexOf(name)]!;
+    expect([at(0, "canBuy"), at(0, "canSell"), at(0, "buyCost"), at(0, "sellCost")]).toEqual([0, 0, 0, 0]);
+    expect([at(1, "canBuy"), at(1, "canSell")]).toEqual([1, 1]);
+    expect(at(1, "buyCost")).toBeGreaterThan(0);
+  });
+
   it("refuses an LT observation before the LPs of the step have acted", () => {
     const env = staticEnv(population, book);
     env.reset(Random.fromSeed(3));
