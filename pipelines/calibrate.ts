@@ -51,7 +51,8 @@ export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
       // ecn.model picks the simulated books' model (gmm | neural-fixed | neural-shared); the neural
       // ones are trained in the run with ecn.neural.train (quick: a few epochs, as in ecn-models).
       ecn: { data: {}, gmm: { nInit: 1 }, model: "gmm", neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } },
-      calibration: { experiment },
+      // Quick scale (the module note says why): the policy's learning rate and the calibrator's ratio.
+      calibration: { experiment, ppo: { learningRate: 1e-4 }, calsheq: { learningRateRatio: 3 } },
       report: {},
       records: {}
     },

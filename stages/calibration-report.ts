@@ -52,6 +52,9 @@ const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> =
     ["r_cal", "calibration/reward"],
     ["m_super1", "targets/m_super1"],
     ["m_total", "targets/m_total"],
+    ["ecn_share", "market/ecn_share"],
+    ["ecn_from_resting_book", "market/ecn_from_resting_book"],
+    ["no_venue_fraction", "market/no_venue_fraction"],
     ["lp_super1_reward", "rewards/lp_super1"],
     ["lp_super2_reward", "rewards/lp_super2"]
   ];
@@ -204,6 +207,8 @@ export const calibrationReport = Stage.make({
         lineChart("Calibrator reward r_cal (mean +-1 stDev across episodes)", "r_cal", series("calibration/reward", "calibration/reward_std")),
         lineChart("Market share of LP supertype 1", "m_super1", series("targets/m_super1"), experiment === 4 ? targets["m_super1"] : targets["m_super1_min"]),
         lineChart("Market share of all LPs", "m_total", series("targets/m_total"), targets["m_total"]),
+        lineChart("ECN share of all LT quantity decided (1 - m_total); every ECN order fills", "ECN share", series("market/ecn_share")),
+        lineChart("Part of the ECN's LT fills the resting book absorbed (the rest: extrapolated depth)", "fraction", series("market/ecn_from_resting_book")),
         lineChart("LP supertype 1 episode reward", "reward", series("rewards/lp_super1")),
         lineChart("LP supertype 2 episode reward", "reward", series("rewards/lp_super2"))
       ];

@@ -191,8 +191,13 @@ export interface OtcEpisodeOutcomes {
   readonly nLpSupertypes: number;
   /** [episodes * nLpSupertypes]: quantity the supertype's LPs traded with LTs over the episode. */
   readonly lpSupertypeLtQuantity: Float64Array;
-  /** [episodes]: total quantity all LTs traded (with LPs and the ECN). */
+  /** [episodes]: total quantity all LTs traded (with LPs and the ECN): all the LT quantity decided. */
   readonly totalLtQuantity: Float64Array;
+  /** [episodes]: the part of it the ECN filled, and the part of that the physical book's resting volume absorbed. */
+  readonly ecnLtQuantity: Float64Array;
+  readonly ecnRestingLtQuantity: Float64Array;
+  /** [episodes]: LT buy / sell quantity no connected venue quoted (not traded, not in totalLtQuantity). */
+  readonly noVenueLtQuantity: Float64Array;
   /** [episode][lpSupertype]: sizes of the individual trades the supertype's LPs received from LTs. */
   readonly lpSupertypeTradeSizes: readonly (readonly Float64Array[])[];
   /** [episodes * nLp], [episodes * nLt]: sum of the agent's rewards over the episode. */
@@ -557,6 +562,9 @@ export class OtcEnv implements MultiClassVecEnv {
   // Per episode [B].
   private readonly mid: Float64Array;
   private readonly totalLtQty: Float64Array;
+  private readonly ecnLtQty: Float64Array;
+  private readonly ecnRestingLtQty: Float64Array;
+  private readonly noVenueLtQty: Float64Array;
   private readonly stepLtQty: Float64Array;
   private readonly supertypeLtQty: Float64Array;
 
@@ -688,6 +696,9 @@ export class OtcEnv implements MultiClassVecEnv {
     const nLt = this.nLt * B;
     this.mid = new Float64Array(B);
     this.totalLtQty = new Float64Array(B);
+    this.ecnLtQty = new Float64Array(B);
+    this.ecnRestingLtQty = new Float64Array(B);
+    this.noVenueLtQty = new Float64Array(B);
     this.stepLtQty = new Float64Array(B);
     this.supertypeLtQty = new Float64Array(B * this.nLpSupertypes);
     this.lpAction = new Float64Array(nLp * 3);
@@ -854,6 +865,9 @@ export class OtcEnv implements MultiClassVecEnv {
       ep.tradeCounts.fill(0);
     }
     this.totalLtQty.fill(0);
+    this.ecnLtQty.fill(0);
+    this.ecnRestingLtQty.fill(0);
+    this.noVenueLtQty.fill(0);
     this.supertypeLtQty.fill(0);
     for (const a of [
       this.lpInventory,
@@ -1390,6 +1404,7 @@ export class OtcEnv implements MultiClassVecEnv {
         }
         ecnLtVolume += qty;
         stats.ltEcnRestingQty += fromBook;
+        this.ecnRestingLtQty[b]! += fromBook;
       }
     }
     // The step's invariant: every LT quantity decided is filled, by an LP or by the ECN.
@@ -1404,6 +1419,8 @@ export class OtcEnv implements MultiClassVecEnv {
     stats.ltLpQty += lpVolume;
     stats.ltEcnQty += ecnLtVolume;
     stats.ltNoVenueQty += noVenueVolume;
+    this.ecnLtQty[b]! += ecnLtVolume;
+    this.noVenueLtQty[b]! += noVenueVolume;
 
     // Step 5: the ECN agent moves the book; P_{t+1} is its mid.
     ep.ecn.step(ep.ecnRng!);
@@ -1727,6 +1744,9 @@ export class OtcEnv implements MultiClassVecEnv {
       nLpSupertypes: this.nLpSupertypes,
       lpSupertypeLtQuantity: this.supertypeLtQty.slice(),
       totalLtQuantity: this.totalLtQty.slice(),
+      ecnLtQuantity: this.ecnLtQty.slice(),
+      ecnRestingLtQuantity: this.ecnRestingLtQty.slice(),
+      noVenueLtQuantity: this.noVenueLtQty.slice(),
       lpSupertypeTradeSizes: this.episodes.map((ep) =>
         this.config.population.lp.map((_, lpS) => {
           let n = 0;

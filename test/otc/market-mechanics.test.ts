@@ -94,6 +94,9 @@ describe("experiment-4 market with neutral LP actions", () => {
     const stats = env.marketStats();
     expect(stats.ltDecidedQty).toBe(decided[0]! + decided[1]!);
     expect(stats.ltEcnQty).toBe(ecnFilled);
+    expect(outcomes.ecnLtQuantity[0]! + outcomes.ecnLtQuantity[1]!).toBe(ecnFilled);
+    expect(outcomes.ecnRestingLtQuantity[0]! + outcomes.ecnRestingLtQuantity[1]!).toBe(stats.ltEcnRestingQty);
+    expect(outcomes.noVenueLtQuantity[0]! + outcomes.noVenueLtQuantity[1]!).toBe(stats.ltNoVenueQty);
     // The flow far exceeds the physical book: most ECN quantity filled against extrapolated depth.
     expect(stats.ltEcnRestingQty).toBeLessThan(0.5 * stats.ltEcnQty);
     for (let e = 0; e < B; e++) {
