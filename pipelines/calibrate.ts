@@ -4,8 +4,7 @@
  * data and budget, with the Bayesian-optimisation baseline, and report both.
  *
  * Presets. `quick` (the default) is scaled to finish on a 2-core laptop well within 20 minutes
- * (measured before the market mechanics of docs/market-mechanics.md: 5 min 10 s from an empty
- * store; the env's speed is unchanged by them, `pnpm bench otc`): B = 20 episodes per iteration
+ * (measured: 7 min 20 s of training for both methods on two cores shared with other jobs): B = 20 episodes per iteration
  * instead of 60, 100 iterations per method instead of the paper's budget (table 4: 20M-40M env
  * steps, i.e. 3,333-6,667 iterations of 60 x 100 steps), [64, 64] networks instead of [256, 256],
  * 4 SGD passes over minibatches of 1,024 instead of 30 over 128, one EM restart for the ECN fit,

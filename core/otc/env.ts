@@ -463,11 +463,10 @@ class Episode {
   readonly tradeCounts: Float64Array;
   /**
    * Step-2 tables of the current step, kept per episode because every episode quotes before any
-   * LT acts: the market spread x, each LP's quote offset, the LPs in attractiveness order per side
+   * LT acts: each LP's quote offset, the LPs in attractiveness order per side
    * and their ranks, per connectivity byte the connected LPs as rank bits, and per (size, rank)
    * the last rank quoting the same price.
    */
-  spread = NaN;
   readonly askOffset: Float64Array;
   readonly bidOffset: Float64Array;
   readonly askOrder: Int32Array;
@@ -1042,7 +1041,6 @@ export class OtcEnv implements MultiClassVecEnv {
       this.lpHedgeSide[a] = selling ? SELL : BUY;
       this.lpHedgePrice[a] = selling ? bidLadder.averagePriceExtrapolated(qty, -1, this.deepDecay) : askLadder.averagePriceExtrapolated(qty, 1, this.deepDecay);
     }
-    ep.spread = spread;
     const grid = this.lpGridTicks;
     const invGrid = 1 / grid;
     const askOffset = ep.askOffset;
