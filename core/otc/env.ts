@@ -412,7 +412,7 @@ class RestingLadder {
     return total + this.tailCapacity(decay) * (1 - 2e-9);
   }
 
-  /** Volume of the extrapolated tail beyond the deepest resting level (the geometric series of SPEC 1.2). */
+  /** Volume of the extrapolated tail beyond the deepest resting level (the geometric series V_m exp(-alpha (k - m)) of the model, paper section 2.3.1). */
   private tailCapacity(decay: DeepDecay): number {
     const n = this.count;
     const anchor = Math.min(Math.max(1, Math.floor(decay.levels)), n) - 1;
