@@ -3,8 +3,8 @@
  * eq. 10: the experiences of all agents of a class form one batch; SPEC section 3). Every step
  * makes ONE batched policy-and-value call per class for all agents of all B episodes, samples the
  * actions in JS from a `Random`, and steps the env, class by class in the env's move order
- * (`stepInStages`: in the OTC game LTs observe after the LPs' quotes of the same step). After T steps each class's samples get their
- * advantages and returns by GAE. Arrays are time-major: sample t * count + i is agent i at step t.
+ * (`stepInStages`: in the OTC game LTs observe after the LPs' quotes of the same step). After T
+ * steps each class's samples get their advantages and returns by GAE. Arrays are time-major: sample t * count + i is agent i at step t.
  * When the env tells how its agents split into episodes (`batchSize`, `firstEpisodeIndex`), the
  * actions of global episode e are drawn from their own stream `split("actions").split(e)`, so an
  * episode's actions do not depend on which other episodes share its batch: rollouts split into
