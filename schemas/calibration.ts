@@ -38,7 +38,7 @@ export const CalibrationParams = Schema.Struct({
       maxStepFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 1),
       /** How a move leaving the state range comes back: clip (SPEC 4.1) or reflect. */
       boundary: opt(Schema.Literal("clip", "reflect"), "clip"),
-      /** Policy form: particles step from where they are ("increment"), or are drawn around Lambda_0 ("distribution"; core/calibration/calsheq.ts). */
+      /** Policy form: "increment" is algorithm 1 (state Lambda, particles step from where they are); "distribution" is the paper's CALSHEQ_no_state ablation (particles drawn around Lambda_0, no state; core/calibration/calsheq.ts). */
       form: opt(Schema.Literal("increment", "distribution"), "distribution"),
       /** SGD passes of the calibrator's PPO per update. */
       sgdPasses: opt(PositiveInt, 10),

@@ -8,8 +8,9 @@
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
+import { calibratorLabel } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
-import type { IterationRow } from "../core/calibration/trainer.ts";
+import type { CalibrationTrainingParams, IterationRow } from "../core/calibration/trainer.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
@@ -29,6 +30,8 @@ const MethodSummary = Schema.Struct({
 });
 export const CalibrationSummary = Schema.Struct({
   experiment: Schema.Number,
+  /** The calibrators as actually run (form, timescale ratio, BO proposal interval). */
+  methods: Schema.Struct({ calsheq: Schema.String, bo: Schema.String }),
   tailFraction: Schema.Number,
   targets: Schema.Record({ key: Schema.String, value: Schema.Number }),
   calsheq: MethodSummary,
@@ -49,6 +52,9 @@ const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> =
     ["r_cal", "calibration/reward"],
     ["m_super1", "targets/m_super1"],
     ["m_total", "targets/m_total"],
+    ["ecn_share", "market/ecn_share"],
+    ["ecn_from_resting_book", "market/ecn_from_resting_book"],
+    ["no_venue_fraction", "market/no_venue_fraction"],
     ["lp_super1_reward", "rewards/lp_super1"],
     ["lp_super2_reward", "rewards/lp_super2"]
   ];
@@ -165,15 +171,25 @@ export const calibrationReport = Stage.make({
       const t = setup.targets;
       const targets: Record<string, number> =
         t.kind === "shares" ? { m_super1: t.shareSuper1, m_total: t.minShareTotal } : { m_super1_min: t.minShareSuper1, m_total: t.minShareTotal };
+      const paramsOf = (state: typeof inputs.calsheq): CalibrationTrainingParams | undefined => state.trainer?.params ?? state.saved?.params;
+      const calsheqParams = paramsOf(inputs.calsheq);
+      const boParams = paramsOf(inputs.bo);
+      const methodLabels = {
+        calsheq: calsheqParams === undefined ? "CALSHEQ (settings not recorded)" : calibratorLabel(calsheqParams.calsheq),
+        bo: boParams === undefined ? "BO (settings not recorded)" : `BO (${boParams.bo.acquisition.toUpperCase()}, kappa = ${boParams.bo.kappa}), a proposal every ${boParams.boEvery} iterations`
+      };
+      // Plots and tables name the no-state form as the paper's ablation does.
+      const calsheqName = calsheqParams?.calsheq.form === "distribution" ? "CALSHEQ_no_state" : "CALSHEQ";
       const summary: CalibrationSummary = {
         experiment,
+        methods: methodLabels,
         tailFraction: p.tailFraction,
         targets,
         calsheq: summarise(calsheqRows, p.tailFraction, space.names, ranges),
         bo: summarise(boRows, p.tailFraction, space.names, ranges)
       };
       const methods: Array<[string, IterationRow[]]> = [
-        ["CALSHEQ", bucketed(calsheqRows, p.plotPoints)],
+        [calsheqName, bucketed(calsheqRows, p.plotPoints)],
         ["BO", bucketed(boRows, p.plotPoints)]
       ];
       const series = (field: string, band?: string) =>
@@ -191,6 +207,8 @@ export const calibrationReport = Stage.make({
         lineChart("Calibrator reward r_cal (mean +-1 stDev across episodes)", "r_cal", series("calibration/reward", "calibration/reward_std")),
         lineChart("Market share of LP supertype 1", "m_super1", series("targets/m_super1"), experiment === 4 ? targets["m_super1"] : targets["m_super1_min"]),
         lineChart("Market share of all LPs", "m_total", series("targets/m_total"), targets["m_total"]),
+        lineChart("ECN share of all LT quantity decided (1 - m_total); every ECN order fills", "ECN share", series("market/ecn_share")),
+        lineChart("Part of the ECN's LT fills the resting book absorbed (the rest: extrapolated depth)", "fraction", series("market/ecn_from_resting_book")),
         lineChart("LP supertype 1 episode reward", "reward", series("rewards/lp_super1")),
         lineChart("LP supertype 2 episode reward", "reward", series("rewards/lp_super2"))
       ];
@@ -212,13 +230,13 @@ export const calibrationReport = Stage.make({
       ];
       const html = htmlReport(
         `Calibration, experiment ${experiment}`,
-        `CALSHEQ (algorithm 1) against the Bayesian-optimisation baseline with the same shared-policy training. Targets: ${JSON.stringify(targets)}. Summary figures are means over the last ${(p.tailFraction * 100).toFixed(0)}% of iterations.`,
+        `${methodLabels.calsheq} against ${methodLabels.bo}, with the same shared-policy training. Targets: ${JSON.stringify(targets)}. Market shares are over all the quantity LTs decided to trade (every LT trade fills, with an LP or on the ECN). Summary figures are means over the last ${(p.tailFraction * 100).toFixed(0)}% of iterations.`,
         [
           {
             heading: "Summary",
             table: {
               columns: ["method", "iterations", "env steps", "r_cal", "m_super1", "m_total", "LP super 1 reward", "LP super 2 reward", "max param-mean step (x range)"],
-              rows: [row("CALSHEQ", summary.calsheq), row("BO", summary.bo)]
+              rows: [row(calsheqName, summary.calsheq), row("BO", summary.bo)]
             }
           },
           { heading: "Training curves (figures 7, 8, 25-32)", svgs }

@@ -24,14 +24,15 @@
  * at the wrong bound in 2 of 3 seeds for an interior optimum and in 1 of 5 for an optimum with one
  * coordinate on a bound; reflect reached the interior optimum in 5 of 5 seeds (more noisily).
  *
- * Two forms of the policy (both algorithm 1; the paper notes after assumption 4.2 that any
- * pi(.|Lambda) = pihat(.) - Lambda is allowed): "increment" is the literal one, each particle takes a
- * step from where it is, so particles random-walk in every direction the reward does not constrain
- * (with the initial stDev of 10% of a range, about 1 range in 100 iterations: measured, a risk
- * aversion the experiment-4 reward ignores wandered to 3.8); "distribution" is the pihat form:
- * the policy sees a constant input and every particle is a fresh draw
- * Lambda^b_n = Lambda_0 + a^b * maxStepFraction * width, a^b ~ pihat_theta, so the particles' mean
- * is the policy's mean and moves only as fast as the slow-timescale updates move it.
+ * Two forms of the policy: "increment" is algorithm 1 as written (the calibrator's state is
+ * Lambda and each particle takes a step from where it is), so particles random-walk in every
+ * direction the reward does not constrain (with the initial stDev of 10% of a range, about 1 range
+ * in 100 iterations: measured, a risk aversion the experiment-4 reward ignores wandered to 3.8);
+ * "distribution" is the paper's "CALSHEQ_no_state" ablation (section 5.1, figure 25, which the
+ * paper found markedly worse): the policy sees a constant input instead of the state and every
+ * particle is a fresh draw Lambda^b_n = Lambda_0 + a^b * maxStepFraction * width, a^b ~ pihat_theta,
+ * so the particles' mean is the policy's mean and moves only as fast as the updates move it. Reports
+ * must name the form they ran (`calibratorLabel`).
  *
  * Protocol per training iteration: `particles()` gives the B profiles to run episodes with;
  * `update(rewards, rng)` trains on those episodes' rewards and moves the particles for the next
@@ -69,6 +70,13 @@ export interface CalsheqParams {
    */
   ppo: PpoParams;
 }
+
+/**
+ * The calibrator as run, in words: the form (algorithm 1 with state, or the no-state ablation),
+ * the two-timescale ratio, and the boundary rule, for reports and logs.
+ */
+export const calibratorLabel = (p: Pick<CalsheqParams, "form" | "learningRateRatio" | "boundary">): string =>
+  `${p.form === "increment" ? "CALSHEQ (algorithm 1: increment form, state Lambda)" : "CALSHEQ_no_state (distribution form: particles drawn around Lambda_0, no state; the paper's ablation)"}, alpha_cal / alpha_shared = ${p.learningRateRatio}, ${p.boundary} at the range bounds`;
 
 export const defaultCalsheqParams: CalsheqParams = {
   particles: 60,

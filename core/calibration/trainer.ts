@@ -208,6 +208,12 @@ export class CalibrationTrainer {
         vhat2[p]! += metrics.vhat_super2[p]! / B;
       }
     }
+    const sum = (a: ArrayLike<number>) => {
+      let total = 0;
+      for (let i = 0; i < a.length; i++) total += a[i]!;
+      return total;
+    };
+    const ratio = (num: ArrayLike<number>, den: ArrayLike<number>) => sum(num) / sum(den);
     const mean = (a: ArrayLike<number>) => {
       let sum = 0;
       for (let i = 0; i < a.length; i++) sum += a[i]!;
@@ -249,6 +255,12 @@ export class CalibrationTrainer {
       "calibration/reward_std": Math.sqrt(mean(rewards.map((r) => (r - mean(rewards)) ** 2))),
       "targets/m_super1": mean(share1),
       "targets/m_total": mean(shareTotal),
+      // Where the LTs' quantity went (docs/market-mechanics.md): the ECN's share of all LT quantity
+      // decided (per episode, as m_total: the two add up to 1), the part of the ECN's fills the
+      // resting book absorbed, and buy / sell actions no venue quoted (pooled over the episodes).
+      "market/ecn_share": mean(outcomes.ecnLtQuantity.map((q, b) => q / outcomes.totalLtQuantity[b]!)),
+      "market/ecn_from_resting_book": ratio(outcomes.ecnRestingLtQuantity, outcomes.ecnLtQuantity),
+      "market/no_venue_fraction": ratio(outcomes.noVenueLtQuantity, outcomes.totalLtQuantity.map((q, b) => q + outcomes.noVenueLtQuantity[b]!)),
       "calibration/policy_loss": calibratorLoss,
       "calibration/mean_abs_step": calibratorStep,
       "charts/episode_reward_mean": lpMetrics["charts/episode_reward_mean"],

@@ -1,29 +1,49 @@
 /**
  * The OTC market game as a vectorised multi-agent environment (paper sections 2.1-2.2, eqs. 3-6,
- * table 1; SPEC 2.2-2.5). B episodes run in lockstep; each has n_LP liquidity providers, n_LT
- * liquidity takers, one ECN limit order book and one ECN agent driving it. Agent state lives in
- * typed arrays (structure of arrays, episode-major). One step follows SPEC 2.2 exactly:
- *   1. agents observe (`observe`), 2. LPs quote by eq. (5) on the 0.1 bp grid (ask rounded up, bid
- *   down), 3. LTs trade at the best connected price among LPs and the ECN (ties uniform at random),
- *   4. LP hedges and LT ECN trades go to the book as market orders in a random order, 5. the ECN
- *   agent sends its orders and P_{t+1} is the new mid, 6. PnL (eq. 3) and rewards (eqs. 4, 6).
+ * table 1). B episodes run in lockstep; each has n_LP liquidity providers, n_LT liquidity takers,
+ * one ECN limit order book and one ECN agent driving it. Agent state lives in typed arrays
+ * (structure of arrays, episode-major). One step is a Stackelberg step (section 2.2: LTs play in
+ * response to LPs), in this order:
+ *   1. agents observe (`observe`; LPs first), 2. LPs act and quote by eq. (5) on the 0.1 bp grid
+ *   (ask rounded up, bid down): `applyStage(0, ...)`, or the start of `step`, 3. learning LTs observe
+ *   the connected LPs' quotes of THIS step and the ECN cost, act, and every LT trades at the best
+ *   connected price among LPs and the ECN (ties uniform at random), 4. LP hedges and LT ECN trades
+ *   execute on the ECN in a random order, 5. the ECN agent sends its orders and P_{t+1} is the new
+ *   mid, 6. PnL (eq. 3) and rewards (eqs. 4, 6).
  * The learning classes ("lp", and "lt" when some LT supertype is not stationary) are exposed
- * through `MultiClassVecEnv`; stationary LTs (section 5.1) act inside the env.
+ * through `MultiClassVecEnv`, with `stages` = [[lp], [lt]] so that rollouts (`stepInStages`) let
+ * LTs observe after the LPs' actions; stationary LTs (section 5.1) act inside the env.
  *
- * Decisions (the paper and SPEC are silent or the interface forces them):
+ * ECN execution (docs/market-mechanics.md has the reasons and measured effects). The paper says an
+ * LT's trade "will always occur" at the best price it saw; the ECN book of the simulation holds
+ * only the levels the ECN agent keeps (the paper's extrapolated depth beyond them is implicit), and
+ * the flow of 500 LTs routed to it is many times its resting volume. So every ECN market order (an
+ * LT's ECN trade or an LP's hedge) is priced on the cost curve its sender observed at the start of
+ * the step: the average fill price of its size over the resting book plus the extrapolated depth
+ * V_m exp(-alpha (k - m)), as if it were the step's only order; it fills in full at that price.
+ * The order also walks the physical book (in the random order of step 4), taking whatever resting
+ * volume is left; what the resting volume cannot absorb fills against the extrapolated depth,
+ * which is not kept in the book (it stands for the rest of the market, like the ECN agent). So
+ * within a step no agent gets a cost other than the one it observed, and the flow still moves the
+ * book, hence P_{t+1} and the ECN agent's next orders (recursion (8) starts from the depleted
+ * volumes): price impact acts across steps. Checked every step (`OtcEnvError` otherwise): LT
+ * quantity decided = LT quantity filled by LPs + by the ECN; `marketStats()` reports where the
+ * quantity went, including how much the resting book absorbed.
+ *
+ * Decisions (the paper is silent or the interface forces them):
  * - Prices are in ticks of the ECN grid; LP quotes are multiples of xi_LP = lpGridBp * 1e-4 * P0.
- *   x(q) and the ECN prices LTs compare with are average fill prices of the whole size on the
- *   current book, with the model's depth extrapolation (SPEC 1.2) beyond the resting levels.
+ *   x(q) and the ECN prices LTs compare with are the cost curve above.
  * - The hedge of step t is round(eps_hedge * |q_t|) lots with q_t the inventory at the START of the
  *   step (the one the LP observed, as in the paper's "market order eps_hedge q_t"), sent against
- *   its sign. A market order only fills against resting volume; an unfilled rest is dropped.
- * - Moves are simultaneous (`step` takes every class's actions at once), so a learning LT cannot
- *   see this step's LP quotes before acting: its "cost of trading q_LT" observation is the best of
- *   the connected LPs' quotes of the previous step (relative to that step's mid) and the current
- *   ECN cost (relative to the current mid); at t = 0 only the ECN cost.
- * - Running market share mhat averages m_t over the steps with LT volume (SPEC 2.4); it starts at
- *   0, so M_0 = |0 - m_target|. LT trade fractions qhat start at 0 and after step t count the
- *   t + 1 steps taken.
+ *   its sign, cut to the most the book plus its extrapolated depth holds (the geometric tail is
+ *   finite). The LP's hedge-cost observations are that same curve at the same (cut) sizes.
+ * - An LT buy / sell that no connected venue quotes (the ECN side is empty or too thin for its size
+ *   even with the extrapolated depth, and no connected LP can quote without the ECN cost) has no
+ *   price to trade at: it is not a trade decision, it trades nothing, and it is counted apart
+ *   (`marketStats().ltNoVenueQty`), not in the market-share denominator.
+ * - Market share m^i_t = quantity LP i traded with LTs / all LT quantity decided in step t (LP plus
+ *   ECN fills); the running mhat averages m_t over the steps with LT volume; it starts at 0, so
+ *   M_0 = |0 - m_target|. LT trade fractions qhat start at 0 and after step t count the t + 1 steps.
  * - Randomness: episode b of a batch draws everything (types, ECN, LT coin flips, tie breaks,
  *   order shuffles) from `rng.split(firstEpisodeIndex + b)` given to `reset`, so an episode's result
  *   does not depend on how episodes are grouped into batches; the `rng` given to `step` is unused.
@@ -32,12 +52,14 @@
  * - LT action counts (qhat) count the steps on which the LT chose to buy / sell, whether or not a
  *   counterparty was available. A stationary LT's per-step reward is computed only when recording;
  *   its episode reward in `episodeOutcomes` is the telescoped sum (exactly the sum of eq. 6).
- * - The LP's hedging-cost observations use the resting book only (what a market order would get;
- *   beyond the resting volume, the average over what fills), so huge inventories stay cheap to price.
+ * - `step` without a preceding `applyStage` applies the LPs' actions itself (for callers that move
+ *   every class at once); observing LTs before the LPs' actions of the step is an error, since
+ *   their quotes do not exist yet.
  *
  * Observation normalisations (`config.observation`): prices (P_t - P0) / priceTicks; inventories /
  * inventoryLots; ECN level volumes / volumeLots (ask levels 1..m then bid levels 1..m, 0 when
- * missing); per-lot costs in ticks / costTicks; LT size / sizeLots; eta enters as log10(eta); t/T,
+ * missing); per-lot costs in ticks / costTicks (an LT's canBuy / canSell is 1 when a connected venue
+ * quotes that side, else 0 with cost 0); LT size / sizeLots; eta enters as log10(eta); t/T,
  * mhat, qhat, gamma, omega, m_target, q^a, q^b and connected fractions as they are. The component
  * names are given by `lpObservationLayout()` / `ltObservationLayout()`.
  *
@@ -169,8 +191,13 @@ export interface OtcEpisodeOutcomes {
   readonly nLpSupertypes: number;
   /** [episodes * nLpSupertypes]: quantity the supertype's LPs traded with LTs over the episode. */
   readonly lpSupertypeLtQuantity: Float64Array;
-  /** [episodes]: total quantity all LTs traded (with LPs and the ECN). */
+  /** [episodes]: total quantity all LTs traded (with LPs and the ECN): all the LT quantity decided. */
   readonly totalLtQuantity: Float64Array;
+  /** [episodes]: the part of it the ECN filled, and the part of that the physical book's resting volume absorbed. */
+  readonly ecnLtQuantity: Float64Array;
+  readonly ecnRestingLtQuantity: Float64Array;
+  /** [episodes]: LT buy / sell quantity no connected venue quoted (not traded, not in totalLtQuantity). */
+  readonly noVenueLtQuantity: Float64Array;
   /** [episode][lpSupertype]: sizes of the individual trades the supertype's LPs received from LTs. */
   readonly lpSupertypeTradeSizes: readonly (readonly Float64Array[])[];
   /** [episodes * nLp], [episodes * nLt]: sum of the agent's rewards over the episode. */
@@ -182,6 +209,36 @@ export interface OtcEpisodeOutcomes {
   readonly lpSupertype: Int32Array;
   readonly ltSupertype: Int32Array;
 }
+
+/**
+ * Where the LTs' quantity went since the last reset, summed over the batch's episodes (lots).
+ * By construction ltDecidedQty = ltLpQty + ltEcnQty (checked every step).
+ */
+export interface OtcMarketStats {
+  /** LT buy / sell quantity with at least one connected venue quoting it: all of it trades. */
+  ltDecidedQty: number;
+  /** Filled by LPs at their quotes. */
+  ltLpQty: number;
+  /** Filled by the ECN (always in full, at the observed cost curve). */
+  ltEcnQty: number;
+  /** The part of ltEcnQty the physical book's resting volume absorbed (the rest: extrapolated depth). */
+  ltEcnRestingQty: number;
+  /** LT buy / sell actions no connected venue quoted (not a trade decision: no price to trade at). */
+  ltNoVenueQty: number;
+  /** LP hedge quantity filled on the ECN, and the part the resting volume absorbed. */
+  hedgeQty: number;
+  hedgeRestingQty: number;
+}
+
+const emptyMarketStats = (): OtcMarketStats => ({
+  ltDecidedQty: 0,
+  ltLpQty: 0,
+  ltEcnQty: 0,
+  ltEcnRestingQty: 0,
+  ltNoVenueQty: 0,
+  hedgeQty: 0,
+  hedgeRestingQty: 0
+});
 
 /** Tolerance when projecting on the LP grid, so that float noise on an exact grid price does not move it. */
 const GRID_EPSILON = 1e-7;
@@ -343,6 +400,27 @@ class RestingLadder {
   }
 
   /**
+   * The largest quantity `averagePriceExtrapolated` prices: the resting volume plus the whole
+   * extrapolated tail, less a margin so that a quantity up to it is always priced.
+   */
+  maxPricedQuantity(decay: DeepDecay): number {
+    if (!this.complete) this.read(this.book!, this.side);
+    const n = this.count;
+    if (n === 0) return 0;
+    const total = this.cumVolume[n - 1]!;
+    if (!(decay.alpha > 0)) return total;
+    return total + this.tailCapacity(decay) * (1 - 2e-9);
+  }
+
+  /** Volume of the extrapolated tail beyond the deepest resting level (the geometric series V_m exp(-alpha (k - m)) of the model, paper section 2.3.1). */
+  private tailCapacity(decay: DeepDecay): number {
+    const n = this.count;
+    const anchor = Math.min(Math.max(1, Math.floor(decay.levels)), n) - 1;
+    const gap = Math.abs(this.prices[n - 1]! - this.prices[anchor]!);
+    return (this.volumes[anchor]! * Math.exp(-decay.alpha * gap)) / Math.expm1(decay.alpha);
+  }
+
+  /**
    * Average fill price of a market order of `quantity` against this side; beyond the resting
    * volume, the average over what would fill (a market order drops the rest). NaN when empty.
    */
@@ -383,6 +461,22 @@ class Episode {
   readonly ecnSellPrice: Float64Array;
   /** [nLpSupertypes * nLt]: trades the supertype's LPs received from LTs, per size index. */
   readonly tradeCounts: Float64Array;
+  /**
+   * Step-2 tables of the current step, kept per episode because every episode quotes before any
+   * LT acts: each LP's quote offset, the LPs in attractiveness order per side
+   * and their ranks, per connectivity byte the connected LPs as rank bits, and per (size, rank)
+   * the last rank quoting the same price.
+   */
+  readonly askOffset: Float64Array;
+  readonly bidOffset: Float64Array;
+  readonly askOrder: Int32Array;
+  readonly bidOrder: Int32Array;
+  readonly askRankOf: Int32Array;
+  readonly bidRankOf: Int32Array;
+  readonly askRankTable: Int32Array;
+  readonly bidRankTable: Int32Array;
+  readonly askTieEnd: Int32Array;
+  readonly bidTieEnd: Int32Array;
 
   constructor(book: OrderBook, ecn: EcnDriver, population: Population) {
     this.book = book;
@@ -397,6 +491,17 @@ class Episode {
     this.ecnBuyPrice = new Float64Array(nLt);
     this.ecnSellPrice = new Float64Array(nLt);
     this.tradeCounts = new Float64Array(population.lp.length * nLt);
+    this.askOffset = new Float64Array(nLp);
+    this.bidOffset = new Float64Array(nLp);
+    this.askOrder = new Int32Array(nLp);
+    this.bidOrder = new Int32Array(nLp);
+    this.askRankOf = new Int32Array(nLp);
+    this.bidRankOf = new Int32Array(nLp);
+    const rankChunks = Math.ceil(nLp / 8);
+    this.askRankTable = new Int32Array(rankChunks * 256);
+    this.bidRankTable = new Int32Array(rankChunks * 256);
+    this.askTieEnd = new Int32Array(nLp * nLt);
+    this.bidTieEnd = new Int32Array(nLp * nLt);
   }
 
   /** Collects the distinct LT sizes drawn this episode. */
@@ -425,6 +530,8 @@ class Episode {
 /** The OTC game: B episodes of n_LP LPs, n_LT LTs and one ECN, in lockstep. */
 export class OtcEnv implements MultiClassVecEnv {
   readonly classes: readonly AgentClassSpec[];
+  /** The Stackelberg move order: LPs, then learning LTs who observe this step's quotes (none without learning LTs). */
+  readonly stages: readonly (readonly number[])[] | undefined;
   readonly horizon: number;
   readonly batchSize: number;
   readonly nLp: number;
@@ -454,13 +561,15 @@ export class OtcEnv implements MultiClassVecEnv {
   // Per episode [B].
   private readonly mid: Float64Array;
   private readonly totalLtQty: Float64Array;
+  private readonly ecnLtQty: Float64Array;
+  private readonly ecnRestingLtQty: Float64Array;
+  private readonly noVenueLtQty: Float64Array;
   private readonly stepLtQty: Float64Array;
   private readonly supertypeLtQty: Float64Array;
 
   // Per LP [B * nLp].
   private readonly lpAction: Float64Array;
   private readonly lpInventory: Float64Array;
-  private readonly lpStartInventory: Float64Array;
   private readonly lpCash: Float64Array;
   private readonly lpPnlInv: Float64Array;
   private readonly lpPnlSpread: Float64Array;
@@ -477,6 +586,10 @@ export class OtcEnv implements MultiClassVecEnv {
   private readonly lpStepEcnBuy: Float64Array;
   private readonly lpStepEcnSell: Float64Array;
   private readonly lpStepShare: Float64Array;
+  /** This step's hedge of each LP: size (0: none), side and price per lot on the observed cost curve. */
+  private readonly lpHedgeQty: Float64Array;
+  private readonly lpHedgeSide: Int8Array;
+  private readonly lpHedgePrice: Float64Array;
 
   // Per LT [B * nLt].
   private readonly ltInventory: Float64Array;
@@ -496,30 +609,22 @@ export class OtcEnv implements MultiClassVecEnv {
   private readonly ltStepLpQty: Float64Array;
   private readonly ltStepEcnQty: Float64Array;
   private readonly ltStepNotional: Float64Array;
-  /** Learning LTs: best connected LP buy/sell cost of the last step relative to its mid (NaN: none). */
-  private readonly ltLastBuyCost: Float64Array;
-  private readonly ltLastSellCost: Float64Array;
 
   // ECN order queue of one episode-step (hedges + LT ECN trades).
   private readonly orderAgent: Int32Array;
   private readonly orderSide: Int8Array;
   private readonly orderQty: Float64Array;
+  /** Price per lot of each ECN order: the sender's observed cost curve at its size. */
+  private readonly orderPrice: Float64Array;
   private readonly orderPerm: Int32Array;
   private readonly levelPrices: Float64Array;
   private readonly levelVolumes: Float64Array;
   private readonly clippedLtActions: Int32Array;
-  private readonly askOffset: Float64Array;
-  private readonly bidOffset: Float64Array;
-  private readonly askOrder: Int32Array;
-  private readonly bidOrder: Int32Array;
-  private readonly askRankOf: Int32Array;
-  private readonly bidRankOf: Int32Array;
-  /** Per byte of a connectivity mask, the connected LPs as rank bits: [rankChunks * 256]. */
-  private readonly askRankTable: Int32Array;
-  private readonly bidRankTable: Int32Array;
+  /** Bytes of an LT's connectivity mask (8 LPs per byte, see `Episode.askRankTable`). */
   private readonly rankChunks: number;
-  private readonly askTieEnd: Int32Array;
-  private readonly bidTieEnd: Int32Array;
+  /** True between the LPs' actions of a step (`applyStage` or the start of `step`) and its end. */
+  private quotesReady = false;
+  private readonly stats: OtcMarketStats = emptyMarketStats();
   private readonly askLadder = new RestingLadder();
   private readonly bidLadder = new RestingLadder();
 
@@ -562,7 +667,7 @@ export class OtcEnv implements MultiClassVecEnv {
     this.learningLts = Int32Array.from(learners);
     const m = this.levels;
     this.lpObsDim = 4 + 2 * m + config.hedgeCostFractions.length + 4 + this.nLtSupertypes;
-    this.ltObsDim = 7 + 6 + this.nLpSupertypes;
+    this.ltObsDim = 9 + 6 + this.nLpSupertypes;
     const classes: AgentClassSpec[] = [];
     this.lpClassIndex = classes.length;
     classes.push({
@@ -583,17 +688,20 @@ export class OtcEnv implements MultiClassVecEnv {
       this.ltClassIndex = -1;
     }
     this.classes = classes;
+    this.stages = this.ltClassIndex >= 0 ? [[this.lpClassIndex], [this.ltClassIndex]] : undefined;
 
     const B = batchSize;
     const nLp = this.nLp * B;
     const nLt = this.nLt * B;
     this.mid = new Float64Array(B);
     this.totalLtQty = new Float64Array(B);
+    this.ecnLtQty = new Float64Array(B);
+    this.ecnRestingLtQty = new Float64Array(B);
+    this.noVenueLtQty = new Float64Array(B);
     this.stepLtQty = new Float64Array(B);
     this.supertypeLtQty = new Float64Array(B * this.nLpSupertypes);
     this.lpAction = new Float64Array(nLp * 3);
     this.lpInventory = new Float64Array(nLp);
-    this.lpStartInventory = new Float64Array(nLp);
     this.lpCash = new Float64Array(nLp);
     this.lpPnlInv = new Float64Array(nLp);
     this.lpPnlSpread = new Float64Array(nLp);
@@ -610,6 +718,9 @@ export class OtcEnv implements MultiClassVecEnv {
     this.lpStepEcnBuy = new Float64Array(nLp);
     this.lpStepEcnSell = new Float64Array(nLp);
     this.lpStepShare = new Float64Array(nLp);
+    this.lpHedgeQty = new Float64Array(nLp);
+    this.lpHedgeSide = new Int8Array(nLp);
+    this.lpHedgePrice = new Float64Array(nLp);
     this.ltInventory = new Float64Array(nLt);
     this.ltCash = new Float64Array(nLt);
     this.ltPnlInv = new Float64Array(nLt);
@@ -626,32 +737,26 @@ export class OtcEnv implements MultiClassVecEnv {
     this.ltStepLpQty = new Float64Array(nLt);
     this.ltStepEcnQty = new Float64Array(nLt);
     this.ltStepNotional = new Float64Array(nLt);
-    this.ltLastBuyCost = new Float64Array(nLt);
-    this.ltLastSellCost = new Float64Array(nLt);
     const maxOrders = this.nLp + this.nLt;
     this.orderAgent = new Int32Array(maxOrders);
     this.orderSide = new Int8Array(maxOrders);
     this.orderQty = new Float64Array(maxOrders);
+    this.orderPrice = new Float64Array(maxOrders);
     this.orderPerm = new Int32Array(maxOrders);
     this.levelPrices = new Float64Array(m);
     this.levelVolumes = new Float64Array(m);
     this.clippedLtActions = new Int32Array(Math.max(1, B * learners.length));
-    this.askOffset = new Float64Array(this.nLp);
-    this.bidOffset = new Float64Array(this.nLp);
-    this.askOrder = new Int32Array(this.nLp);
-    this.bidOrder = new Int32Array(this.nLp);
-    this.askRankOf = new Int32Array(this.nLp);
-    this.bidRankOf = new Int32Array(this.nLp);
     this.rankChunks = Math.ceil(this.nLp / 8);
-    this.askRankTable = new Int32Array(this.rankChunks * 256);
-    this.bidRankTable = new Int32Array(this.rankChunks * 256);
-    this.askTieEnd = new Int32Array(this.nLp * this.nLt);
-    this.bidTieEnd = new Int32Array(this.nLp * this.nLt);
     this.recorder = options.record ? new StepRecorder(B * (this.nLp + this.nLt) * config.horizon) : undefined;
   }
 
   get t(): number {
     return this.stepCount;
+  }
+
+  /** Where the LTs' and hedges' quantity went since the last reset (a copy). */
+  marketStats(): OtcMarketStats {
+    return { ...this.stats };
   }
 
   /** Turns the per-step record on (it is then filled by every `step`) or off. */
@@ -759,6 +864,9 @@ export class OtcEnv implements MultiClassVecEnv {
       ep.tradeCounts.fill(0);
     }
     this.totalLtQty.fill(0);
+    this.ecnLtQty.fill(0);
+    this.ecnRestingLtQty.fill(0);
+    this.noVenueLtQty.fill(0);
     this.supertypeLtQty.fill(0);
     for (const a of [
       this.lpInventory,
@@ -781,8 +889,8 @@ export class OtcEnv implements MultiClassVecEnv {
     ]) {
       a.fill(0);
     }
-    this.ltLastBuyCost.fill(NaN);
-    this.ltLastSellCost.fill(NaN);
+    Object.assign(this.stats, emptyMarketStats());
+    this.quotesReady = false;
     for (let b = 0; b < this.batchSize; b++) {
       const types = this.episodes[b]!.types;
       for (let i = 0; i < this.nLp; i++) this.lpDistance[b * this.nLp + i] = Math.abs(0 - types.lpMTarget[i]!);
@@ -814,15 +922,58 @@ export class OtcEnv implements MultiClassVecEnv {
     }
   }
 
+  /**
+   * Stage 0 of the Stackelberg step (`stages`): applies the LPs' actions and computes this step's
+   * quotes and ECN costs in every episode, so that learning LTs then observe them. `actions` is
+   * indexed by class; only the LP entry is read.
+   */
+  applyStage(stage: number, actions: readonly (Float32Array | undefined)[]): void {
+    this.checkStepAllowed();
+    if (stage !== 0 || this.ltClassIndex < 0) {
+      throw new OtcEnvError(`The OTC env has no stage ${stage} to apply before step`, "apply stage 0 (the LPs), then call step with every class's actions");
+    }
+    if (this.quotesReady) throw new OtcEnvError("The LPs' actions of this step were already applied", "call step to complete the step");
+    this.applyLpActions(actions[this.lpClassIndex]);
+  }
+
   step(actions: readonly Float32Array[], _rng?: Random): void {
-    if (!this.hasReset) throw new OtcEnvError("step before reset", "call reset(rng) first");
-    if (this.stepCount >= this.horizon) throw new OtcEnvError(`The episodes ended at T = ${this.horizon}`, "call reset(rng) to start new episodes");
+    this.checkStepAllowed();
     if (actions.length !== this.classes.length) {
       throw new OtcEnvError(`step got ${actions.length} action arrays for ${this.classes.length} classes`, "pass one array per class of env.classes");
     }
-    const lpActions = actions[this.lpClassIndex]!;
+    // Without a preceding applyStage (callers that move every class at once), the LPs move first here.
+    if (!this.quotesReady) this.applyLpActions(actions[this.lpClassIndex]);
+    if (this.ltClassIndex >= 0) {
+      const ltActions = actions[this.ltClassIndex]!;
+      const n = this.batchSize * this.learningLts.length;
+      if (ltActions.length < n) throw new OtcEnvError(`LT actions have ${ltActions.length} entries, need ${n}`, "pass one action index per learning LT");
+      for (let j = 0; j < n; j++) {
+        const v = Math.round(ltActions[j]!);
+        this.clippedLtActions[j] = v === LT_BUY || v === LT_SELL ? v : LT_NONE;
+      }
+    }
+    for (let b = 0; b < this.batchSize; b++) this.tradeEpisode(b);
+    this.quotesReady = false;
+    if (this.recorder !== undefined) this.record();
+    for (let b = 0; b < this.batchSize; b++) {
+      // P_{t+1} becomes the mid of the next step only after the record saw both.
+      const mid = this.episodes[b]!.book.mid();
+      if (Number.isFinite(mid)) this.mid[b] = mid;
+    }
+    this.stepCount++;
+  }
+
+  private checkStepAllowed(): void {
+    if (!this.hasReset) throw new OtcEnvError("step before reset", "call reset(rng) first");
+    if (this.stepCount >= this.horizon) throw new OtcEnvError(`The episodes ended at T = ${this.horizon}`, "call reset(rng) to start new episodes");
+  }
+
+  /** Step 2 for every episode: clips the LP actions, then quotes, ECN costs and hedge orders. */
+  private applyLpActions(lpActions: Float32Array | undefined): void {
     const nLpAll = this.batchSize * this.nLp;
-    if (lpActions.length < nLpAll * 3) throw new OtcEnvError(`LP actions have ${lpActions.length} entries, need ${nLpAll * 3}`, "pass count * 3 actions");
+    if (lpActions === undefined || lpActions.length < nLpAll * 3) {
+      throw new OtcEnvError(`LP actions have ${lpActions?.length ?? 0} entries, need ${nLpAll * 3}`, "pass count * 3 actions");
+    }
     const cfg = this.config;
     for (let a = 0; a < nLpAll; a++) {
       const s = lpActions[a * 3]!;
@@ -833,35 +984,20 @@ export class OtcEnv implements MultiClassVecEnv {
       this.lpAction[a * 3 + 1] = k > cfg.skewMax ? cfg.skewMax : k >= -cfg.skewMax ? k : -cfg.skewMax;
       this.lpAction[a * 3 + 2] = h > 1 ? 1 : h >= 0 ? h : 0;
     }
-    if (this.ltClassIndex >= 0) {
-      const ltActions = actions[this.ltClassIndex]!;
-      const n = this.batchSize * this.learningLts.length;
-      if (ltActions.length < n) throw new OtcEnvError(`LT actions have ${ltActions.length} entries, need ${n}`, "pass one action index per learning LT");
-      for (let j = 0; j < n; j++) {
-        const v = Math.round(ltActions[j]!);
-        this.clippedLtActions[j] = v === LT_BUY || v === LT_SELL ? v : LT_NONE;
-      }
-    }
-    for (let b = 0; b < this.batchSize; b++) this.stepEpisode(b);
-    if (this.recorder !== undefined) this.record();
-    for (let b = 0; b < this.batchSize; b++) {
-      // P_{t+1} becomes the mid of the next step only after the record saw both.
-      const mid = this.episodes[b]!.book.mid();
-      if (Number.isFinite(mid)) this.mid[b] = mid;
-    }
-    this.stepCount++;
+    for (let b = 0; b < this.batchSize; b++) this.quoteEpisode(b);
+    this.quotesReady = true;
   }
 
-  /** Steps 2-6 of SPEC 2.2 for one episode. */
-  private stepEpisode(b: number): void {
+  /**
+   * Step 2 of one episode, on the start-of-step book: the ECN cost curve per distinct LT size, LP
+   * quotes by eq. (5) on the LP grid, the tables that find each LT's best connected LP, and each
+   * LP's hedge (size and price on the same cost curve it observed).
+   */
+  private quoteEpisode(b: number): void {
     const ep = this.episodes[b]!;
-    const types = ep.types;
     const book = ep.book;
-    const rng = ep.stepRng!;
     const nLp = this.nLp;
-    const nLt = this.nLt;
     const lpBase = b * nLp;
-    const ltBase = b * nLt;
     const P = this.mid[b]!;
     const nSizes = ep.nSizes;
     const sizes = ep.sizes;
@@ -869,26 +1005,6 @@ export class OtcEnv implements MultiClassVecEnv {
     const bidQuote = ep.bidQuote;
     const ecnBuy = ep.ecnBuyPrice;
     const ecnSell = ep.ecnSellPrice;
-
-    // Start-of-step snapshots for the spread-PnL increment and the hedge size.
-    const recording = this.recorder !== undefined;
-    for (let i = 0; i < nLp; i++) {
-      this.lpStartInventory[lpBase + i] = this.lpInventory[lpBase + i]!;
-      this.lpStartSpread[lpBase + i] = this.lpPnlSpread[lpBase + i]!;
-      this.lpStepLtBuy[lpBase + i] = 0;
-      this.lpStepLtSell[lpBase + i] = 0;
-      this.lpStepTrades[lpBase + i] = 0;
-      this.lpStepEcnBuy[lpBase + i] = 0;
-      this.lpStepEcnSell[lpBase + i] = 0;
-    }
-    this.ltStartSpread.set(this.ltPnlSpread.subarray(ltBase, ltBase + nLt), ltBase);
-    if (recording) {
-      this.ltStepLpQty.fill(0, ltBase, ltBase + nLt);
-      this.ltStepEcnQty.fill(0, ltBase, ltBase + nLt);
-      this.ltStepNotional.fill(0, ltBase, ltBase + nLt);
-    }
-
-    // Step 2: ECN costs per distinct LT size and LP quotes by eq. (5) on the LP grid.
     const spread = book.bestAsk() - book.bestBid();
     const askLadder = this.askLadder;
     const bidLadder = this.bidLadder;
@@ -899,12 +1015,38 @@ export class OtcEnv implements MultiClassVecEnv {
       ecnBuy[s] = askLadder.averagePriceExtrapolated(sizes[s]!, 1, this.deepDecay);
       ecnSell[s] = bidLadder.averagePriceExtrapolated(sizes[s]!, -1, this.deepDecay);
     }
+    // Hedges: round(eps_hedge * |q_t|) against the start-of-step inventory, cut to what the book
+    // with its extrapolated depth holds, priced on the cost curve the LP observed (`observeLps`).
+    const lpEcn = ep.types.lpEcnConnected;
+    let askMax = -1;
+    let bidMax = -1;
+    for (let i = 0; i < nLp; i++) {
+      const a = lpBase + i;
+      this.lpHedgeQty[a] = 0;
+      this.lpHedgePrice[a] = NaN;
+      if (lpEcn[i] !== 1) continue;
+      const inv = this.lpInventory[a]!;
+      let qty = Math.round(this.lpAction[a * 3 + 2]! * Math.abs(inv));
+      if (qty <= 0) continue;
+      const selling = inv > 0;
+      if (selling) {
+        if (bidMax < 0) bidMax = bidLadder.maxPricedQuantity(this.deepDecay);
+        if (qty > bidMax) qty = bidMax;
+      } else {
+        if (askMax < 0) askMax = askLadder.maxPricedQuantity(this.deepDecay);
+        if (qty > askMax) qty = askMax;
+      }
+      if (qty <= 0) continue;
+      this.lpHedgeQty[a] = qty;
+      this.lpHedgeSide[a] = selling ? SELL : BUY;
+      this.lpHedgePrice[a] = selling ? bidLadder.averagePriceExtrapolated(qty, -1, this.deepDecay) : askLadder.averagePriceExtrapolated(qty, 1, this.deepDecay);
+    }
     const grid = this.lpGridTicks;
     const invGrid = 1 / grid;
-    const askOffset = this.askOffset;
-    const bidOffset = this.bidOffset;
-    const askOrder = this.askOrder;
-    const bidOrder = this.bidOrder;
+    const askOffset = ep.askOffset;
+    const bidOffset = ep.bidOffset;
+    const askOrder = ep.askOrder;
+    const bidOrder = ep.bidOrder;
     for (let i = 0; i < nLp; i++) {
       const a = (lpBase + i) * 3;
       const half = (this.lpAction[a]! * spread) / 2;
@@ -929,8 +1071,8 @@ export class OtcEnv implements MultiClassVecEnv {
     }
     // Quotes per (LP, size), and per (size, rank) the last rank quoting the same price: (base +
     // offset) is monotone in the offset, so for every size equal prices form runs in this order.
-    const askTieEnd = this.askTieEnd;
-    const bidTieEnd = this.bidTieEnd;
+    const askTieEnd = ep.askTieEnd;
+    const bidTieEnd = ep.bidTieEnd;
     for (let s = 0; s < nSizes; s++) {
       const cost = (ecnBuy[s]! - ecnSell[s]!) / 2;
       const askBase = P + cost;
@@ -949,21 +1091,92 @@ export class OtcEnv implements MultiClassVecEnv {
     }
 
     // Byte tables mapping a connectivity mask (LP bits) to the same set in rank bits, per side.
+    const askRankOf = ep.askRankOf;
+    const bidRankOf = ep.bidRankOf;
+    const askRankTable = ep.askRankTable;
+    const bidRankTable = ep.bidRankTable;
     for (let i = 0; i < nLp; i++) {
-      this.askRankOf[askOrder[i]!] = i;
-      this.bidRankOf[bidOrder[i]!] = i;
+      askRankOf[askOrder[i]!] = i;
+      bidRankOf[bidOrder[i]!] = i;
     }
     for (let c = 0; c < this.rankChunks; c++) {
       const base = c * 256;
       const entries = 1 << Math.min(8, nLp - 8 * c);
-      this.askRankTable[base] = 0;
-      this.bidRankTable[base] = 0;
+      askRankTable[base] = 0;
+      bidRankTable[base] = 0;
       for (let x = 1; x < entries; x++) {
         const lp = 8 * c + 31 - Math.clz32(x & -x);
         const rest = base + (x & (x - 1));
-        this.askRankTable[base + x] = this.askRankTable[rest]! | (1 << this.askRankOf[lp]!);
-        this.bidRankTable[base + x] = this.bidRankTable[rest]! | (1 << this.bidRankOf[lp]!);
+        askRankTable[base + x] = askRankTable[rest]! | (1 << askRankOf[lp]!);
+        bidRankTable[base + x] = bidRankTable[rest]! | (1 << bidRankOf[lp]!);
       }
+    }
+  }
+
+  /**
+   * The best price LT k of episode b can trade q_LT at this step on one side (the best connected
+   * LP quote or the ECN cost curve, whichever is better; NaN when no venue quotes). Reads the
+   * tables of `quoteEpisode`; what an LT observes is exactly the price it then trades at.
+   */
+  private bestConnectedPrice(b: number, k: number, buying: boolean): number {
+    const ep = this.episodes[b]!;
+    const s = ep.ltSizeIndex[k]!;
+    const m = ep.types.ltLpMask[k]!;
+    const nSizes = ep.nSizes;
+    const order = buying ? ep.askOrder : ep.bidOrder;
+    const quotes = buying ? ep.askQuote : ep.bidQuote;
+    let best = NaN;
+    for (let r = 0; r < this.nLp && m !== 0; r++) {
+      const i = order[r]!;
+      if (((m >>> i) & 1) === 1) {
+        best = quotes[i * nSizes + s]!;
+        break;
+      }
+    }
+    if (ep.types.ltEcnConnected[k] === 1) {
+      const p = buying ? ep.ecnBuyPrice[s]! : ep.ecnSellPrice[s]!;
+      if (p === p && !(buying ? best <= p : best >= p)) best = p;
+    }
+    return best;
+  }
+
+  /** Steps 3-6 of the step for one episode (step 2 ran in `quoteEpisode`). */
+  private tradeEpisode(b: number): void {
+    const ep = this.episodes[b]!;
+    const types = ep.types;
+    const book = ep.book;
+    const rng = ep.stepRng!;
+    const nLp = this.nLp;
+    const nLt = this.nLt;
+    const lpBase = b * nLp;
+    const ltBase = b * nLt;
+    const P = this.mid[b]!;
+    const nSizes = ep.nSizes;
+    const sizes = ep.sizes;
+    const askQuote = ep.askQuote;
+    const bidQuote = ep.bidQuote;
+    const ecnBuy = ep.ecnBuyPrice;
+    const ecnSell = ep.ecnSellPrice;
+    const askOrder = ep.askOrder;
+    const bidOrder = ep.bidOrder;
+    const askTieEnd = ep.askTieEnd;
+    const bidTieEnd = ep.bidTieEnd;
+
+    // Start-of-step snapshots for the spread-PnL increment.
+    const recording = this.recorder !== undefined;
+    for (let i = 0; i < nLp; i++) {
+      this.lpStartSpread[lpBase + i] = this.lpPnlSpread[lpBase + i]!;
+      this.lpStepLtBuy[lpBase + i] = 0;
+      this.lpStepLtSell[lpBase + i] = 0;
+      this.lpStepTrades[lpBase + i] = 0;
+      this.lpStepEcnBuy[lpBase + i] = 0;
+      this.lpStepEcnSell[lpBase + i] = 0;
+    }
+    this.ltStartSpread.set(this.ltPnlSpread.subarray(ltBase, ltBase + nLt), ltBase);
+    if (recording) {
+      this.ltStepLpQty.fill(0, ltBase, ltBase + nLt);
+      this.ltStepEcnQty.fill(0, ltBase, ltBase + nLt);
+      this.ltStepNotional.fill(0, ltBase, ltBase + nLt);
     }
 
     // Step 3: LTs act and trade at the best connected price (ties uniform at random).
@@ -973,8 +1186,8 @@ export class OtcEnv implements MultiClassVecEnv {
     const ltEcn = types.ltEcnConnected;
     const lpSupertype = types.lpSupertype;
     const tradeCounts = ep.tradeCounts;
-    const askRankTable = this.askRankTable;
-    const bidRankTable = this.bidRankTable;
+    const askRankTable = ep.askRankTable;
+    const bidRankTable = ep.bidRankTable;
     const nChunks = this.rankChunks;
     const lpInventory = this.lpInventory;
     const lpCash = this.lpCash;
@@ -991,6 +1204,7 @@ export class OtcEnv implements MultiClassVecEnv {
     const orderAgent = this.orderAgent;
     const orderSide = this.orderSide;
     const orderQty = this.orderQty;
+    const orderPrice = this.orderPrice;
     const supertypeQtyBase = b * this.nLpSupertypes;
     const learnerBase = b * this.learningLts.length;
     let learner = 0;
@@ -998,6 +1212,9 @@ export class OtcEnv implements MultiClassVecEnv {
     let coinsLeft = 0;
     let orders = 0;
     let lpVolume = 0;
+    // LT quantity decided this step: buy / sell actions that some connected venue quotes.
+    let decidedVolume = 0;
+    let noVenueVolume = 0;
     for (let k = 0; k < nLt; k++) {
       const lt = ltBase + k;
       const s = ltSizeIndex[k]!;
@@ -1014,25 +1231,6 @@ export class OtcEnv implements MultiClassVecEnv {
       } else {
         action = this.clippedLtActions[learnerBase + learner]!;
         learner++;
-        // The learner's next observation needs the best connected LP prices whatever it does now.
-        let bestAsk = NaN;
-        let bestBid = NaN;
-        for (let r = 0; r < nLp && m !== 0; r++) {
-          const i = askOrder[r]!;
-          if (((m >>> i) & 1) === 1) {
-            bestAsk = askQuote[i * nSizes + s]!;
-            break;
-          }
-        }
-        for (let r = 0; r < nLp && m !== 0; r++) {
-          const i = bidOrder[r]!;
-          if (((m >>> i) & 1) === 1) {
-            bestBid = bidQuote[i * nSizes + s]!;
-            break;
-          }
-        }
-        this.ltLastBuyCost[lt] = bestAsk - P;
-        this.ltLastSellCost[lt] = P - bestBid;
       }
       if (recording) {
         this.ltStepAction[lt] = action;
@@ -1085,7 +1283,13 @@ export class OtcEnv implements MultiClassVecEnv {
           }
         }
       }
-      if (ties === 0) continue;
+      const q = sizes[s]!;
+      if (ties === 0) {
+        // No connected venue quotes this size: there is no price to trade at, so nothing is decided.
+        noVenueVolume += q;
+        continue;
+      }
+      decidedVolume += q;
       // Uniform among the tied candidates: the first LP, the other tied LPs by rank, then the ECN.
       let chosen = firstLp;
       if (ties > 1) {
@@ -1100,11 +1304,11 @@ export class OtcEnv implements MultiClassVecEnv {
         this.ltStepCounterparty[lt] = chosen;
         this.ltStepDecision[lt] = best;
       }
-      const q = sizes[s]!;
       if (chosen === COUNTERPARTY_ECN) {
         orderAgent[orders] = nLp + k;
         orderSide[orders] = buying ? BUY : SELL;
         orderQty[orders] = q;
+        orderPrice[orders] = best;
         orders++;
         continue;
       }
@@ -1139,60 +1343,82 @@ export class OtcEnv implements MultiClassVecEnv {
       tradeCounts[lpS * nLt + s]! += 1;
     }
 
-    // Step 4: LP hedges (against the start-of-step inventory) join the LT ECN orders; random order.
-    const lpEcn = types.lpEcnConnected;
+
+    // Step 4: LP hedges join the LT ECN orders. Every order is priced on the cost curve its
+    // sender observed (resting book plus extrapolated depth, as if it were alone) and fills in
+    // full; it also walks the physical book in a random order, taking the resting volume left, and
+    // the rest fills against the extrapolated depth, which the book does not hold.
     for (let i = 0; i < nLp; i++) {
-      if (lpEcn[i] !== 1) continue;
-      const inv = this.lpStartInventory[lpBase + i]!;
-      const qty = Math.round(this.lpAction[(lpBase + i) * 3 + 2]! * Math.abs(inv));
-      if (qty <= 0) continue;
-      this.orderAgent[orders] = i;
-      this.orderSide[orders] = inv > 0 ? SELL : BUY;
-      this.orderQty[orders] = qty;
+      const qty = this.lpHedgeQty[lpBase + i]!;
+      if (!(qty > 0)) continue;
+      orderAgent[orders] = i;
+      orderSide[orders] = this.lpHedgeSide[lpBase + i]!;
+      orderQty[orders] = qty;
+      orderPrice[orders] = this.lpHedgePrice[lpBase + i]!;
       orders++;
     }
     const perm = this.orderPerm;
     for (let o = 0; o < orders; o++) perm[o] = o;
     rng.shuffle(perm, orders);
     let ecnLtVolume = 0;
+    const stats = this.stats;
     for (let o = 0; o < orders; o++) {
       const order = perm[o]!;
-      const agent = this.orderAgent[order]!;
-      const side = this.orderSide[order]! as Side;
-      const isLp = agent < nLp;
-      const execution = book.submitMarket(side, this.orderQty[order]!, 1 + agent);
-      const filled = execution.filled;
-      if (!(filled > 0)) continue;
-      const notional = execution.notionalTicks;
-      if (isLp) {
+      const agent = orderAgent[order]!;
+      const side = orderSide[order]! as Side;
+      const qty = orderQty[order]!;
+      const price = orderPrice[order]!;
+      const fromBook = book.submitMarket(side, qty, 1 + agent).filled;
+      const notional = qty * price;
+      if (agent < nLp) {
         const lp = lpBase + agent;
         if (side === BUY) {
-          this.lpInventory[lp]! += filled;
-          this.lpCash[lp]! -= notional;
-          this.lpPnlSpread[lp]! += filled * P - notional;
-          this.lpStepEcnBuy[lp]! += filled;
+          lpInventory[lp]! += qty;
+          lpCash[lp]! -= notional;
+          lpPnlSpread[lp]! += qty * P - notional;
+          this.lpStepEcnBuy[lp]! += qty;
         } else {
-          this.lpInventory[lp]! -= filled;
-          this.lpCash[lp]! += notional;
-          this.lpPnlSpread[lp]! += notional - filled * P;
-          this.lpStepEcnSell[lp]! += filled;
+          lpInventory[lp]! -= qty;
+          lpCash[lp]! += notional;
+          lpPnlSpread[lp]! += notional - qty * P;
+          this.lpStepEcnSell[lp]! += qty;
         }
+        stats.hedgeQty += qty;
+        stats.hedgeRestingQty += fromBook;
       } else {
         const lt = ltBase + agent - nLp;
         if (side === BUY) {
-          this.ltInventory[lt]! += filled;
-          this.ltCash[lt]! -= notional;
-          this.ltPnlSpread[lt]! += filled * P - notional;
+          ltInventory[lt]! += qty;
+          ltCash[lt]! -= notional;
+          ltPnlSpread[lt]! += qty * P - notional;
         } else {
-          this.ltInventory[lt]! -= filled;
-          this.ltCash[lt]! += notional;
-          this.ltPnlSpread[lt]! += notional - filled * P;
+          ltInventory[lt]! -= qty;
+          ltCash[lt]! += notional;
+          ltPnlSpread[lt]! += notional - qty * P;
         }
-        this.ltStepEcnQty[lt] = filled;
-        this.ltStepNotional[lt] = notional;
-        ecnLtVolume += filled;
+        if (recording) {
+          this.ltStepEcnQty[lt] = qty;
+          this.ltStepNotional[lt] = notional;
+        }
+        ecnLtVolume += qty;
+        stats.ltEcnRestingQty += fromBook;
+        this.ecnRestingLtQty[b]! += fromBook;
       }
     }
+    // The step's invariant: every LT quantity decided is filled, by an LP or by the ECN.
+    const ltVolume = lpVolume + ecnLtVolume;
+    if (Math.abs(decidedVolume - ltVolume) > 1e-9 * (1 + decidedVolume)) {
+      throw new OtcEnvError(
+        `LTs decided ${decidedVolume} lots at step ${this.stepCount} of episode ${this.firstEpisodeIndex + b} but LPs filled ${lpVolume} and the ECN ${ecnLtVolume}`,
+        "this is a bug of the env's matching; report it with the seed"
+      );
+    }
+    stats.ltDecidedQty += decidedVolume;
+    stats.ltLpQty += lpVolume;
+    stats.ltEcnQty += ecnLtVolume;
+    stats.ltNoVenueQty += noVenueVolume;
+    this.ecnLtQty[b]! += ecnLtVolume;
+    this.noVenueLtQty[b]! += noVenueVolume;
 
     // Step 5: the ECN agent moves the book; P_{t+1} is its mid.
     ep.ecn.step(ep.ecnRng!);
@@ -1201,7 +1427,6 @@ export class OtcEnv implements MultiClassVecEnv {
     const dP = P1 - P;
 
     // Step 6: inventory PnL, risk penalty, market share and rewards (eqs. 3, 4, 6).
-    const ltVolume = lpVolume + ecnLtVolume;
     this.stepLtQty[b] = ltVolume;
     this.totalLtQty[b]! += ltVolume;
     const tNext = this.stepCount + 1;
@@ -1357,11 +1582,14 @@ export class OtcEnv implements MultiClassVecEnv {
         const got = book.topLevels(side, m, this.levelPrices, this.levelVolumes);
         for (let l = 0; l < m; l++) out[o++] = l < got ? this.levelVolumes[l]! / scales.volumeLots : 0;
       }
-      // Hedge costs come from the resting ladders (what a market order would actually get).
+      // Hedge costs: the cost curve a hedge of that size is then priced on (resting book plus
+      // extrapolated depth, cut to what that holds), exactly as `quoteEpisode` prices the hedge.
       const askLadder = this.askLadder;
       const bidLadder = this.bidLadder;
       askLadder.read(book, SELL);
       bidLadder.read(book, BUY);
+      const askMax = askLadder.maxPricedQuantity(this.deepDecay);
+      const bidMax = bidLadder.maxPricedQuantity(this.deepDecay);
       for (let i = 0; i < this.nLp; i++) {
         const a = b * this.nLp + i;
         const row = rowStart + i * dim;
@@ -1373,10 +1601,10 @@ export class OtcEnv implements MultiClassVecEnv {
         if (i > 0) out.copyWithin(row + 4, first + 4, first + 4 + 2 * m);
         let c = row + 4 + 2 * m;
         for (let f = 0; f < fractions.length; f++) {
-          const qty = Math.round(fractions[f]! * Math.abs(inv));
+          const qty = Math.min(Math.round(fractions[f]! * Math.abs(inv)), inv > 0 ? bidMax : askMax);
           let cost = 0;
           if (qty > 0) {
-            cost = inv > 0 ? P - bidLadder.averagePrice(qty) : askLadder.averagePrice(qty) - P;
+            cost = inv > 0 ? P - bidLadder.averagePriceExtrapolated(qty, -1, this.deepDecay) : askLadder.averagePriceExtrapolated(qty, 1, this.deepDecay) - P;
             if (!Number.isFinite(cost)) cost = 0;
           }
           out[c++] = cost / scales.costTicks;
@@ -1397,31 +1625,34 @@ export class OtcEnv implements MultiClassVecEnv {
     const nLpS = this.nLpSupertypes;
     const nLearn = this.learningLts.length;
     const t = this.stepCount;
+    if (!this.quotesReady) {
+      throw new OtcEnvError(
+        "LTs observe the LP quotes of the current step, which do not exist before the LPs act",
+        "apply the LPs' actions first with applyStage(0, actions) (stepInStages in core/rl/vec-env.ts does)"
+      );
+    }
     for (let b = 0; b < this.batchSize; b++) {
       const ep = this.episodes[b]!;
       const types = ep.types;
-      const book = ep.book;
       const P = this.mid[b]!;
       for (let j = 0; j < nLearn; j++) {
         const k = this.learningLts[j]!;
         const lt = b * this.nLt + k;
         const q = types.ltSize[k]!;
-        let buyCost = this.ltLastBuyCost[lt]!;
-        let sellCost = this.ltLastSellCost[lt]!;
-        if (types.ltEcnConnected[k] === 1) {
-          const ecnBuyCost = book.averageFillPrice(BUY, q, this.deepDecay) - P;
-          const ecnSellCost = P - book.averageFillPrice(SELL, q, this.deepDecay);
-          if (!(buyCost <= ecnBuyCost)) buyCost = ecnBuyCost;
-          if (!(sellCost <= ecnSellCost)) sellCost = ecnSellCost;
-        }
+        // The price it would trade at now: this step's best connected quote or the ECN cost.
+        const buyCost = this.bestConnectedPrice(b, k, true) - P;
+        const sellCost = P - this.bestConnectedPrice(b, k, false);
         let c = (b * nLearn + j) * dim;
         out[c++] = (P - this.p0Tick) / scales.priceTicks;
         out[c++] = this.ltInventory[lt]! / scales.inventoryLots;
         out[c++] = t / this.horizon;
         out[c++] = t > 0 ? this.ltSells[lt]! / t : 0;
         out[c++] = t > 0 ? this.ltBuys[lt]! / t : 0;
+        // No venue quoting a side: cost 0 and the side's flag 0, so no cost is shown that nobody offers.
         out[c++] = Number.isFinite(buyCost) ? buyCost / scales.costTicks : 0;
         out[c++] = Number.isFinite(sellCost) ? sellCost / scales.costTicks : 0;
+        out[c++] = Number.isFinite(buyCost) ? 1 : 0;
+        out[c++] = Number.isFinite(sellCost) ? 1 : 0;
         out[c++] = types.ltGamma[k]!;
         out[c++] = Math.log10(types.ltEta[k]!);
         out[c++] = types.ltOmega[k]!;
@@ -1462,6 +1693,8 @@ export class OtcEnv implements MultiClassVecEnv {
       "buyFraction",
       "buyCost",
       "sellCost",
+      "canBuy",
+      "canSell",
       "gamma",
       "log10Eta",
       "omega",
@@ -1509,6 +1742,9 @@ export class OtcEnv implements MultiClassVecEnv {
       nLpSupertypes: this.nLpSupertypes,
       lpSupertypeLtQuantity: this.supertypeLtQty.slice(),
       totalLtQuantity: this.totalLtQty.slice(),
+      ecnLtQuantity: this.ecnLtQty.slice(),
+      ecnRestingLtQuantity: this.ecnRestingLtQty.slice(),
+      noVenueLtQuantity: this.noVenueLtQty.slice(),
       lpSupertypeTradeSizes: this.episodes.map((ep) =>
         this.config.population.lp.map((_, lpS) => {
           let n = 0;

@@ -2,8 +2,9 @@
  * Rollouts of the shared policies in a vectorised multi-agent env (paper sections 2.2.1 and 5,
  * eq. 10: the experiences of all agents of a class form one batch; SPEC section 3). Every step
  * makes ONE batched policy-and-value call per class for all agents of all B episodes, samples the
- * actions in JS from a `Random`, and steps the env. After T steps each class's samples get their
- * advantages and returns by GAE. Arrays are time-major: sample t * count + i is agent i at step t.
+ * actions in JS from a `Random`, and steps the env, class by class in the env's move order
+ * (`stepInStages`: in the OTC game LTs observe after the LPs' quotes of the same step). After T
+ * steps each class's samples get their advantages and returns by GAE. Arrays are time-major: sample t * count + i is agent i at step t.
  * When the env tells how its agents split into episodes (`batchSize`, `firstEpisodeIndex`), the
  * actions of global episode e are drawn from their own stream `split("actions").split(e)`, so an
  * episode's actions do not depend on which other episodes share its batch: rollouts split into
@@ -13,7 +14,7 @@
 import type { Random } from "../random/philox.ts";
 import type { ActorCritic } from "./networks.ts";
 import { computeGae, emptyPpoBatch, PpoBatchError, type PpoBatch, type PpoParams } from "./ppo.ts";
-import type { MultiClassVecEnv } from "./vec-env.ts";
+import { stepInStages, type MultiClassVecEnv } from "./vec-env.ts";
 
 export interface RolloutBatch extends PpoBatch {
   /** Agents of the class (samples per step). */
@@ -67,8 +68,8 @@ export const collectRollouts = (
   const firstEpisode = env.firstEpisodeIndex ?? 0;
   const episodeStreams = perEpisode ? Array.from({ length: episodes }, (_, b) => actionRng.split(firstEpisode + b)) : [];
   for (let t = 0; t < steps; t++) {
-    const stepActions: Float32Array[] = [];
-    for (let c = 0; c < classes.length; c++) {
+    // Classes act in the env's move order (leaders first, then followers who see their moves).
+    const act = (c: number): Float32Array => {
       const batch = batches[c]!;
       const agent = agents[c]!;
       const count = batch.agents;
@@ -92,9 +93,9 @@ export const collectRollouts = (
         }
       } else agent.net.policy.sample(params, count, actionRng, actions, logProbs);
       // The env gets its own copy: it may clip in place, and the batch keeps the unclipped sample.
-      stepActions.push(Float32Array.from(actions));
-    }
-    env.step(stepActions, envRng);
+      return Float32Array.from(actions);
+    };
+    stepInStages(env, act, envRng);
     for (let c = 0; c < classes.length; c++) {
       const batch = batches[c]!;
       const rewards = batch.rewards.subarray(t * batch.agents, (t + 1) * batch.agents);

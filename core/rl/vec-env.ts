@@ -6,6 +6,11 @@
  * has one shared policy, conditioned on the agent's type through its observation. Stationary
  * agents (section 5.1) act inside the env and are not listed. The OTC environment in core/otc
  * implements this interface; core/rl never depends on it.
+ *
+ * A step may be sequential (a Stackelberg step, paper section 2.2: LTs play in response to LPs):
+ * an env lists its classes in `stages`, and a class of a later stage observes only after the
+ * actions of the earlier stages are applied (`applyStage`). `stepInStages` plays one step in that
+ * order and is what every rollout loop calls, so the ordering lives in one place.
  */
 import type { Random } from "../random/philox.ts";
 
@@ -46,7 +51,47 @@ export interface MultiClassVecEnv {
    */
   readonly batchSize?: number;
   readonly firstEpisodeIndex?: number;
+  /**
+   * Optional move order within a step: `stages[k]` lists the class indices that act at stage k
+   * (every class exactly once). Classes of stage k + 1 observe after `applyStage(k, ...)` applied
+   * the actions of stage k. Absent: every class acts at once.
+   */
+  readonly stages?: readonly (readonly number[])[];
+  /**
+   * Applies the actions of stage k (not the last) before the next stage observes. `actions` is
+   * indexed by class; only the entries of stage k's classes are read. `step` then completes the
+   * step with every class's actions (the same arrays for the classes already applied).
+   */
+  applyStage?(stage: number, actions: readonly (Float32Array | undefined)[]): void;
 }
+
+/** The move order of an env: its `stages`, or one stage with every class. */
+export const moveStages = (env: MultiClassVecEnv): readonly (readonly number[])[] => {
+  const stages = env.stages ?? [env.classes.map((_, c) => c)];
+  const seen = new Set(stages.flat());
+  if (seen.size !== env.classes.length || stages.flat().length !== env.classes.length) {
+    throw new RangeError(`The env's stages ${JSON.stringify(stages)} must list each of its ${env.classes.length} classes exactly once`);
+  }
+  if (stages.length > 1 && env.applyStage === undefined) throw new RangeError("An env with several stages must implement applyStage");
+  return stages;
+};
+
+/**
+ * Plays one step in the env's move order: for each stage, `act(c)` observes class c and returns
+ * its actions (count*dim floats, or count indices), then the stage is applied (leaders) or the
+ * step taken (the last stage). Returns the actions passed to `step`, indexed by class.
+ */
+export const stepInStages = (env: MultiClassVecEnv, act: (classIndex: number) => Float32Array, rng: Random): Float32Array[] => {
+  const stages = moveStages(env);
+  const actions: (Float32Array | undefined)[] = new Array<Float32Array | undefined>(env.classes.length).fill(undefined);
+  for (let k = 0; k < stages.length; k++) {
+    for (const c of stages[k]!) actions[c] = act(c);
+    if (k < stages.length - 1) env.applyStage!(k, actions);
+  }
+  const all = actions as Float32Array[];
+  env.step(all, rng);
+  return all;
+};
 
 /** Clips `rows` continuous action rows to the bounds of `spec` (what an env does on `step`). */
 export const clipActions = (

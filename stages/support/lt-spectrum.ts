@@ -204,6 +204,10 @@ export const evaluateAtOmega = (
     for (let i = 0; i < lpSpec.count; i++) for (let k = 0; k < lpPolicy.paramDim; k++) lpParams[i * lpPolicy.paramDim + k] = lpOut[i * (lpPolicy.paramDim + 1) + k]!;
     const lpActions = new Float32Array(lpSpec.count * lpPolicy.actionDim);
     lpPolicy.sample(lpParams, lpSpec.count, actionRng, lpActions, scratchLogProb);
+    // Stackelberg step: the LTs observe after the LPs' quotes of this step exist.
+    const byClass: Float32Array[] = [];
+    byClass[env.lpClassIndex] = lpActions;
+    env.applyStage(0, byClass);
     env.observe(env.ltClassIndex, ltObs);
     const ltOut = agents.lt.net.evaluate(ltObs, n);
     const ltPolicy = agents.lt.net.policy;

@@ -9,6 +9,7 @@
 import { Random } from "../../core/random/philox.ts";
 import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
 import { OtcEnv } from "../../core/otc/env.ts";
+import { stepInStages } from "../../core/rl/vec-env.ts";
 import { OrderBook } from "../../core/book/order-book.ts";
 import { EcnAgent } from "../../core/book/ecn-agent.ts";
 import type { Population } from "../../core/otc/supertypes.ts";
@@ -48,9 +49,14 @@ const measure = (population: Population, batches: number, withObserve: boolean) 
     }
     env.reset(rng.split(batch));
     for (let t = 0; t < env.horizon; t++) {
-      if (withObserve) env.classes.forEach((_, ci) => env.observe(ci, obs[ci]!));
       fill();
-      env.step(actions, rng);
+      // LPs observe and act, then learning LTs observe this step's quotes (the Stackelberg order).
+      if (withObserve) {
+        stepInStages(env, (ci) => {
+          env.observe(ci, obs[ci]!);
+          return actions[ci]!;
+        }, rng);
+      } else env.step(actions, rng);
       steps += B;
     }
   }

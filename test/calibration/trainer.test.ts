@@ -84,6 +84,10 @@ describe("calibration trainer", () => {
     expect(m1).toBeGreaterThanOrEqual(0);
     expect(mt).toBeLessThanOrEqual(1);
     expect(m1).toBeLessThanOrEqual(mt + 1e-12);
+    // Every LT trade decided fills with an LP or on the ECN: the ECN's share is the rest of m_total.
+    expect(row["market/ecn_share"]! + mt).toBeCloseTo(1, 12);
+    expect(row["market/ecn_from_resting_book"]).toBeGreaterThanOrEqual(0);
+    expect(row["market/ecn_from_resting_book"]).toBeLessThanOrEqual(1);
     expect(row["calibration/reward"]).toBeGreaterThan(0);
     expect(row["calibration/reward"]).toBeLessThanOrEqual(1);
     // Experiment 4's reward at these shares, from SPEC 4.2 directly (per-episode mean >= reward at the mean, Jensen).

@@ -8,6 +8,7 @@ import { Random } from "../../core/random/philox.ts";
 import { defaultGameConfig, type OtcGameConfig } from "../../core/otc/config.ts";
 import { CLASS_LP, CLASS_LT, COUNTERPARTY_ECN, COUNTERPARTY_NONE, LT_BUY, LT_NONE, LT_SELL, OtcEnv, type OtcStepRecord } from "../../core/otc/env.ts";
 import { constant, type LpSupertype, type LtSupertype, type Population } from "../../core/otc/supertypes.ts";
+import { stepInStages } from "../../core/rl/vec-env.ts";
 import { standInModel } from "./fixtures.ts";
 
 const B = 2;
@@ -98,9 +99,12 @@ const run = (population: Population, seed: number, horizon: number): Run => {
       return a;
     });
     const obs = env.classes.map((c) => new Float32Array(c.count * c.obsDim));
-    env.classes.forEach((_, ci) => env.observe(ci, obs[ci]!));
+    // The Stackelberg order: LPs observe and act, then learning LTs observe this step's quotes.
+    stepInStages(env, (ci) => {
+      env.observe(ci, obs[ci]!);
+      return actions[ci]!;
+    }, rng);
     for (const o of obs) for (const x of o) expect(Number.isFinite(x)).toBe(true);
-    env.step(actions, rng);
     quotes.push(Array.from({ length: B }, (_, e) => env.lastQuotes(e)));
     const lp = new Float32Array(env.classes[env.lpClassIndex]!.count);
     env.rewards(env.lpClassIndex, lp);

@@ -9,6 +9,7 @@ import { Random } from "../../core/random/philox.ts";
 import { defaultGameConfig, type OtcGameConfig } from "../../core/otc/config.ts";
 import { CLASS_LP, OtcEnv, type EcnDriverFactory, type OtcStepRecord } from "../../core/otc/env.ts";
 import { constant, type LpSupertype, type LtSupertype, type Population } from "../../core/otc/supertypes.ts";
+import { stepInStages } from "../../core/rl/vec-env.ts";
 import { handFillPrice, standInModel, staticBookFactory } from "./fixtures.ts";
 
 const P0 = 10_000;
@@ -262,8 +263,12 @@ describe("determinism", () => {
     });
     env.reset(Random.fromSeed(123));
     for (let t = 0; t < horizon; t++) {
-      env.classes.forEach((c, ci) => env.observe(ci, new Float32Array(c.count * c.obsDim)));
-      env.step(actionsFor(env, t));
+      const actions = actionsFor(env, t);
+      stepInStages(env, (ci) => {
+        const c = env.classes[ci]!;
+        env.observe(ci, new Float32Array(c.count * c.obsDim));
+        return actions[ci]!;
+      }, Random.fromSeed(0));
     }
     return env.takeRecord();
   };

@@ -83,6 +83,10 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       expect(node.summary[method]!.iterations).toBe(5);
       for (const name of ["r_cal", "m_super1", "m_total"]) expect(Number.isFinite(node.summary[method]!.tail[name])).toBe(true);
     }
+    // The report names the calibrators as they ran: the quick default is the paper's no-state ablation.
+    const methods = (node.summary as unknown as { methods: { calsheq: string; bo: string } }).methods;
+    expect(methods.calsheq).toMatch(/^CALSHEQ_no_state .*alpha_cal \/ alpha_shared = 3\b/);
+    expect(methods.bo).toMatch(/a proposal every 2 iterations/);
     expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "iterations.parquet", "summary.json"]));
 
     // Episode records: one row per agent (10 LPs + 500 LTs) per step of each recorded episode.

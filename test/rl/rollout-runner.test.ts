@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
 import { mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { PpoAgent } from "../../core/rl/ppo.ts";
@@ -71,6 +71,26 @@ describe("RolloutRunner", { timeout: 120_000 }, () => {
       expect(results[i + 1]).toEqual(results[1]);
     }
     expect(results[1]).not.toEqual(reference);
+  });
+
+  it("with learning LTs (a Stackelberg step: LTs observe this step's LP quotes) the results still do not depend on workers or shards", async () => {
+    const stackelberg: OtcRolloutArgs = { config: { ...defaultGameConfig(emergentBehaviourPopulation()), horizon: 8 }, ecn: args.ecn };
+    const results = [];
+    for (const [perShard, workers] of [
+      [2, 0],
+      [2, 2],
+      [1, 0]
+    ] as const) {
+      const r = new RolloutRunner({ factory: otcRolloutEnv, location: otcRolloutLocation, args: stackelberg, episodes: 4, episodesPerShard: perShard, workers, backend: "cpu" });
+      expect(r.classes.map((c) => c.name)).toEqual(["lp", "lt"]);
+      const agents = r.classes.map((c, i) => new PpoAgent(c.obsDim, c.action, tinyPpo, Random.fromSeed(10 + i)));
+      results.push(flatten(await r.collect(agents, Random.fromSeed(5).split("rollouts"), tinyPpo)));
+      await r.close();
+      for (const a of agents) a.dispose();
+    }
+    expect(results[0]!.batches[1]!.size).toBe(4 * 14 * 8);
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
   });
 
   it("a calibration run with two worker threads ends with the same weights and rows as one without", async () => {
