@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Random } from "../random/philox.ts";
+import { OnnxNetworks } from "./onnx-networks.ts";
 import type { ActionSpec } from "./vec-env.ts";
 
 /** A named tensor as plain data: how weights and optimiser state are saved (a "tensor bundle"). */
@@ -420,7 +421,19 @@ export class CategoricalPolicy implements Policy {
   }
 }
 
+/**
+ * Where the networks compute: tfjs (the portable reference; its own wasm/cpu backend is chosen by
+ * backend.ts) or onnxruntime (native, multi-threaded; onnx-networks.ts). Absent means tfjs.
+ */
+export interface NetworkComputeParams {
+  backend: "tfjs" | "onnxruntime";
+  /** onnxruntime's intra-op threads (results do not depend on it). */
+  intraOpThreads: number;
+}
+
 export interface ActorCriticParams {
+  /** Where inference and training run (absent: tfjs). */
+  compute?: NetworkComputeParams;
   /** Policy network layers. */
   policy: MlpParams;
   /** Value network layers (a separate network, as in the paper's RLlib setup). */
@@ -436,10 +449,16 @@ export const defaultActorCriticParams: ActorCriticParams = {
   gaussian: defaultGaussianPolicyParams
 };
 
-/** The shared networks of one agent class: a policy and a separate state-value network. */
+/**
+ * The shared networks of one agent class: a policy and a separate state-value network. With the
+ * onnxruntime compute backend the weights live in `onnx` (initialised from the same Glorot draw
+ * as the tf.Variables, which then only hold that initial draw): `evaluate`, `getWeights` and
+ * `setWeights` go there, and `variables()` is for tfjs code paths only.
+ */
 export class ActorCritic {
   readonly policy: Policy;
   readonly value: Mlp;
+  readonly onnx: OnnxNetworks | null;
 
   constructor(
     readonly obsDim: number,
@@ -452,6 +471,30 @@ export class ActorCritic {
         ? new DiagonalGaussianPolicy(obsDim, action.dim, params.policy, params.gaussian, rng.split("policy"))
         : new CategoricalPolicy(obsDim, action.n, params.policy, rng.split("policy"));
     this.value = new Mlp("value", obsDim, [{ name: "out", width: 1 }], params.value, rng.split("value"));
+    if (params.compute?.backend === "onnxruntime") {
+      const named = this.namedVariables();
+      this.onnx = new OnnxNetworks(
+        {
+          obsDim,
+          kind: action.kind,
+          actionDim: action.kind === "continuous" ? action.dim : action.n,
+          policyHidden: params.policy.hiddenWidths,
+          valueHidden: params.value.hiddenWidths,
+          policyActivation: params.policy.activation,
+          valueActivation: params.value.activation,
+          logStdMin: params.gaussian.logStdMin,
+          logStdMax: params.gaussian.logStdMax
+        },
+        named.map(([name]) => name),
+        readVariables(named),
+        params.compute.intraOpThreads
+      );
+    } else this.onnx = null;
+  }
+
+  /** Which backend computes: "onnxruntime" or "tfjs". */
+  get backend(): "onnxruntime" | "tfjs" {
+    return this.onnx === null ? "tfjs" : "onnxruntime";
   }
 
   /** State values for a [rows, obsDim] batch: [rows]. */
@@ -464,6 +507,7 @@ export class ActorCritic {
    * back into JS as one array of rows * (paramDim + 1) numbers (parameters, then the value).
    */
   evaluate(obs: Float32Array, rows: number): Float32Array {
+    if (this.onnx !== null) return this.onnx.evaluate(obs, rows);
     const out = tf.tidy(() => {
       const x = tf.tensor2d(obs.subarray(0, rows * this.obsDim), [rows, this.obsDim]);
       return tf.concat([...this.policy.distParams(x), ...this.value.apply(x)], 1);
@@ -483,14 +527,16 @@ export class ActorCritic {
 
   /** Policy and value weights as a bundle: "policy/layer{l}/kernel|bias", "value/layer{l}/kernel|bias". */
   getWeights(): WeightMap {
-    return readVariables(this.namedVariables());
+    return this.onnx !== null ? this.onnx.getWeights() : readVariables(this.namedVariables());
   }
 
   setWeights(weights: WeightMap): void {
-    writeVariables(this.namedVariables(), weights);
+    if (this.onnx !== null) this.onnx.setWeights(weights);
+    else writeVariables(this.namedVariables(), weights);
   }
 
   dispose(): void {
+    this.onnx?.dispose();
     this.policy.network.dispose();
     this.value.dispose();
   }
