@@ -18,6 +18,7 @@ import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
 import { workerBackend } from "../schemas/rollouts.ts";
+import { resolvePpoBackend } from "./network-backend.ts";
 import { acquireRolloutExecutor } from "./rollout-executor.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "./ecn.ts";
@@ -82,6 +83,7 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
         minibatchSize: Math.min(calibratorPpo.minibatchSize, p.episodes),
         network: {
           ...calibratorPpo.network,
+          compute: { backend: p.ppo.backend, intraOpThreads: p.ppo.threads },
           policy: { ...calibratorPpo.network.policy, hiddenWidths: p.calsheq.hidden },
           value: { ...calibratorPpo.network.value, hiddenWidths: p.calsheq.hidden }
         }
@@ -114,7 +116,8 @@ const buildTrainer = (model: EcnModel, sim: EcnSimModel, params: CalibrationTrai
     });
   });
 
-const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) => buildTrainer(model, sim, trainingParams(p, method), p);
+const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) =>
+  Effect.flatMap(resolvePpoBackend(p.ppo), (ppo) => buildTrainer(model, sim, trainingParams({ ...p, ppo }, method), p));
 
 const trainingStage = (method: CalibrationMethod) =>
   Stage.loop({

@@ -57,7 +57,8 @@ export const ppoParamsFrom = (s: PpoSettings): PpoParams => ({
   network: {
     ...defaultPpoParams.network,
     policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
-    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden }
+    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden },
+    compute: { backend: s.backend, intraOpThreads: s.threads }
   }
 });
 

@@ -325,6 +325,7 @@ export const runPipeline = (request: RunRequest) =>
           startedAt,
           endedAt: new Date().toISOString(),
           backend: backend.current() ?? "none",
+          ...(backend.network() !== undefined ? { networkBackend: backend.network() } : {}),
           pipeline: request.pipeline.name,
           ...extra
         });

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Random } from "../random/philox.ts";
 import { OnnxNetworks } from "./onnx-networks.ts";
+import { onnxRuntimeAvailable } from "./onnx-runtime.ts";
 import type { ActionSpec } from "./vec-env.ts";
 
 /** A named tensor as plain data: how weights and optimiser state are saved (a "tensor bundle"). */
@@ -426,10 +427,18 @@ export class CategoricalPolicy implements Policy {
  * backend.ts) or onnxruntime (native, multi-threaded; onnx-networks.ts). Absent means tfjs.
  */
 export interface NetworkComputeParams {
-  backend: "tfjs" | "onnxruntime";
-  /** onnxruntime's intra-op threads (results do not depend on it). */
+  /** "auto": onnxruntime when it loads here, else tfjs (see `resolveNetworkBackend`). */
+  backend: "tfjs" | "onnxruntime" | "auto";
+  /**
+   * onnxruntime's intra-op threads. Repeated runs with the same count are bit-identical; runs with
+   * different counts can differ in the last bits (a matmul may be split differently).
+   */
   intraOpThreads: number;
 }
+
+/** The backend `requested` resolves to: "auto" is onnxruntime when its native library loads. */
+export const resolveNetworkBackend = (requested: NetworkComputeParams["backend"]): "tfjs" | "onnxruntime" =>
+  requested === "auto" ? (onnxRuntimeAvailable() ? "onnxruntime" : "tfjs") : requested;
 
 export interface ActorCriticParams {
   /** Where inference and training run (absent: tfjs). */
@@ -471,7 +480,7 @@ export class ActorCritic {
         ? new DiagonalGaussianPolicy(obsDim, action.dim, params.policy, params.gaussian, rng.split("policy"))
         : new CategoricalPolicy(obsDim, action.n, params.policy, rng.split("policy"));
     this.value = new Mlp("value", obsDim, [{ name: "out", width: 1 }], params.value, rng.split("value"));
-    if (params.compute?.backend === "onnxruntime") {
+    if (params.compute !== undefined && resolveNetworkBackend(params.compute.backend) === "onnxruntime") {
       const named = this.namedVariables();
       this.onnx = new OnnxNetworks(
         {
