@@ -52,7 +52,7 @@ export class NetworkBackend extends Context.Tag("otc-marl/stages/NetworkBackend"
  * result for the provenance, and returns the settings with the resolved backend, so the networks
  * the stage builds run on exactly the backend that was checked.
  */
-export const resolvePpoBackend = <S extends Pick<PpoSettings, "backend">>(settings: S): Effect.Effect<S & { backend: NetworkBackendName }, NetworkBackendError, Backend> =>
+export const resolvePpoBackend = <S extends Pick<PpoSettings, "backend">>(settings: S): Effect.Effect<Omit<S, "backend"> & { backend: NetworkBackendName }, NetworkBackendError, Backend> =>
   Effect.gen(function* () {
     const service = yield* Effect.serviceOption(NetworkBackend);
     const resolve = service._tag === "Some" ? service.value.resolve : (r: PpoSettings["backend"]) => Effect.provide(Effect.flatMap(NetworkBackend, (s) => s.resolve(r)), NetworkBackend.native);
