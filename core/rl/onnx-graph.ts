@@ -175,6 +175,13 @@ export class GraphBuilder {
   logSoftmax = (a: string) => this.op("LogSoftmax", [a], { axis: { kind: "int", value: 1 } });
   reshape = (a: string, shape: number[]) => this.op("Reshape", [a, this.ints(shape)]);
 
+  /** Splits a vector into consecutive parts of the given sizes (one output each). */
+  split(a: string, sizes: number[]): string[] {
+    const outs = sizes.map(() => `t${this.counter++}`);
+    this.nodes.push({ op: "Split", inputs: [a, this.ints(sizes)], outputs: outs, attributes: { axis: { kind: "int", value: 0 } } });
+    return outs;
+  }
+
   /** The serialised ModelProto. */
   encode(name: string): Uint8Array {
     const graph = new Writer();

@@ -42,14 +42,22 @@ export interface LossWeights {
 
 export type OnnxLosses = Record<(typeof LOSS_OUTPUTS)[number], number>;
 
+/** Placeholder loss constants where only the architecture matters. */
+const noTraining = { clipParam: 0, valueClipParam: null, maxGradNorm: null, beta1: 0, beta2: 0 };
+
 const scalar = (x: number): readonly [Float32Array, number[]] => [new Float32Array([x]), [1]];
 
 export class OnnxNetworks {
   readonly shapes: number[][];
   readonly names: readonly string[];
-  weights: Float32Array[];
-  firstMoments: Float32Array[];
-  secondMoments: Float32Array[];
+  /** Start of each variable in the flat vectors. */
+  readonly offsets: number[];
+  readonly size: number;
+  /** All weights, flat in variable order (what the graphs take as `W`). */
+  weights: Float32Array;
+  /** Adam's first and second moments, flat like the weights (the layout of `Adam.getState`). */
+  firstMoments: Float32Array;
+  secondMoments: Float32Array;
   /** Adam updates taken so far. */
   adamStep = 0;
   private readonly forward: OnnxSession;
@@ -62,32 +70,42 @@ export class OnnxNetworks {
     initial: WeightMap,
     readonly threads: number
   ) {
-    this.shapes = variableShapes({ ...shape, clipParam: 0, valueClipParam: null, maxGradNorm: null, beta1: 0, beta2: 0 });
+    this.shapes = variableShapes({ ...shape, ...noTraining });
     if (names.length !== this.shapes.length) throw new Error(`${names.length} variable names for ${this.shapes.length} variables`);
     this.names = names;
-    this.weights = this.shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-    this.firstMoments = this.weights.map((w) => new Float32Array(w.length));
-    this.secondMoments = this.weights.map((w) => new Float32Array(w.length));
+    this.offsets = [];
+    let total = 0;
+    for (const s of this.shapes) {
+      this.offsets.push(total);
+      total += s.reduce((a, b) => a * b, 1);
+    }
+    this.size = total;
+    this.weights = new Float32Array(total);
+    this.firstMoments = new Float32Array(total);
+    this.secondMoments = new Float32Array(total);
     this.setWeights(initial);
-    this.forward = new OnnxSession(buildForwardModel({ ...shape, clipParam: 0, valueClipParam: null, maxGradNorm: null, beta1: 0, beta2: 0 }), ["out"], { intraOpThreads: threads });
+    this.forward = new OnnxSession(buildForwardModel({ ...shape, ...noTraining }), ["out"], { intraOpThreads: threads });
   }
 
-  private weightFeeds(): Record<string, readonly [Float32Array, readonly number[]]> {
-    const feeds: Record<string, readonly [Float32Array, readonly number[]]> = {};
-    this.weights.forEach((w, i) => (feeds[`W${i}`] = [w, this.shapes[i]!]));
-    return feeds;
+  private lengthOf(i: number): number {
+    return (i + 1 < this.offsets.length ? this.offsets[i + 1]! : this.size) - this.offsets[i]!;
   }
 
   /** Distribution parameters and value of `rows` observations: rows * (paramDim + 1) numbers. */
   evaluate(obs: Float32Array, rows: number): Float32Array {
     const x = obs.subarray(0, rows * this.shape.obsDim);
-    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], ...this.weightFeeds() }).out!;
+    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, [this.size]] }).out!;
+  }
+
+  /** A flat vector (weights or gradients) as named tensors. */
+  private toMap(flat: Float32Array): WeightMap {
+    const out: WeightMap = {};
+    this.names.forEach((name, i) => (out[name] = { shape: [...this.shapes[i]!], data: flat.slice(this.offsets[i]!, this.offsets[i]! + this.lengthOf(i)) }));
+    return out;
   }
 
   getWeights(): WeightMap {
-    const out: WeightMap = {};
-    this.names.forEach((name, i) => (out[name] = { shape: [...this.shapes[i]!], data: Float32Array.from(this.weights[i]!) }));
-    return out;
+    return this.toMap(this.weights);
   }
 
   /** Checks every entry first, then copies: a bad bundle leaves the weights untouched. */
@@ -99,48 +117,34 @@ export class OnnxNetworks {
       if (entry.shape.length !== shape.length || entry.shape.some((d, k) => d !== shape[k])) {
         throw new WeightShapeError(name, `shape [${entry.shape.join(", ")}] differs from [${shape.join(", ")}]`);
       }
-      if (entry.data.length !== this.weights[i]!.length) throw new WeightShapeError(name, `${entry.data.length} values for ${this.weights[i]!.length} entries`);
+      if (entry.data.length !== this.lengthOf(i)) throw new WeightShapeError(name, `${entry.data.length} values for ${this.lengthOf(i)} entries`);
     });
-    this.names.forEach((name, i) => (this.weights[i] = Float32Array.from(weights[name]!.data)));
+    const next = new Float32Array(this.size);
+    this.names.forEach((name, i) => next.set(weights[name]!.data, this.offsets[i]!));
+    this.weights = next;
   }
 
   /** Adam's state in the layout of `Adam.getState`: moments flat in variable order. */
   getAdamState(): AdamState {
-    const flat = (parts: Float32Array[]) => {
-      const n = parts.reduce((s, p) => s + p.length, 0);
-      const out = new Float32Array(n);
-      let offset = 0;
-      for (const p of parts) {
-        out.set(p, offset);
-        offset += p.length;
-      }
-      return { shape: [n], data: out };
+    return {
+      step: this.adamStep,
+      moments: { "adam/m": { shape: [this.size], data: Float32Array.from(this.firstMoments) }, "adam/v": { shape: [this.size], data: Float32Array.from(this.secondMoments) } }
     };
-    return { step: this.adamStep, moments: { "adam/m": flat(this.firstMoments), "adam/v": flat(this.secondMoments) } };
   }
 
   checkAdamState(state: AdamState): void {
-    const n = this.weights.reduce((s, w) => s + w.length, 0);
     for (const name of ["adam/m", "adam/v"]) {
       const entry = state.moments[name];
       if (entry === undefined) throw new WeightShapeError(name, "it is missing from the optimiser state");
-      if (entry.data.length !== n) throw new WeightShapeError(name, `${entry.data.length} values for ${n} entries`);
+      if (entry.data.length !== this.size) throw new WeightShapeError(name, `${entry.data.length} values for ${this.size} entries`);
     }
     if (!Number.isSafeInteger(state.step) || state.step < 0) throw new WeightShapeError("adam/step", `step ${state.step} is not a count`);
   }
 
   setAdamState(state: AdamState): void {
     this.checkAdamState(state);
-    const split = (flat: Float32Array) => {
-      let offset = 0;
-      return this.weights.map((w) => {
-        const part = Float32Array.from(flat.subarray(offset, offset + w.length));
-        offset += w.length;
-        return part;
-      });
-    };
-    this.firstMoments = split(state.moments["adam/m"]!.data);
-    this.secondMoments = split(state.moments["adam/v"]!.data);
+    this.firstMoments = Float32Array.from(state.moments["adam/m"]!.data);
+    this.secondMoments = Float32Array.from(state.moments["adam/v"]!.data);
     this.adamStep = state.step;
   }
 
@@ -149,8 +153,7 @@ export class OnnxNetworks {
     let session = this.trainSessions.get(key);
     if (session === undefined) {
       const model = buildTrainModel({ ...this.shape, ...constants }, mode);
-      const outputs =
-        mode === "step" ? [...LOSS_OUTPUTS, ...this.weights.flatMap((_, i) => [`W${i}_out`, `M${i}_out`, `V${i}_out`])] : [...LOSS_OUTPUTS, ...this.weights.map((_, i) => `G${i}`)];
+      const outputs = mode === "step" ? [...LOSS_OUTPUTS, "W_out", "M_out", "V_out"] : [...LOSS_OUTPUTS, "G"];
       session = new OnnxSession(model, outputs, { intraOpThreads: this.threads });
       this.trainSessions.set(key, session);
     }
@@ -173,7 +176,7 @@ export class OnnxNetworks {
       wValue: scalar(lossWeights.value),
       wKl: scalar(lossWeights.kl),
       wEntropy: scalar(lossWeights.entropy),
-      ...this.weightFeeds()
+      W: [this.weights, [this.size]]
     };
     if (this.shape.kind === "continuous") feeds.oldP1 = [mb.oldParams[1]!.subarray(0, rows * d), [rows, d]];
     return feeds;
@@ -187,9 +190,7 @@ export class OnnxNetworks {
   gradients(mb: OnnxMinibatch, constants: OnnxTrainConstants, lossWeights: LossWeights): { losses: OnnxLosses; gradients: WeightMap } {
     const feeds = { ...this.minibatchFeeds(mb, lossWeights), rate: scalar(0), eps: scalar(1) };
     const out = this.trainSession(constants, "gradients").run(feeds);
-    const gradients: WeightMap = {};
-    this.names.forEach((name, i) => (gradients[name] = { shape: [...this.shapes[i]!], data: out[`G${i}`]! }));
-    return { losses: OnnxNetworks.losses(out), gradients };
+    return { losses: OnnxNetworks.losses(out), gradients: this.toMap(out.G!) };
   }
 
   /**
@@ -201,16 +202,18 @@ export class OnnxNetworks {
     const correction2 = Math.sqrt(1 - Math.pow(constants.beta2, this.adamStep));
     const rate = (learningRate * correction2) / (1 - Math.pow(constants.beta1, this.adamStep));
     const eps = constants.epsilon * correction2;
-    const feeds: Record<string, readonly [Float32Array, readonly number[]]> = { ...this.minibatchFeeds(mb, lossWeights), rate: scalar(rate), eps: scalar(eps) };
-    this.weights.forEach((_, i) => {
-      feeds[`M${i}`] = [this.firstMoments[i]!, this.shapes[i]!];
-      feeds[`V${i}`] = [this.secondMoments[i]!, this.shapes[i]!];
-    });
+    const feeds = {
+      ...this.minibatchFeeds(mb, lossWeights),
+      rate: scalar(rate),
+      eps: scalar(eps),
+      M: [this.firstMoments, [this.size]] as const,
+      V: [this.secondMoments, [this.size]] as const
+    };
     const { epsilon: _epsilon, ...graphConstants } = constants;
     const out = this.trainSession(graphConstants, "step").run(feeds);
-    this.weights = this.weights.map((_, i) => out[`W${i}_out`]!);
-    this.firstMoments = this.firstMoments.map((_, i) => out[`M${i}_out`]!);
-    this.secondMoments = this.secondMoments.map((_, i) => out[`V${i}_out`]!);
+    this.weights = out.W_out!;
+    this.firstMoments = out.M_out!;
+    this.secondMoments = out.V_out!;
     return OnnxNetworks.losses(out);
   }
 

@@ -101,23 +101,35 @@ const layout = (spec: OnnxPpoSpec, names: readonly string[]) => {
   return { policyHidden, policyHeads, valueHidden, valueHeads };
 };
 
-/** Names of the graph inputs holding the variables (W0, W1, ...), in `variableShapes` order. */
-const variableNames = (spec: OnnxPpoSpec): string[] => variableShapes(spec).map((_, i) => `W${i}`);
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Total number of weights: the length of the flat `W`, `M`, `V` and `G` vectors. */
+export const parameterCount = (spec: OnnxPpoSpec): number => variableShapes(spec).reduce((s, shape) => s + sizeOf(shape), 0);
+
+/**
+ * The variables, in `variableShapes` order, as views of the flat input `name`: one Split and a
+ * Reshape each. A flat vector keeps a step to three weight-sized inputs and outputs, and Adam to
+ * a dozen ops on one long vector instead of a dozen per variable.
+ */
+const unflatten = (g: GraphBuilder, spec: OnnxPpoSpec, name: string): string[] => {
+  const shapes = variableShapes(spec);
+  const flat = g.input(name, [parameterCount(spec)]);
+  const parts = g.split(flat, shapes.map(sizeOf));
+  return parts.map((part, i) => g.reshape(part, shapes[i]!));
+};
 
 /** Policy distribution parameters from the raw head outputs: logits, or [mean, clipped logStd]. */
 const policyParams = (g: GraphBuilder, spec: OnnxPpoSpec, outs: string[]) =>
   spec.kind === "continuous" ? [outs[0]!, g.clip(outs[1]!, spec.logStdMin, spec.logStdMax)] : [outs[0]!];
 
 /**
- * The inference graph: input `obs` [rows, obsDim] and the weights; output `out` [rows, paramDim + 1]
+ * The inference graph: input `obs` [rows, obsDim] and the flat weights `W`; output `out` [rows, paramDim + 1]
  * (distribution parameters, then the state value), the layout `ActorCritic.evaluate` returns.
  */
 export const buildForwardModel = (spec: OnnxPpoSpec): Uint8Array => {
   const g = new GraphBuilder();
   const obs = g.input("obs", ["rows", spec.obsDim]);
-  const shapes = variableShapes(spec);
-  const names = variableNames(spec).map((n, i) => g.input(n, shapes[i]!));
-  const l = layout(spec, names);
+  const l = layout(spec, unflatten(g, spec, "W"));
   const policy = forwardMlp(g, obs, l.policyHidden, l.policyHeads, spec.policyActivation);
   const value = forwardMlp(g, obs, l.valueHidden, l.valueHeads, spec.valueActivation);
   const paramDim = spec.kind === "continuous" ? 2 * spec.actionDim : spec.actionDim;
@@ -132,10 +144,10 @@ export const LOSS_OUTPUTS = ["total", "policy", "value", "kl", "entropy", "appro
 
 /**
  * The training graph. Inputs: `obs`, `act` (action features), `oldLogp`, `oldP0` (and `oldP1`),
- * `oldV`, `adv`, `ret` for the minibatch rows, the scalars of TRAIN_SCALARS, weights `W{i}` and,
- * in "step" mode, Adam moments `M{i}`, `V{i}`. Outputs: the LOSS_OUTPUTS and, in "step" mode,
- * `W{i}_out`, `M{i}_out`, `V{i}_out` after one Adam step; in "gradients" mode `G{i}`, the gradient
- * of wPolicy*policy + wValue*value + wKl*kl - wEntropy*entropy (before clipping).
+ * `oldV`, `adv`, `ret` for the minibatch rows, the scalars of TRAIN_SCALARS, the flat weights `W`
+ * and, in "step" mode, the flat Adam moments `M`, `V`. Outputs: the LOSS_OUTPUTS and, in "step"
+ * mode, `W_out`, `M_out`, `V_out` after one Adam step; in "gradients" mode the flat `G`, the
+ * gradient of wPolicy*policy + wValue*value + wKl*kl - wEntropy*entropy (before clipping).
  */
 export const buildTrainModel = (spec: OnnxPpoSpec, mode: "step" | "gradients"): Uint8Array => {
   const g = new GraphBuilder();
@@ -149,9 +161,8 @@ export const buildTrainModel = (spec: OnnxPpoSpec, mode: "step" | "gradients"): 
   const adv = g.input("adv", ["rows", 1]);
   const ret = g.input("ret", ["rows", 1]);
   const [invRows, wPolicy, wValue, wKl, wEntropy, rate, eps] = TRAIN_SCALARS.map((n) => g.input(n, [1])) as [string, string, string, string, string, string, string];
-  const shapes = variableShapes(spec);
-  const names = variableNames(spec).map((n, i) => g.input(n, shapes[i]!));
-  const l = layout(spec, names);
+  const paramCount = parameterCount(spec);
+  const l = layout(spec, unflatten(g, spec, "W"));
 
   // ----- forward -----
   const policy = forwardMlp(g, obs, l.policyHidden, l.policyHeads, spec.policyActivation);
@@ -242,27 +253,24 @@ export const buildTrainModel = (spec: OnnxPpoSpec, mode: "step" | "gradients"): 
   const gLogp = g.neg(g.mul(g.mul(g.mul(wPolicy, invRows), adv), g.mul(gate, ratio)));
   const policyGrads = backwardMlp(g, policy, l.policyHidden, l.policyHeads, policyBackward(gLogp), spec.policyActivation);
   const valueGrads = backwardMlp(g, value, l.valueHidden, l.valueHeads, [gV], spec.valueActivation);
-  let grads = [...policyGrads, ...valueGrads];
+  let grad = g.concat([...policyGrads, ...valueGrads].map((gr) => g.reshape(gr, [-1])), 0);
 
   if (mode === "gradients") {
-    grads.forEach((gr, i) => g.output(`G${i}`, gr, shapes[i]!));
+    g.output("G", grad, [paramCount]);
     return g.encode("ppo-gradients");
   }
   if (spec.maxGradNorm !== null) {
-    const squares = grads.map((gr, i) => g.total(g.mul(gr, gr), shapes[i]!.length));
-    const norm = g.sqrt(squares.reduce((a, b) => g.add(a, b)));
+    const norm = g.sqrt(g.total(g.mul(grad, grad), 1));
     const scale = g.min(g.scalar(1), g.div(g.scalar(spec.maxGradNorm), g.add(norm, g.scalar(1e-6))));
-    grads = grads.map((gr) => g.mul(gr, scale));
+    grad = g.mul(grad, scale);
   }
-  grads.forEach((gr, i) => {
-    const m = g.input(`M${i}`, shapes[i]!);
-    const vv = g.input(`V${i}`, shapes[i]!);
-    const mNew = g.add(g.mul(g.scalar(spec.beta1), m), g.mul(g.scalar(1 - spec.beta1), gr));
-    const vNew = g.add(g.mul(g.scalar(spec.beta2), vv), g.mul(g.scalar(1 - spec.beta2), g.mul(gr, gr)));
-    const wNew = g.sub(names[i]!, g.div(g.mul(rate, mNew), g.add(g.sqrt(vNew), eps)));
-    g.output(`W${i}_out`, wNew, shapes[i]!);
-    g.output(`M${i}_out`, mNew, shapes[i]!);
-    g.output(`V${i}_out`, vNew, shapes[i]!);
-  });
+  const m = g.input("M", [paramCount]);
+  const vv = g.input("V", [paramCount]);
+  const mNew = g.add(g.mul(g.scalar(spec.beta1), m), g.mul(g.scalar(1 - spec.beta1), grad));
+  const vNew = g.add(g.mul(g.scalar(spec.beta2), vv), g.mul(g.scalar(1 - spec.beta2), g.mul(grad, grad)));
+  const wNew = g.sub("W", g.div(g.mul(rate, mNew), g.add(g.sqrt(vNew), eps)));
+  g.output("W_out", wNew, [paramCount]);
+  g.output("M_out", mNew, [paramCount]);
+  g.output("V_out", vNew, [paramCount]);
   return g.encode("ppo-step");
 };

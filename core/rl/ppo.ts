@@ -562,11 +562,19 @@ const onnxUpdateRun = (agent: PpoAgent, batch: PpoBatch, advantages: Float32Arra
     step: (index, measured) => {
       const rows = index.length;
       mb.rows = rows;
+      // Plain index loops: a subarray per row and field costs more than the copy itself.
+      const copyRows = (from: Float32Array, to: Float32Array, width: number) => {
+        for (let r = 0; r < rows; r++) {
+          const src = index[r]! * width;
+          const dst = r * width;
+          for (let j = 0; j < width; j++) to[dst + j] = from[src + j]!;
+        }
+      };
+      copyRows(batch.obs, mb.obs, obsDim);
+      copyRows(features, mb.act, feat);
+      parts.forEach((w, k) => copyRows(oldParts[k]!, mb.oldParams[k]!, w));
       for (let r = 0; r < rows; r++) {
         const i = index[r]!;
-        mb.obs.set(batch.obs.subarray(i * obsDim, (i + 1) * obsDim), r * obsDim);
-        mb.act.set(features.subarray(i * feat, (i + 1) * feat), r * feat);
-        parts.forEach((w, k) => mb.oldParams[k]!.set(oldParts[k]!.subarray(i * w, (i + 1) * w), r * w));
         mb.oldLogp[r] = batch.logProbs[i]!;
         mb.oldV[r] = batch.values[i]!;
         mb.adv[r] = advantages[i]!;
