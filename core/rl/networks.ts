@@ -6,7 +6,9 @@
  * part of its observation. Weights live in tf.Variables but are initialised from a `Random`
  * (Glorot-uniform), never from tfjs random ops, so the same seed gives bit-identical networks.
  * Sampling happens in JS on the distribution parameters the network returns, again from a
- * `Random`. Everything can be exported to and restored from named Float32Arrays.
+ * `Random`. Everything can be exported to and restored from named Float32Arrays. With
+ * `compute.backend` onnxruntime, inference and training run on onnxruntime instead
+ * (onnx-networks.ts), from the same initial draw.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Random } from "../random/philox.ts";
