@@ -60,6 +60,8 @@ export class OnnxNetworks {
   secondMoments: Float32Array;
   /** Adam updates taken so far. */
   adamStep = 0;
+  /** Where the next step writes its weights and moments (swapped with the current ones after it). */
+  private spare: { w: Float32Array; m: Float32Array; v: Float32Array };
   private readonly forward: OnnxSession;
   private readonly trainSessions = new Map<string, OnnxSession>();
 
@@ -83,6 +85,7 @@ export class OnnxNetworks {
     this.weights = new Float32Array(total);
     this.firstMoments = new Float32Array(total);
     this.secondMoments = new Float32Array(total);
+    this.spare = { w: new Float32Array(total), m: new Float32Array(total), v: new Float32Array(total) };
     this.setWeights(initial);
     this.forward = new OnnxSession(buildForwardModel({ ...shape, ...noTraining }), ["out"], { intraOpThreads: threads });
   }
@@ -119,9 +122,7 @@ export class OnnxNetworks {
       }
       if (entry.data.length !== this.lengthOf(i)) throw new WeightShapeError(name, `${entry.data.length} values for ${this.lengthOf(i)} entries`);
     });
-    const next = new Float32Array(this.size);
-    this.names.forEach((name, i) => next.set(weights[name]!.data, this.offsets[i]!));
-    this.weights = next;
+    this.names.forEach((name, i) => this.weights.set(weights[name]!.data, this.offsets[i]!));
   }
 
   /** Adam's state in the layout of `Adam.getState`: moments flat in variable order. */
@@ -143,8 +144,8 @@ export class OnnxNetworks {
 
   setAdamState(state: AdamState): void {
     this.checkAdamState(state);
-    this.firstMoments = Float32Array.from(state.moments["adam/m"]!.data);
-    this.secondMoments = Float32Array.from(state.moments["adam/v"]!.data);
+    this.firstMoments.set(state.moments["adam/m"]!.data);
+    this.secondMoments.set(state.moments["adam/v"]!.data);
     this.adamStep = state.step;
   }
 
@@ -210,10 +211,13 @@ export class OnnxNetworks {
       V: [this.secondMoments, [this.size]] as const
     };
     const { epsilon: _epsilon, ...graphConstants } = constants;
-    const out = this.trainSession(graphConstants, "step").run(feeds);
-    this.weights = out.W_out!;
-    this.firstMoments = out.M_out!;
-    this.secondMoments = out.V_out!;
+    const next = this.spare;
+    const dims = [this.size];
+    const out = this.trainSession(graphConstants, "step").run(feeds, { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] });
+    this.spare = { w: this.weights, m: this.firstMoments, v: this.secondMoments };
+    this.weights = next.w;
+    this.firstMoments = next.m;
+    this.secondMoments = next.v;
     return OnnxNetworks.losses(out);
   }
 

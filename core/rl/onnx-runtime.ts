@@ -89,13 +89,23 @@ export class OnnxSession {
     this.fetches = Object.fromEntries(outputNames.map((n) => [n, null]));
   }
 
-  /** Runs the model; inputs are [data, dims] pairs; returns the outputs' data by name. */
-  run(inputs: Record<string, readonly [Float32Array, readonly number[]]>): Record<string, Float32Array> {
+  /**
+   * Runs the model; inputs are [data, dims] pairs; returns the outputs' data by name. Outputs
+   * named in `into` are written into the given arrays (which must not be inputs of the same run)
+   * instead of fresh ones: a training step's weight-sized outputs then allocate nothing, which
+   * keeps the garbage collector out of the SGD loop.
+   */
+  run(inputs: Record<string, readonly [Float32Array, readonly number[]]>, into: Record<string, readonly [Float32Array, readonly number[]]> = {}): Record<string, Float32Array> {
     const feeds: Record<string, unknown> = {};
     for (const [name, [data, dims]] of Object.entries(inputs)) feeds[name] = new this.ort.Tensor("float32", data, dims);
-    const out = this.session.run(feeds, this.fetches, {});
+    let fetches = this.fetches;
+    if (Object.keys(into).length > 0) {
+      fetches = { ...this.fetches };
+      for (const [name, [data, dims]] of Object.entries(into)) (fetches as Record<string, unknown>)[name] = new this.ort.Tensor("float32", data, dims);
+    }
+    const out = this.session.run(feeds, fetches, {});
     const result: Record<string, Float32Array> = {};
-    for (const name of this.outputNames) result[name] = out[name]!.data;
+    for (const name of this.outputNames) result[name] = into[name]?.[0] ?? out[name]!.data;
     return result;
   }
 
