@@ -30,6 +30,7 @@ import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { PpoSettings } from "../schemas/ppo.ts";
+import { resolvePpoBackend } from "./network-backend.ts";
 import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings, workerBackend } from "../schemas/rollouts.ts";
 import type { ShardExecutor } from "../core/rl/rollout-executor.ts";
 import { acquireRolloutExecutor } from "./rollout-executor.ts";
@@ -180,6 +181,9 @@ const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
   Effect.gen(function* () {
     const backend = yield* Backend;
     yield* backend.ensure;
+    // Fails early if the networks' backend cannot load; "auto" resolves the same way in the networks.
+    yield* resolvePpoBackend(p.lp);
+    yield* resolvePpoBackend(p.lt);
     const rng = (yield* Rng).stream;
     const executor = yield* acquireRolloutExecutor(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
     return makeSharedTrainer(model, p, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
