@@ -3,8 +3,9 @@
  * their initial weights from the same Random) and the same batch (the minibatch shuffles come from
  * the same Random on both): the inference outputs, one whole PPO update's metrics and the updated
  * weights agree within float32 tolerance; the same seed and settings (thread count included) give
- * bit-identical results; an agent's state moves between the backends; a backend that cannot load
- * fails with a sentence naming the fallback.
+ * bit-identical results; an agent's state moves between the backends; rollouts on worker threads
+ * (each building its own onnxruntime networks from the weights) equal rollouts in the main thread;
+ * a backend that cannot load fails with a sentence naming the fallback.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Random } from "../../core/random/philox.ts";
@@ -14,7 +15,11 @@ import { OnnxRuntimeLoadError } from "../../core/rl/onnx-runtime.ts";
 import { PpoAgent, defaultPpoParams, ppoUpdate, type PpoBatch, type PpoMetrics, type PpoParams } from "../../core/rl/ppo.ts";
 import { collectRollouts } from "../../core/rl/rollout.ts";
 import type { ActionSpec, MultiClassVecEnv } from "../../core/rl/vec-env.ts";
-import { CategoricalBanditEnv, ContextualBanditEnv } from "./toy-envs.ts";
+import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
+import { RolloutRunner } from "../../core/rl/rollout-runner.ts";
+import { standInGmmData } from "../otc/fixtures.ts";
+import { CategoricalBanditEnv, ContextualBanditEnv, tinyOtcPpo } from "./toy-envs.ts";
 
 beforeAll(async () => {
   await initTfBackend("wasm");
@@ -152,6 +157,26 @@ describe.each(cases)("onnxruntime vs tfjs, %s policy", (_name, makeEnv, obsDim) 
     expect(maxAbsDiff(ref.agent.net.getWeights(), moved.net.getWeights())).toBeLessThan(1e-4);
     ref.agent.dispose();
     moved.dispose();
+  });
+});
+
+describe("onnxruntime in rollout worker threads", { timeout: 120_000 }, () => {
+  it("the OTC rollouts give bit-identical batches in the main thread and on worker threads", async () => {
+    const args: OtcRolloutArgs = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 12 }, ecn: { kind: "gmm", data: standInGmmData() } };
+    const ppo = tinyOtcPpo(16);
+    const params: PpoParams = { ...ppo, network: { ...ppo.network, compute: onnx() } };
+    const collect = async (workers: number) => {
+      const runner = new RolloutRunner({ factory: otcRolloutEnv, location: otcRolloutLocation, args, episodes: 4, episodesPerShard: 2, workers, backend: "wasm" });
+      const agent = new PpoAgent(runner.classes[0]!.obsDim, runner.classes[0]!.action, params, Random.fromSeed(1));
+      expect(agent.net.backend).toBe("onnxruntime");
+      const result = await runner.collect([agent], Random.fromSeed(3), params);
+      await runner.close();
+      agent.dispose();
+      return result.batches.map((b) => ({ ...b }));
+    };
+    const inThread = await collect(0);
+    expect(inThread[0]!.size).toBe(4 * 10 * 12);
+    expect(await collect(2)).toEqual(inThread);
   });
 });
 
