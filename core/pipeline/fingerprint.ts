@@ -210,7 +210,7 @@ export const fingerprintModule = (modulePath: string, root?: string): ModuleFing
   return { hash: sha256Hex(rows.map(([path, hash]) => `${path}\0${hash}\n`).join("")), files: rows.map(([path]) => path) };
 };
 
-const RUNTIME_PACKAGES = ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs"] as const;
+const RUNTIME_PACKAGES = ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs", "onnxruntime-node"] as const;
 let runtimeMemo: Record<string, string> | undefined;
 
 const packageVersion = (name: string, fromDir: string): string => {
@@ -233,7 +233,7 @@ const packageVersion = (name: string, fromDir: string): string => {
 
 /**
  * Versions that can change results without any change to our sources: the Node major version and
- * the installed versions of effect, apache-arrow, parquet-wasm and @tensorflow/tfjs ("absent" if
+ * the installed versions of effect, apache-arrow, parquet-wasm, @tensorflow/tfjs and onnxruntime-node ("absent" if
  * not installed). Read once per process.
  */
 export const runtimeFingerprint = (): Record<string, string> => {
