@@ -42,8 +42,12 @@ import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { trainEcnSimModel } from "../stages/ecn-neural.ts";
 import { episodeRecords } from "../stages/episode-records.ts";
 
-// Rounded: the budget is not a whole number of 60 x 100-step iterations, and the count must be.
-const paperIterations = (experiment: 1 | 2 | 3 | 4) => Math.round((experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100));
+/**
+ * The paper's budget in env steps (table 4: 40M for experiments 1-2, 20M for 3-4) as whole
+ * iterations of B = 60 episodes of T = 100 steps. RLlib stops at the first iteration whose
+ * cumulative step count reaches the budget, so the count rounds up: 6,667 and 3,334 iterations.
+ */
+const paperIterations = (experiment: 1 | 2 | 3 | 4) => Math.ceil((experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100));
 
 const paperPreset = (experiment: 1 | 2 | 3 | 4): ParamTree => ({
   ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } },

@@ -28,7 +28,18 @@ export const PpoSettings = Schema.Struct({
   /** GAE lambda [1]. */
   gaeLambda: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
   /** Entropy bonus [0]. */
-  entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0)
+  entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0),
+  /**
+   * Where the networks compute: "onnxruntime" (native, multi-threaded; the default), "tfjs" (the
+   * portable reference) or "auto" (onnxruntime when it loads, else tfjs; the run's provenance
+   * records which ran). Results differ across backends in float32 rounding, so it is in the key.
+   */
+  backend: opt(Schema.Literal("onnxruntime", "tfjs", "auto"), "onnxruntime"),
+  /**
+   * onnxruntime intra-op threads per network. In the key: different counts can differ in the last
+   * bits (repeated runs with one count are bit-identical).
+   */
+  threads: opt(Schema.Int.pipe(Schema.between(1, 64)), 1)
 });
 export type PpoSettings = typeof PpoSettings.Type;
 
@@ -46,6 +57,7 @@ export const ppoParamsFrom = (s: PpoSettings): PpoParams => ({
   network: {
     ...defaultPpoParams.network,
     policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
-    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden }
+    value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden },
+    compute: { backend: s.backend, intraOpThreads: s.threads }
   }
 });

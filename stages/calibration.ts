@@ -16,8 +16,10 @@ import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import { trainingStateCodec, type TrainingLoopState } from "../schemas/calibration-artifacts.ts";
 import { buildTrainer, trainingParams } from "./support/calibration-trainer.ts";
+import { resolvePpoBackend } from "./support/network-backend.ts";
 
-const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) => buildTrainer(model, sim, trainingParams(p, method), p);
+const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) =>
+  Effect.flatMap(resolvePpoBackend(p.ppo), (ppo) => buildTrainer(model, sim, trainingParams({ ...p, ppo }, method), p));
 
 const trainingStage = (method: CalibrationMethod) =>
   Stage.loop({

@@ -24,6 +24,7 @@ import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ExploitabilitySummary, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec, type SharedLoopState } from "../schemas/shared-training.ts";
 import { acquireRolloutExecutor } from "./support/rollout-executor.ts";
 import { liveTrainer, makeSharedTrainer, sharedLoopStep, sharedTrainerOver } from "./support/shared-training.ts";
+import { resolvePpoBackend } from "./support/network-backend.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative());
@@ -48,6 +49,9 @@ const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
   Effect.gen(function* () {
     const backend = yield* Backend;
     yield* backend.ensure;
+    // Fails early if the networks' backend cannot load; "auto" resolves the same way in the networks.
+    yield* resolvePpoBackend(p.lp);
+    yield* resolvePpoBackend(p.lt);
     const rng = (yield* Rng).stream;
     const executor = yield* acquireRolloutExecutor(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
     return makeSharedTrainer(model, p, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });

@@ -19,11 +19,16 @@ export interface BackendService {
   readonly ensure: Effect.Effect<BackendName, BackendError>;
   /** The selected backend, or undefined when no stage has needed one yet. */
   readonly current: () => BackendName | undefined;
+  /** Notes the backend a stage's networks run on besides tfjs (e.g. onnxruntime), for the provenance. */
+  readonly noteNetwork: (name: string) => void;
+  /** The network backends noted so far in this process (comma-separated), or undefined. */
+  readonly network: () => string | undefined;
 }
 
 export class Backend extends Context.Tag("pipeline/Backend")<Backend, BackendService>() {}
 
 let selected: BackendName | undefined;
+const networks = new Set<string>();
 let selecting: Promise<BackendName> | undefined;
 
 const requireHere = createRequire(import.meta.url);
@@ -86,5 +91,7 @@ export const layerBackend = (preference: "auto" | BackendName = "auto"): Layer.L
           message: `No tensor backend could be loaded (${e instanceof Error ? e.message : String(e)}); reinstall with \`pnpm install\` or pass --backend cpu.`
         })
     }).pipe(Effect.tap((name) => Effect.logDebug(`tensor backend: ${name}`))),
-    current: () => selected
+    current: () => selected,
+    noteNetwork: (name) => void networks.add(name),
+    network: () => (networks.size > 0 ? [...networks].sort().join(",") : undefined)
   });

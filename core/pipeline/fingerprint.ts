@@ -401,7 +401,7 @@ export const formatCodeChange = (change: CodeChange): string => {
   return change.via.length > 1 ? `${what} via ${change.via.join(" -> ")}` : what;
 };
 
-const RUNTIME_PACKAGES = ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs"] as const;
+const RUNTIME_PACKAGES = ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs", "onnxruntime-node"] as const;
 let runtimeMemo: Record<string, string> | undefined;
 
 const packageVersion = (name: string, fromDir: string): string => {
@@ -424,7 +424,7 @@ const packageVersion = (name: string, fromDir: string): string => {
 
 /**
  * Versions that can change results without any change to our sources: the Node major version and
- * the installed versions of effect, apache-arrow, parquet-wasm and @tensorflow/tfjs ("absent" if
+ * the installed versions of effect, apache-arrow, parquet-wasm, @tensorflow/tfjs and onnxruntime-node ("absent" if
  * not installed). Read once per process.
  */
 export const runtimeFingerprint = (): Record<string, string> => {

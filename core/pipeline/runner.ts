@@ -433,6 +433,7 @@ const runOnce = (request: RunRequest) =>
           startedAt,
           endedAt: new Date().toISOString(),
           backend: backend.current() ?? "none",
+          ...(backend.network() !== undefined ? { networkBackend: backend.network() } : {}),
           pipeline: request.pipeline.name,
           ...extra
         });

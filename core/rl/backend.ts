@@ -5,6 +5,8 @@
  * pure-JS cpu backend (slow but always there, and what the gradient checks use). In Node the wasm
  * binaries are loaded from the package's own `dist/` folder by file path, so nothing is fetched.
  * Both backends are deterministic single-threaded, which the bit-exact resume of PPO relies on.
+ * This picks tfjs's own backend; whether the PPO networks run on tfjs at all or on onnxruntime is
+ * chosen per network (`NetworkComputeParams` in networks.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";

@@ -6,10 +6,14 @@
  * part of its observation. Weights live in tf.Variables but are initialised from a `Random`
  * (Glorot-uniform), never from tfjs random ops, so the same seed gives bit-identical networks.
  * Sampling happens in JS on the distribution parameters the network returns, again from a
- * `Random`. Everything can be exported to and restored from named Float32Arrays.
+ * `Random`. Everything can be exported to and restored from named Float32Arrays. With
+ * `compute.backend` onnxruntime, inference and training run on onnxruntime instead
+ * (onnx-networks.ts), from the same initial draw.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Random } from "../random/philox.ts";
+import { OnnxNetworks } from "./onnx-networks.ts";
+import { onnxRuntimeAvailable } from "./onnx-runtime.ts";
 import type { ActionSpec } from "./vec-env.ts";
 
 /** A named tensor as plain data: how weights and optimiser state are saved (a "tensor bundle"). */
@@ -420,7 +424,27 @@ export class CategoricalPolicy implements Policy {
   }
 }
 
+/**
+ * Where the networks compute: tfjs (the portable reference; its own wasm/cpu backend is chosen by
+ * backend.ts) or onnxruntime (native, multi-threaded; onnx-networks.ts). Absent means tfjs.
+ */
+export interface NetworkComputeParams {
+  /** "auto": onnxruntime when it loads here, else tfjs (see `resolveNetworkBackend`). */
+  backend: "tfjs" | "onnxruntime" | "auto";
+  /**
+   * onnxruntime's intra-op threads. Repeated runs with the same count are bit-identical; runs with
+   * different counts can differ in the last bits (a matmul may be split differently).
+   */
+  intraOpThreads: number;
+}
+
+/** The backend `requested` resolves to: "auto" is onnxruntime when its native library loads. */
+export const resolveNetworkBackend = (requested: NetworkComputeParams["backend"]): "tfjs" | "onnxruntime" =>
+  requested === "auto" ? (onnxRuntimeAvailable() ? "onnxruntime" : "tfjs") : requested;
+
 export interface ActorCriticParams {
+  /** Where inference and training run (absent: tfjs). */
+  compute?: NetworkComputeParams;
   /** Policy network layers. */
   policy: MlpParams;
   /** Value network layers (a separate network, as in the paper's RLlib setup). */
@@ -436,10 +460,16 @@ export const defaultActorCriticParams: ActorCriticParams = {
   gaussian: defaultGaussianPolicyParams
 };
 
-/** The shared networks of one agent class: a policy and a separate state-value network. */
+/**
+ * The shared networks of one agent class: a policy and a separate state-value network. With the
+ * onnxruntime compute backend the weights live in `onnx` (initialised from the same Glorot draw
+ * as the tf.Variables, which then only hold that initial draw): `evaluate`, `getWeights` and
+ * `setWeights` go there, and `variables()` is for tfjs code paths only.
+ */
 export class ActorCritic {
   readonly policy: Policy;
   readonly value: Mlp;
+  readonly onnx: OnnxNetworks | null;
 
   constructor(
     readonly obsDim: number,
@@ -452,6 +482,30 @@ export class ActorCritic {
         ? new DiagonalGaussianPolicy(obsDim, action.dim, params.policy, params.gaussian, rng.split("policy"))
         : new CategoricalPolicy(obsDim, action.n, params.policy, rng.split("policy"));
     this.value = new Mlp("value", obsDim, [{ name: "out", width: 1 }], params.value, rng.split("value"));
+    if (params.compute !== undefined && resolveNetworkBackend(params.compute.backend) === "onnxruntime") {
+      const named = this.namedVariables();
+      this.onnx = new OnnxNetworks(
+        {
+          obsDim,
+          kind: action.kind,
+          actionDim: action.kind === "continuous" ? action.dim : action.n,
+          policyHidden: params.policy.hiddenWidths,
+          valueHidden: params.value.hiddenWidths,
+          policyActivation: params.policy.activation,
+          valueActivation: params.value.activation,
+          logStdMin: params.gaussian.logStdMin,
+          logStdMax: params.gaussian.logStdMax
+        },
+        named.map(([name]) => name),
+        readVariables(named),
+        params.compute.intraOpThreads
+      );
+    } else this.onnx = null;
+  }
+
+  /** Which backend computes: "onnxruntime" or "tfjs". */
+  get backend(): "onnxruntime" | "tfjs" {
+    return this.onnx === null ? "tfjs" : "onnxruntime";
   }
 
   /** State values for a [rows, obsDim] batch: [rows]. */
@@ -464,6 +518,7 @@ export class ActorCritic {
    * back into JS as one array of rows * (paramDim + 1) numbers (parameters, then the value).
    */
   evaluate(obs: Float32Array, rows: number): Float32Array {
+    if (this.onnx !== null) return this.onnx.evaluate(obs, rows);
     const out = tf.tidy(() => {
       const x = tf.tensor2d(obs.subarray(0, rows * this.obsDim), [rows, this.obsDim]);
       return tf.concat([...this.policy.distParams(x), ...this.value.apply(x)], 1);
@@ -483,14 +538,16 @@ export class ActorCritic {
 
   /** Policy and value weights as a bundle: "policy/layer{l}/kernel|bias", "value/layer{l}/kernel|bias". */
   getWeights(): WeightMap {
-    return readVariables(this.namedVariables());
+    return this.onnx !== null ? this.onnx.getWeights() : readVariables(this.namedVariables());
   }
 
   setWeights(weights: WeightMap): void {
-    writeVariables(this.namedVariables(), weights);
+    if (this.onnx !== null) this.onnx.setWeights(weights);
+    else writeVariables(this.namedVariables(), weights);
   }
 
   dispose(): void {
+    this.onnx?.dispose();
     this.policy.network.dispose();
     this.value.dispose();
   }

@@ -8,13 +8,16 @@
  * a batch is the experience of every agent of the class over B episodes (eq. 10).
  *
  * Read top to bottom: parameters, generalised advantage estimation, the agent (networks,
- * optimiser, KL coefficient), the losses, and the update. Every random draw (minibatch shuffles)
+ * optimiser, KL coefficient), the losses, and the update. The losses here are the tfjs reference;
+ * with the onnxruntime compute backend (`network.compute`) the same losses, their hand-derived
+ * gradients and Adam run as one ONNX graph per minibatch step (onnx-ppo.ts). Every random draw (minibatch shuffles)
  * comes from the `Random` passed in, so an update is a deterministic function of its inputs.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Random } from "../random/philox.ts";
 import { Adam, defaultAdamParams, type AdamParams, type AdamState } from "./adam.ts";
 import { ActorCritic, defaultActorCriticParams, splitColumns, type ActorCriticParams, type WeightMap } from "./networks.ts";
+import type { OnnxMinibatch } from "./onnx-networks.ts";
 import type { ActionSpec } from "./vec-env.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -213,14 +216,21 @@ export class PpoAgent {
 
   /** Everything needed to continue training bit-identically (copied out of the tensors). */
   getState(): PpoAgentState {
-    return { weights: this.net.getWeights(), optimizer: this.optimizer.getState(), klCoeff: this.klCoeff };
+    const onnx = this.net.onnx;
+    return { weights: this.net.getWeights(), optimizer: onnx !== null ? onnx.getAdamState() : this.optimizer.getState(), klCoeff: this.klCoeff };
   }
 
-  /** Restores a state from `getState`; a state that does not fit throws WeightShapeError and changes nothing. */
+  /**
+   * Restores a state from `getState`; a state that does not fit throws WeightShapeError and changes
+   * nothing. States are interchangeable between the tfjs and onnxruntime backends (same layout).
+   */
   setState(state: PpoAgentState): void {
-    this.optimizer.checkState(state.optimizer);
+    const onnx = this.net.onnx;
+    if (onnx !== null) onnx.checkAdamState(state.optimizer);
+    else this.optimizer.checkState(state.optimizer);
     this.net.setWeights(state.weights);
-    this.optimizer.setState(state.optimizer);
+    if (onnx !== null) onnx.setAdamState(state.optimizer);
+    else this.optimizer.setState(state.optimizer);
     this.klCoeff = state.klCoeff;
   }
 
@@ -394,21 +404,26 @@ const checkBatch = (agent: PpoAgent, batch: PpoBatch): void => {
   }
 };
 
+/** One update's minibatch steps on one backend; the shuffles and bookkeeping are ppoUpdate's. */
+interface UpdateRun {
+  /** One SGD step on the batch rows `index`; `measured` steps contribute to the metric sums. */
+  step(index: Int32Array, measured: boolean): void;
+  /** Sums of [policy, value, entropy, approxKl, clipFraction] over the measured steps. */
+  measuredSums(): ArrayLike<number>;
+  /** Mean KL(old || new) of the current policy over the whole batch. */
+  meanKl(): number;
+  dispose(): void;
+}
+
 /**
- * One PPO update of `agent` on `batch`: `sgdPasses` passes over the batch in shuffled minibatches
- * (shuffles drawn from `rng`), one Adam step per minibatch, then the mean KL of the updated
- * policy on the whole batch adapts the KL coefficient. The batch is uploaded once; minibatches
- * are gathered on the backend.
+ * The tfjs run: the batch is uploaded once and minibatches are gathered on the backend; autodiff
+ * through `ppoLosses`, then the JS Adam.
  */
-export const ppoUpdate = (agent: PpoAgent, batch: PpoBatch, params: PpoParams, rng: Random): PpoMetrics => {
-  checkBatch(agent, batch);
+const tfjsUpdateRun = (agent: PpoAgent, batch: PpoBatch, advantages: Float32Array, params: PpoParams, klCoeff: number): UpdateRun => {
   const net = agent.net;
   const policy = net.policy;
   const n = batch.size;
-  const advantages = params.standardizeAdvantages ? standardize(batch.advantages, n) : batch.advantages.subarray(0, n);
-  const klCoeff = agent.klCoeff;
   const variables = net.variables();
-
   const full = {
     obs: tf.tensor2d(batch.obs.subarray(0, n * batch.obsDim), [n, batch.obsDim]),
     actionFeatures: tf.tensor2d(policy.encodeActions(batch.actions, n), [n, policy.actionFeatureDim]),
@@ -419,6 +434,185 @@ export const ppoUpdate = (agent: PpoAgent, batch: PpoBatch, params: PpoParams, r
     returns: tf.tensor1d(batch.returns.subarray(0, n))
   } satisfies PpoMinibatch;
   let metricSums = tf.zeros([METRIC_COUNT]);
+  return {
+    step: (order, measured) => {
+      const nextSums = tf.tidy((): tf.Tensor | void => {
+        const index = tf.tensor1d(order, "int32");
+        const mb: PpoMinibatch = {
+          obs: tf.gather(full.obs, index),
+          actionFeatures: tf.gather(full.actionFeatures, index),
+          oldLogProbs: tf.gather(full.oldLogProbs, index),
+          oldDistParams: full.oldDistParams.map((part) => tf.gather(part, index)),
+          oldValues: tf.gather(full.oldValues, index),
+          advantages: tf.gather(full.advantages, index),
+          returns: tf.gather(full.returns, index)
+        };
+        let metrics: tf.Tensor | undefined;
+        const { grads } = tf.variableGrads(() => {
+          const losses = ppoLosses(net, mb, params, klCoeff, measured);
+          if (measured) metrics = tf.keep(tf.stack([losses.policy, losses.value, losses.entropy!, losses.approxKl!, losses.clipFraction!]));
+          return losses.total;
+        }, variables);
+        // tfjs omits variables the loss does not reach (e.g. the value net when its coefficient is 0).
+        let gradients = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
+        if (params.maxGradNorm !== null) gradients = clipByGlobalNorm(gradients, params.maxGradNorm);
+        agent.optimizer.apply(gradients, params.learningRate);
+        if (metrics === undefined) return;
+        // tf.keep exempts the metrics from every tidy, so they are released by hand once summed.
+        const summed = tf.add(metricSums, metrics);
+        metrics.dispose();
+        return summed;
+      });
+      if (nextSums !== undefined) {
+        metricSums.dispose();
+        metricSums = nextSums;
+      }
+    },
+    measuredSums: () => Float32Array.from(metricSums.dataSync() as Float32Array),
+    meanKl: () => {
+      // Mean KL(old || new) of the updated policy on the whole batch, in chunks to bound memory.
+      let klSum = 0;
+      const chunk = Math.max(1, params.evaluationChunkSize);
+      for (let start = 0; start < n; start += chunk) {
+        const size = Math.min(chunk, n - start);
+        const s = tf.tidy(() => {
+          const obs = tf.slice(full.obs, [start, 0], [size, -1]);
+          const old = full.oldDistParams.map((part) => tf.slice(part, [start, 0], [size, -1]));
+          return tf.sum(policy.kl(old, policy.distParams(obs)));
+        });
+        klSum += (s.dataSync() as Float32Array)[0]!;
+        s.dispose();
+      }
+      return klSum / n;
+    },
+    dispose: () => {
+      metricSums.dispose();
+      tf.dispose(Object.values(full));
+    }
+  };
+};
+
+/** KL(old || new) summed over `rows` rows of distribution parameters (float64), for either policy kind. */
+const klSumOf = (kind: "continuous" | "discrete", width: number, oldParams: Float32Array, newParams: Float32Array, newStride: number, rows: number): number => {
+  let sum = 0;
+  const paramDim = kind === "continuous" ? 2 * width : width;
+  for (let r = 0; r < rows; r++) {
+    const o = r * paramDim;
+    const q = r * newStride;
+    if (kind === "continuous") {
+      for (let d = 0; d < width; d++) {
+        const oldMean = oldParams[o + d]!;
+        const oldLogStd = oldParams[o + width + d]!;
+        const newMean = newParams[q + d]!;
+        const newLogStd = newParams[q + width + d]!;
+        const ratio = (Math.exp(2 * oldLogStd) + (oldMean - newMean) ** 2) * Math.exp(-2 * newLogStd);
+        sum += newLogStd - oldLogStd + 0.5 * (ratio - 1);
+      }
+    } else {
+      const logSoftmax = (p: Float32Array, base: number) => {
+        let max = -Infinity;
+        for (let k = 0; k < width; k++) max = Math.max(max, p[base + k]!);
+        let total = 0;
+        for (let k = 0; k < width; k++) total += Math.exp(p[base + k]! - max);
+        return (k: number) => p[base + k]! - max - Math.log(total);
+      };
+      const oldLog = logSoftmax(oldParams, o);
+      const newLog = logSoftmax(newParams, q);
+      for (let k = 0; k < width; k++) sum += Math.exp(oldLog(k)) * (oldLog(k) - newLog(k));
+    }
+  }
+  return sum;
+};
+
+/**
+ * The onnxruntime run: minibatch rows are gathered in JS into reused buffers and each step is one
+ * native call of the training graph (forward, losses, backward, Adam).
+ */
+const onnxUpdateRun = (agent: PpoAgent, batch: PpoBatch, advantages: Float32Array, params: PpoParams, klCoeff: number): UpdateRun => {
+  const onnx = agent.net.onnx!;
+  const policy = agent.net.policy;
+  const n = batch.size;
+  const obsDim = batch.obsDim;
+  const feat = policy.actionFeatureDim;
+  const parts = policy.paramParts;
+  const features = policy.encodeActions(batch.actions, n);
+  const oldParts = splitColumns(batch.distParams, n, parts);
+  const capacity = Math.max(1, Math.min(params.minibatchSize, n));
+  const mb: OnnxMinibatch = {
+    rows: 0,
+    obs: new Float32Array(capacity * obsDim),
+    act: new Float32Array(capacity * feat),
+    oldLogp: new Float32Array(capacity),
+    oldParams: parts.map((w) => new Float32Array(capacity * w)),
+    oldV: new Float32Array(capacity),
+    adv: new Float32Array(capacity),
+    ret: new Float32Array(capacity)
+  };
+  const constants = {
+    clipParam: params.clipParam,
+    valueClipParam: params.valueClipParam,
+    maxGradNorm: params.maxGradNorm,
+    beta1: params.adam.beta1,
+    beta2: params.adam.beta2,
+    epsilon: params.adam.epsilon
+  };
+  const weights = { policy: 1, value: params.valueLossCoeff, kl: klCoeff, entropy: params.entropyCoeff };
+  const sums = new Float64Array(METRIC_COUNT);
+  return {
+    step: (index, measured) => {
+      const rows = index.length;
+      mb.rows = rows;
+      // Plain index loops: a subarray per row and field costs more than the copy itself.
+      const copyRows = (from: Float32Array, to: Float32Array, width: number) => {
+        for (let r = 0; r < rows; r++) {
+          const src = index[r]! * width;
+          const dst = r * width;
+          for (let j = 0; j < width; j++) to[dst + j] = from[src + j]!;
+        }
+      };
+      copyRows(batch.obs, mb.obs, obsDim);
+      copyRows(features, mb.act, feat);
+      parts.forEach((w, k) => copyRows(oldParts[k]!, mb.oldParams[k]!, w));
+      for (let r = 0; r < rows; r++) {
+        const i = index[r]!;
+        mb.oldLogp[r] = batch.logProbs[i]!;
+        mb.oldV[r] = batch.values[i]!;
+        mb.adv[r] = advantages[i]!;
+        mb.ret[r] = batch.returns[i]!;
+      }
+      const losses = onnx.step(mb, constants, weights, params.learningRate);
+      if (!measured) return;
+      [losses.policy, losses.value, losses.entropy, losses.approxKl, losses.clipFraction].forEach((x, k) => (sums[k] = sums[k]! + x));
+    },
+    measuredSums: () => sums,
+    meanKl: () => {
+      const width = policy.kind === "continuous" ? policy.actionDim : policy.paramDim;
+      const stride = policy.paramDim + 1;
+      let klSum = 0;
+      const chunk = Math.max(1, params.evaluationChunkSize);
+      for (let start = 0; start < n; start += chunk) {
+        const size = Math.min(chunk, n - start);
+        const out = onnx.evaluate(batch.obs.subarray(start * obsDim, (start + size) * obsDim), size);
+        klSum += klSumOf(policy.kind, width, batch.distParams.subarray(start * policy.paramDim), out, stride, size);
+      }
+      return klSum / n;
+    },
+    dispose: () => {}
+  };
+};
+
+/**
+ * One PPO update of `agent` on `batch`: `sgdPasses` passes over the batch in shuffled minibatches
+ * (shuffles drawn from `rng`, the same on every backend), one Adam step per minibatch, then the
+ * mean KL of the updated policy on the whole batch adapts the KL coefficient. The steps run on
+ * the agent's compute backend (tfjs or onnxruntime).
+ */
+export const ppoUpdate = (agent: PpoAgent, batch: PpoBatch, params: PpoParams, rng: Random): PpoMetrics => {
+  checkBatch(agent, batch);
+  const n = batch.size;
+  const advantages = params.standardizeAdvantages ? standardize(batch.advantages, n) : batch.advantages.subarray(0, n);
+  const klCoeff = agent.klCoeff;
+  const run = agent.net.onnx !== null ? onnxUpdateRun(agent, batch, advantages, params, klCoeff) : tfjsUpdateRun(agent, batch, advantages, params, klCoeff);
   try {
     const order = new Int32Array(n);
     const minibatchSize = Math.max(1, Math.min(params.minibatchSize, n));
@@ -429,60 +623,15 @@ export const ppoUpdate = (agent: PpoAgent, batch: PpoBatch, params: PpoParams, r
       for (let i = 0; i < n; i++) order[i] = i;
       rng.shuffle(order);
       for (let start = 0; start < n; start += minibatchSize) {
-        const end = Math.min(n, start + minibatchSize);
-        const nextSums = tf.tidy((): tf.Tensor | void => {
-          const index = tf.tensor1d(order.subarray(start, end), "int32");
-          const mb: PpoMinibatch = {
-            obs: tf.gather(full.obs, index),
-            actionFeatures: tf.gather(full.actionFeatures, index),
-            oldLogProbs: tf.gather(full.oldLogProbs, index),
-            oldDistParams: full.oldDistParams.map((part) => tf.gather(part, index)),
-            oldValues: tf.gather(full.oldValues, index),
-            advantages: tf.gather(full.advantages, index),
-            returns: tf.gather(full.returns, index)
-          };
-          let metrics: tf.Tensor | undefined;
-          const { grads } = tf.variableGrads(() => {
-            const losses = ppoLosses(net, mb, params, klCoeff, measured);
-            if (measured) metrics = tf.keep(tf.stack([losses.policy, losses.value, losses.entropy!, losses.approxKl!, losses.clipFraction!]));
-            return losses.total;
-          }, variables);
-          // tfjs omits variables the loss does not reach (e.g. the value net when its coefficient is 0).
-          let gradients = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-          if (params.maxGradNorm !== null) gradients = clipByGlobalNorm(gradients, params.maxGradNorm);
-          agent.optimizer.apply(gradients, params.learningRate);
-          if (metrics === undefined) return;
-          // tf.keep exempts the metrics from every tidy, so they are released by hand once summed.
-          const summed = tf.add(metricSums, metrics);
-          metrics.dispose();
-          return summed;
-        });
-        if (nextSums !== undefined) {
-          metricSums.dispose();
-          metricSums = nextSums;
-          measuredSteps++;
-        }
+        run.step(order.subarray(start, Math.min(n, start + minibatchSize)), measured);
+        if (measured) measuredSteps++;
         sgdSteps++;
       }
     }
-
-    // Mean KL(old || new) of the updated policy on the whole batch, in chunks to bound memory.
-    let klSum = 0;
-    const chunk = Math.max(1, params.evaluationChunkSize);
-    for (let start = 0; start < n; start += chunk) {
-      const size = Math.min(chunk, n - start);
-      const s = tf.tidy(() => {
-        const obs = tf.slice(full.obs, [start, 0], [size, -1]);
-        const old = full.oldDistParams.map((part) => tf.slice(part, [start, 0], [size, -1]));
-        return tf.sum(policy.kl(old, policy.distParams(obs)));
-      });
-      klSum += (s.dataSync() as Float32Array)[0]!;
-      s.dispose();
-    }
-    const meanKl = klSum / n;
+    const meanKl = run.meanKl();
     agent.klCoeff = adaptKlCoeff(klCoeff, meanKl, params);
 
-    const sums = Float32Array.from(metricSums.dataSync() as Float32Array);
+    const sums = run.measuredSums();
     const perStep = (k: number) => (measuredSteps > 0 ? sums[k]! / measuredSteps : Number.NaN);
     return {
       "losses/policy_loss": perStep(0),
@@ -497,7 +646,6 @@ export const ppoUpdate = (agent: PpoAgent, batch: PpoBatch, params: PpoParams, r
       "charts/sgd_steps": sgdSteps
     };
   } finally {
-    metricSums.dispose();
-    tf.dispose(Object.values(full));
+    run.dispose();
   }
 };

@@ -47,6 +47,7 @@ export const trainingParams = (p: CalibrationParams, method: CalibrationMethod):
         minibatchSize: Math.min(calibratorPpo.minibatchSize, p.episodes),
         network: {
           ...calibratorPpo.network,
+          compute: { backend: p.ppo.backend, intraOpThreads: p.ppo.threads },
           policy: { ...calibratorPpo.network.policy, hiddenWidths: p.calsheq.hidden },
           value: { ...calibratorPpo.network.value, hiddenWidths: p.calsheq.hidden }
         }

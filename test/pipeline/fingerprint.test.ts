@@ -262,7 +262,7 @@ describe("runtimeFingerprint", () => {
   it("names the node major version and the installed versions of result-changing packages", () => {
     const runtime = runtimeFingerprint();
     expect(runtime["node"]).toBe(process.version.slice(1).split(".")[0]);
-    for (const name of ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs"]) {
+    for (const name of ["effect", "apache-arrow", "parquet-wasm", "@tensorflow/tfjs", "onnxruntime-node"]) {
       const pkg = JSON.parse(readFileSync(join(repo, "node_modules", name, "package.json"), "utf8")) as { version: string };
       expect(runtime[name], name).toBe(pkg.version);
     }

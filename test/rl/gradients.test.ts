@@ -1,6 +1,6 @@
 /**
- * Gradient checks of the PPO losses: the tfjs autodiff gradients (cpu backend, float32) of the
- * clipped surrogate, the KL penalty, the clipped value loss and the entropy are compared with
+ * Gradient checks of the PPO losses: the tfjs autodiff gradients (cpu backend, float32), and the
+ * hand-derived gradients of the onnxruntime training graph (float32), of the clipped surrogate, the KL penalty, the clipped value loss and the entropy are compared with
  * central finite differences of an independent float64 re-implementation written here from the
  * formulas of Schulman et al. (2017) and the Gaussian / categorical densities. The loss values
  * themselves are compared too, so a wrong formula fails even where its gradient would agree.
@@ -13,6 +13,7 @@ import { Random } from "../../core/random/philox.ts";
 import { initTfBackend } from "../../core/rl/backend.ts";
 import { splitColumns, type WeightMap } from "../../core/rl/networks.ts";
 import { PpoAgent, defaultPpoParams, ppoLosses, type PpoMinibatch, type PpoParams } from "../../core/rl/ppo.ts";
+import type { OnnxMinibatch } from "../../core/rl/onnx-networks.ts";
 import type { ActionSpec } from "../../core/rl/vec-env.ts";
 
 beforeAll(async () => {
@@ -235,9 +236,41 @@ describe.each(cases)("PPO loss gradients, %s policy", (_name, action) => {
   };
   const rows = 8;
 
-  const check = (seed: number) => {
+  /** The term's value and gradient by bundle name, from tfjs autodiff or the onnxruntime graph. */
+  const termGradients = (agent: PpoAgent, mb: PpoMinibatch, problem: Problem, term: "policy" | "kl" | "value" | "entropy") => {
+    if (agent.net.onnx === null) {
+      const { value, grads } = tf.variableGrads(() => ppoLosses(agent.net, mb, params, agent.klCoeff)[term]!, agent.net.variables());
+      const out = {
+        value: value.dataSync()[0]!,
+        // tfjs leaves out variables the loss does not depend on: their gradient is zero.
+        grads: Object.fromEntries(agent.net.namedVariables().map(([name, v]) => [name, Float32Array.from(grads[v.name]?.dataSync() ?? new Float32Array(v.size))]))
+      };
+      value.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+      return out;
+    }
+    const policy = agent.net.policy;
+    const onnxMb: OnnxMinibatch = {
+      rows: problem.rows,
+      obs: Float32Array.from(problem.obs),
+      act: policy.encodeActions(Float32Array.from(problem.actions), problem.rows),
+      oldLogp: Float32Array.from(problem.oldLogProbs),
+      oldParams: splitColumns(Float32Array.from(problem.oldParams), problem.rows, policy.paramParts),
+      oldV: Float32Array.from(problem.oldValues),
+      adv: Float32Array.from(problem.advantages),
+      ret: Float32Array.from(problem.returns)
+    };
+    // The graph minimises policy*wP + value*wV + kl*wK - entropy*wE: one-hot weights pick a term.
+    const weights = { policy: term === "policy" ? 1 : 0, value: term === "value" ? 1 : 0, kl: term === "kl" ? 1 : 0, entropy: term === "entropy" ? -1 : 0 };
+    const constants = { clipParam: clip, valueClipParam: valueClip, maxGradNorm: null, beta1: params.adam.beta1, beta2: params.adam.beta2 };
+    const { losses, gradients } = agent.net.onnx.gradients(onnxMb, constants, weights);
+    return { value: losses[term], grads: Object.fromEntries(Object.entries(gradients).map(([k, v]) => [k, v.data])) };
+  };
+
+  const check = (seed: number, backend: "tfjs" | "onnxruntime" = "tfjs") => {
     const rng = Random.fromSeed(seed);
-    const agent = new PpoAgent(3, action, params, rng.split("agent"));
+    const onBackend: PpoParams = { ...params, network: { ...params.network, compute: { backend, intraOpThreads: 1 } } };
+    const agent = new PpoAgent(3, action, onBackend, rng.split("agent"));
     const problem = buildProblem(agent, action, rows, rng.split("problem"), clip, valueClip);
     const mb = toMinibatch(agent, problem);
     const variables = agent.net.variables();
@@ -247,13 +280,12 @@ describe.each(cases)("PPO loss gradients, %s policy", (_name, action) => {
 
     const terms = ["policy", "kl", "value", "entropy"] as const;
     for (const term of terms) {
-      const { value, grads } = tf.variableGrads(() => ppoLosses(agent.net, mb, params, agent.klCoeff)[term]!, variables);
-      const tfValue = value.dataSync()[0]!;
+      const { value: tfValue, grads } = termGradients(agent, mb, problem, term);
       expect(Math.abs(tfValue - reference[term])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(reference[term])));
       let compared = 0;
       for (const [name, v] of agent.net.namedVariables()) {
-        // tfjs leaves out variables the loss does not depend on: their gradient is zero.
-        const g = grads[v.name]?.dataSync() ?? new Float32Array(v.size);
+        const g = grads[name]!;
+        expect(g.length).toBe(v.size);
         const base = w64[name]!;
         for (let j = 0; j < base.length; j++) {
           const h = 1e-6;
@@ -272,8 +304,11 @@ describe.each(cases)("PPO loss gradients, %s policy", (_name, action) => {
         }
       }
       expect(compared).toBe(variables.reduce((s, v) => s + v.size, 0));
-      value.dispose();
-      for (const g of Object.values(grads)) g.dispose();
+    }
+    if (backend === "onnxruntime") {
+      tf.dispose(Object.values(mb));
+      agent.dispose();
+      return reference;
     }
     // The policy terms do not depend on the value network and vice versa (separate networks).
     const { grads } = tf.variableGrads(() => ppoLosses(agent.net, mb, params, agent.klCoeff).value, variables);
@@ -291,6 +326,10 @@ describe.each(cases)("PPO loss gradients, %s policy", (_name, action) => {
       expect(reference.kl).toBeGreaterThan(1e-3);
       expect(Math.abs(reference.policy)).toBeGreaterThan(1e-3);
     }
+  });
+
+  it("onnxruntime: the hand-derived gradients of the ONNX training graph match the same finite differences", () => {
+    for (const seed of [1, 2, 3]) check(seed, "onnxruntime");
   });
 
   it("the total loss is policy + klCoeff * kl + valueLossCoeff * value - entropyCoeff * entropy", () => {

@@ -1,0 +1,229 @@
+/**
+ * The policy and value networks of one agent class on onnxruntime (paper section 5: the shared
+ * policies' [256, 256] tanh networks trained by PPO with 30 SGD passes over minibatches of 128).
+ * The weights and Adam moments are Float32Arrays held here, in the variable order and bundle
+ * names of `ActorCritic`, so states move freely between this backend and tfjs. Inference runs the
+ * forward graph on a batch; a PPO update runs the training graph once per minibatch (forward,
+ * losses, backward and Adam in one native call). Graphs come from onnx-ppo.ts; sessions are
+ * synchronous (onnx-runtime.ts).
+ */
+import type { AdamParams, AdamState } from "./adam.ts";
+import { OnnxSession } from "./onnx-runtime.ts";
+import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
+import { WeightShapeError, type WeightMap } from "./networks.ts";
+
+/** The architecture part of a spec (what inference needs). */
+export type OnnxNetworkShape = Pick<OnnxPpoSpec, "obsDim" | "kind" | "actionDim" | "policyHidden" | "valueHidden" | "policyActivation" | "valueActivation" | "logStdMin" | "logStdMax">;
+
+/** The loss and optimiser constants a training graph is generated for. */
+export type OnnxTrainConstants = Pick<OnnxPpoSpec, "clipParam" | "valueClipParam" | "maxGradNorm" | "beta1" | "beta2">;
+
+/** One minibatch as row-major arrays (`rows` rows each). */
+export interface OnnxMinibatch {
+  rows: number;
+  obs: Float32Array;
+  /** Action features: the action (continuous) or its one-hot encoding (discrete). */
+  act: Float32Array;
+  oldLogp: Float32Array;
+  /** The sampling policy's parameters as parts: [mean, logStd] or [logits]. */
+  oldParams: Float32Array[];
+  oldV: Float32Array;
+  adv: Float32Array;
+  ret: Float32Array;
+}
+
+/** Weights of the loss terms in the training graph's objective. */
+export interface LossWeights {
+  policy: number;
+  value: number;
+  kl: number;
+  entropy: number;
+}
+
+export type OnnxLosses = Record<(typeof LOSS_OUTPUTS)[number], number>;
+
+/** Placeholder loss constants where only the architecture matters. */
+const noTraining = { clipParam: 0, valueClipParam: null, maxGradNorm: null, beta1: 0, beta2: 0 };
+
+const scalar = (x: number): readonly [Float32Array, number[]] => [new Float32Array([x]), [1]];
+
+export class OnnxNetworks {
+  readonly shapes: number[][];
+  readonly names: readonly string[];
+  /** Start of each variable in the flat vectors. */
+  readonly offsets: number[];
+  readonly size: number;
+  /** All weights, flat in variable order (what the graphs take as `W`). */
+  weights: Float32Array;
+  /** Adam's first and second moments, flat like the weights (the layout of `Adam.getState`). */
+  firstMoments: Float32Array;
+  secondMoments: Float32Array;
+  /** Adam updates taken so far. */
+  adamStep = 0;
+  /** Where the next step writes its weights and moments (swapped with the current ones after it). */
+  private spare: { w: Float32Array; m: Float32Array; v: Float32Array };
+  private readonly forward: OnnxSession;
+  private readonly trainSessions = new Map<string, OnnxSession>();
+
+  constructor(
+    readonly shape: OnnxNetworkShape,
+    /** Bundle names of the variables, in `variableShapes` order (ActorCritic's order). */
+    names: readonly string[],
+    initial: WeightMap,
+    readonly threads: number
+  ) {
+    this.shapes = variableShapes({ ...shape, ...noTraining });
+    if (names.length !== this.shapes.length) throw new Error(`${names.length} variable names for ${this.shapes.length} variables`);
+    this.names = names;
+    this.offsets = [];
+    let total = 0;
+    for (const s of this.shapes) {
+      this.offsets.push(total);
+      total += s.reduce((a, b) => a * b, 1);
+    }
+    this.size = total;
+    this.weights = new Float32Array(total);
+    this.firstMoments = new Float32Array(total);
+    this.secondMoments = new Float32Array(total);
+    this.spare = { w: new Float32Array(total), m: new Float32Array(total), v: new Float32Array(total) };
+    this.setWeights(initial);
+    this.forward = new OnnxSession(buildForwardModel({ ...shape, ...noTraining }), ["out"], { intraOpThreads: threads });
+  }
+
+  private lengthOf(i: number): number {
+    return (i + 1 < this.offsets.length ? this.offsets[i + 1]! : this.size) - this.offsets[i]!;
+  }
+
+  /** Distribution parameters and value of `rows` observations: rows * (paramDim + 1) numbers. */
+  evaluate(obs: Float32Array, rows: number): Float32Array {
+    const x = obs.subarray(0, rows * this.shape.obsDim);
+    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, [this.size]] }).out!;
+  }
+
+  /** A flat vector (weights or gradients) as named tensors. */
+  private toMap(flat: Float32Array): WeightMap {
+    const out: WeightMap = {};
+    this.names.forEach((name, i) => (out[name] = { shape: [...this.shapes[i]!], data: flat.slice(this.offsets[i]!, this.offsets[i]! + this.lengthOf(i)) }));
+    return out;
+  }
+
+  getWeights(): WeightMap {
+    return this.toMap(this.weights);
+  }
+
+  /** Checks every entry first, then copies: a bad bundle leaves the weights untouched. */
+  setWeights(weights: WeightMap): void {
+    this.names.forEach((name, i) => {
+      const entry = weights[name];
+      const shape = this.shapes[i]!;
+      if (entry === undefined) throw new WeightShapeError(name, "it is missing from the bundle");
+      if (entry.shape.length !== shape.length || entry.shape.some((d, k) => d !== shape[k])) {
+        throw new WeightShapeError(name, `shape [${entry.shape.join(", ")}] differs from [${shape.join(", ")}]`);
+      }
+      if (entry.data.length !== this.lengthOf(i)) throw new WeightShapeError(name, `${entry.data.length} values for ${this.lengthOf(i)} entries`);
+    });
+    this.names.forEach((name, i) => this.weights.set(weights[name]!.data, this.offsets[i]!));
+  }
+
+  /** Adam's state in the layout of `Adam.getState`: moments flat in variable order. */
+  getAdamState(): AdamState {
+    return {
+      step: this.adamStep,
+      moments: { "adam/m": { shape: [this.size], data: Float32Array.from(this.firstMoments) }, "adam/v": { shape: [this.size], data: Float32Array.from(this.secondMoments) } }
+    };
+  }
+
+  checkAdamState(state: AdamState): void {
+    for (const name of ["adam/m", "adam/v"]) {
+      const entry = state.moments[name];
+      if (entry === undefined) throw new WeightShapeError(name, "it is missing from the optimiser state");
+      if (entry.data.length !== this.size) throw new WeightShapeError(name, `${entry.data.length} values for ${this.size} entries`);
+    }
+    if (!Number.isSafeInteger(state.step) || state.step < 0) throw new WeightShapeError("adam/step", `step ${state.step} is not a count`);
+  }
+
+  setAdamState(state: AdamState): void {
+    this.checkAdamState(state);
+    this.firstMoments.set(state.moments["adam/m"]!.data);
+    this.secondMoments.set(state.moments["adam/v"]!.data);
+    this.adamStep = state.step;
+  }
+
+  private trainSession(constants: OnnxTrainConstants, mode: "step" | "gradients"): OnnxSession {
+    const key = JSON.stringify([mode, constants]);
+    let session = this.trainSessions.get(key);
+    if (session === undefined) {
+      const model = buildTrainModel({ ...this.shape, ...constants }, mode);
+      const outputs = mode === "step" ? [...LOSS_OUTPUTS, "W_out", "M_out", "V_out"] : [...LOSS_OUTPUTS, "G"];
+      session = new OnnxSession(model, outputs, { intraOpThreads: this.threads });
+      this.trainSessions.set(key, session);
+    }
+    return session;
+  }
+
+  private minibatchFeeds(mb: OnnxMinibatch, lossWeights: LossWeights): Record<string, readonly [Float32Array, readonly number[]]> {
+    const { rows } = mb;
+    const d = this.shape.actionDim;
+    const feeds: Record<string, readonly [Float32Array, readonly number[]]> = {
+      obs: [mb.obs.subarray(0, rows * this.shape.obsDim), [rows, this.shape.obsDim]],
+      act: [mb.act.subarray(0, rows * d), [rows, d]],
+      oldLogp: [mb.oldLogp.subarray(0, rows), [rows, 1]],
+      oldP0: [mb.oldParams[0]!.subarray(0, rows * d), [rows, d]],
+      oldV: [mb.oldV.subarray(0, rows), [rows, 1]],
+      adv: [mb.adv.subarray(0, rows), [rows, 1]],
+      ret: [mb.ret.subarray(0, rows), [rows, 1]],
+      invRows: scalar(1 / rows),
+      wPolicy: scalar(lossWeights.policy),
+      wValue: scalar(lossWeights.value),
+      wKl: scalar(lossWeights.kl),
+      wEntropy: scalar(lossWeights.entropy),
+      W: [this.weights, [this.size]]
+    };
+    if (this.shape.kind === "continuous") feeds.oldP1 = [mb.oldParams[1]!.subarray(0, rows * d), [rows, d]];
+    return feeds;
+  }
+
+  private static losses(out: Record<string, Float32Array>): OnnxLosses {
+    return Object.fromEntries(LOSS_OUTPUTS.map((k) => [k, out[k]![0]!])) as OnnxLosses;
+  }
+
+  /** The losses and the gradient of their weighted sum (no update): for the gradient checks. */
+  gradients(mb: OnnxMinibatch, constants: OnnxTrainConstants, lossWeights: LossWeights): { losses: OnnxLosses; gradients: WeightMap } {
+    const feeds = { ...this.minibatchFeeds(mb, lossWeights), rate: scalar(0), eps: scalar(1) };
+    const out = this.trainSession(constants, "gradients").run(feeds);
+    return { losses: OnnxNetworks.losses(out), gradients: this.toMap(out.G!) };
+  }
+
+  /**
+   * One Adam step on the minibatch's PPO loss. The bias corrections are folded into the rate and
+   * epsilon exactly as `Adam.apply` does, computed here in float64.
+   */
+  step(mb: OnnxMinibatch, constants: OnnxTrainConstants & Pick<AdamParams, "epsilon">, lossWeights: LossWeights, learningRate: number): OnnxLosses {
+    this.adamStep += 1;
+    const correction2 = Math.sqrt(1 - Math.pow(constants.beta2, this.adamStep));
+    const rate = (learningRate * correction2) / (1 - Math.pow(constants.beta1, this.adamStep));
+    const eps = constants.epsilon * correction2;
+    const feeds = {
+      ...this.minibatchFeeds(mb, lossWeights),
+      rate: scalar(rate),
+      eps: scalar(eps),
+      M: [this.firstMoments, [this.size]] as const,
+      V: [this.secondMoments, [this.size]] as const
+    };
+    const { epsilon: _epsilon, ...graphConstants } = constants;
+    const next = this.spare;
+    const dims = [this.size];
+    const out = this.trainSession(graphConstants, "step").run(feeds, { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] });
+    this.spare = { w: this.weights, m: this.firstMoments, v: this.secondMoments };
+    this.weights = next.w;
+    this.firstMoments = next.m;
+    this.secondMoments = next.v;
+    return OnnxNetworks.losses(out);
+  }
+
+  dispose(): void {
+    this.forward.dispose();
+    for (const s of this.trainSessions.values()) s.dispose();
+    this.trainSessions.clear();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Every pipeline's `paper` preset must be accepted as it stands: `pipeline explain <p> --preset
+ * paper` decodes the whole params tree of every node, so a preset value its schema rejects (a
+ * fractional iteration count, an unknown key) fails here instead of at the start of a
+ * days-long run. The explain runs in-process against an empty store; nothing is trained.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../core/pipeline/cli.ts";
+import { registry } from "../../pipelines/index.ts";
+
+const store = mkdtempSync(join(tmpdir(), "paper-presets-"));
+afterAll(() => rmSync(store, { recursive: true, force: true }));
+
+/** Runs the CLI in-process and captures what it writes. */
+const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    const code = await main([...args, "--store", store], registry);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+};
+
+describe("paper presets", { timeout: 120_000 }, () => {
+  it("at least the calibration experiments define one", async () => {
+    const withPaper = (await Promise.all(registry.map(async (e) => ((await e.load()).presets.paper ? e.name : null)))).filter((n) => n !== null);
+    expect(withPaper).toEqual(expect.arrayContaining(["calibrate-exp1", "calibrate-exp2", "calibrate-exp3", "calibrate-exp4"]));
+  });
+
+  for (const entry of registry) {
+    it(`${entry.name}: explain --preset paper is accepted`, async () => {
+      const pipeline = await entry.load();
+      if (pipeline.presets.paper === undefined) return expect(Object.keys(pipeline.presets)).not.toContain("paper");
+      const result = await cli(["explain", entry.name, "--preset", "paper", "--json"]);
+      expect(result.code, result.stderr).toBe(0);
+      const events = result.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { node: string; status: string });
+      // Every node is planned (an empty store: all will run).
+      expect(events.map((e) => e.node).sort()).toEqual(pipeline.nodes.map((n) => n.id).sort());
+      expect(events.every((e) => e.status === "will-run")).toBe(true);
+    });
+  }
+});
