@@ -26,9 +26,16 @@
  * which is not kept in the book (it stands for the rest of the market, like the ECN agent). So
  * within a step no agent gets a cost other than the one it observed, and the flow still moves the
  * book, hence P_{t+1} and the ECN agent's next orders (recursion (8) starts from the depleted
- * volumes): price impact acts across steps. Checked every step (`OtcEnvError` otherwise): LT
- * quantity decided = LT quantity filled by LPs + by the ECN; `marketStats()` reports where the
- * quantity went, including how much the resting book absorbed.
+ * volumes): price impact acts across steps. The depth beyond the resting book stands for the rest
+ * of the market, so it does not vanish when the flow empties the visible levels: it is anchored on
+ * the larger of the paper's V_m (extrapolated from the m-th resting level) and the model's long-run
+ * mean volume at level m, V̄_m (`EcnVariationModel.longRunVolumes`, else the episode's initial
+ * book), placed at the deepest resting level; an empty side is priced on the long-run book V̄_1..V̄_m
+ * from its last best price. So the cost curve x(q) is defined for every size on both sides at every
+ * step (`reset` refuses an LT size above V̄_m / (e^alpha - 1), what every side always prices), and
+ * every LT on the ECN, or connected to an LP, always has a price. Checked every step (`OtcEnvError`
+ * otherwise): LT quantity decided = LT quantity filled by LPs + by the ECN; `marketStats()` reports
+ * where the quantity went, including how much the resting book absorbed.
  *
  * Decisions (the paper is silent or the interface forces them):
  * - Prices are in ticks of the ECN grid; LP quotes are multiples of xi_LP = lpGridBp * 1e-4 * P0.
@@ -37,18 +44,19 @@
  *   step (the one the LP observed, as in the paper's "market order eps_hedge q_t"), sent against
  *   its sign, cut to the most the book plus its extrapolated depth holds (the geometric tail is
  *   finite). The LP's hedge-cost observations are that same curve at the same (cut) sizes.
- * - An LT buy / sell that no connected venue quotes (the ECN side is empty or too thin for its size
- *   even with the extrapolated depth, and no connected LP can quote without the ECN cost) has no
- *   price to trade at: it is not a trade decision, it trades nothing, and it is counted apart
- *   (`marketStats().ltNoVenueQty`), not in the market-share denominator.
+ * - An LT buy / sell of an LT connected to no venue at all (no LP drawn and not on the ECN) has no
+ *   one to trade with: it is not a trade decision, it trades nothing, and it is counted apart
+ *   (`marketStats().ltNoVenueQty`), not in the market-share denominator. An LT on the ECN always
+ *   has a price (an `OtcEnvError` otherwise), so this is 0 in the paper's experiments.
  * - Market share m^i_t = quantity LP i traded with LTs / all LT quantity decided in step t (LP plus
  *   ECN fills); the running mhat averages m_t over the steps with LT volume; it starts at 0, so
  *   M_0 = |0 - m_target|. LT trade fractions qhat start at 0 and after step t count the t + 1 steps.
  * - Randomness: episode b of a batch draws everything (types, ECN, LT coin flips, tie breaks,
  *   order shuffles) from `rng.split(firstEpisodeIndex + b)` given to `reset`, so an episode's result
  *   does not depend on how episodes are grouped into batches; the `rng` given to `step` is unused.
- * - If a side of the ECN book is empty, the ECN cannot be traded and LPs do not quote that step;
- *   the mid then stays at its last value.
+ * - If a side of the ECN book is empty, the mid stays at its last value and the side is priced on
+ *   the reference depth from its last best price (kept above the other side's best); LPs quote
+ *   around that mid with that cost curve.
  * - LT action counts (qhat) count the steps on which the LT chose to buy / sell, whether or not a
  *   counterparty was available. A stationary LT's per-step reward is computed only when recording;
  *   its episode reward in `episodeOutcomes` is the telescoped sum (exactly the sum of eq. 6).

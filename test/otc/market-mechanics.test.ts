@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { calibrationMetricsFromTrades } from "../../core/calibration/experiments.ts";
 import { Random } from "../../core/random/philox.ts";
+import { BUY, SELL } from "../../core/book/order-book.ts";
 import { calibrationPopulation, defaultGameConfig, type OtcGameConfig } from "../../core/otc/config.ts";
 import { CLASS_LP, CLASS_LT, COUNTERPARTY_NONE, LT_BUY, LT_NONE, LT_SELL, OtcEnv, type EcnDriverFactory, type OtcStepRecord } from "../../core/otc/env.ts";
 import { constant, type LpSupertype, type LtSupertype, type Population } from "../../core/otc/supertypes.ts";
@@ -275,6 +276,60 @@ describe("Stackelberg step: LTs decide on this step's LP quotes", () => {
     expect(() => env.observe(env.ltClassIndex, new Float32Array(env.ltObsDim))).toThrow(/applyStage/);
     env.applyStage(0, [Float32Array.from([0, 0, 0])]);
     expect(() => env.observe(env.ltClassIndex, new Float32Array(env.ltObsDim))).not.toThrow();
+  });
+});
+
+describe("the reference depth on an empty side", () => {
+  it("prices an empty ask side on the model's long-run book from the last best ask, and the trade fills there", () => {
+    // Both sides at start; from the first ECN step on, the ask side is empty (the flow took it all).
+    const emptiedAsk: EcnDriverFactory = (book, _model, options) => {
+      const bids = () => [20, 20, 20].forEach((v, k) => book.submitLimit(BUY, options.p0Tick - 1 - k, v, options.originator));
+      return {
+        startEpisode: () => {
+          bids();
+          [20, 20, 20].forEach((v, k) => book.submitLimit(SELL, options.p0Tick + 1 + k, v, options.originator));
+        },
+        step: () => {
+          book.clear();
+          bids();
+        }
+      };
+    };
+    const longRun = Float64Array.from([3, 2, 1, 30, 30, 30]);
+    const population: Population = { lp: [{ ...lpSupertype(1, 1), connectivity: [constant(0)] }], lt: [ltSupertype(8, 1, true)] };
+    const env = new OtcEnv({
+      config: { ...defaultGameConfig(population), horizon: 3, ecn: { p0Tick: P0, depthLevels: 10, priceRangeTicks: 500 } },
+      batchSize: 1,
+      ecnModel: { ...standInModel({ alpha: 0.1, levels: 3 }), longRunVolumes: longRun },
+      ecnFactory: emptiedAsk,
+      record: true
+    });
+    env.reset(Random.fromSeed(1));
+    env.step(neutral(env));
+    expect(Number.isNaN(env.bookOf(0).bestAsk())).toBe(true);
+    env.takeRecord();
+    env.step(neutral(env));
+    // 3 + 2 + 1 lots at P0 + 1, + 2, + 3 (the last best ask and behind it), then the tail from a
+    // level 3 of 1 lot at P0 + 3: 2 more lots at e^{-0.1 d} per tick d beyond it.
+    let remaining = 2;
+    let notional = 3 * (P0 + 1) + 2 * (P0 + 2) + 1 * (P0 + 3);
+    for (let d = 1; remaining > 0; d++) {
+      const take = Math.min(Math.exp(-0.1 * d), remaining);
+      notional += take * (P0 + 3 + d);
+      remaining -= take;
+    }
+    const q = env.lastQuotes(0);
+    expect(q.ecnBuy[0]).toBeCloseTo(notional / 8, 9);
+    expect(env.marketStats().emptySides).toBe(1);
+    const rec = env.takeRecord();
+    const ltRow = Array.from({ length: rec.rows }, (_, r) => r).find((r) => rec.agentClass[r] === CLASS_LT)!;
+    if (rec.action0[ltRow] === LT_BUY) {
+      // Filled in full at the price it observed, though the book held nothing on that side.
+      expect(rec.ecnBuyQty[ltRow]).toBe(8);
+      expect(rec.tradePrice[ltRow]).toBeCloseTo(notional / 8, 9);
+    } else {
+      expect(rec.ecnSellQty[ltRow]).toBe(8);
+    }
   });
 });
 
