@@ -1,7 +1,9 @@
 /**
  * Params of the calibration stages (SPEC 3, 4; paper tables 3-5): the training schedule, the LP
  * shared policy's PPO, the CALSHEQ calibrator, the BO baseline and the targets. Defaults are the
- * `quick` scale (see pipelines/calibrate.ts for what it changes from the paper and why); the
+ * `quick` scale of experiments 1-3; the calibration pipelines set the policy's learning rate and
+ * the calibrator's ratio, and for experiment 4 also 800 iterations, ratio 10 and a BO proposal
+ * every 5 iterations (pipelines/calibrate.ts says what changes from the paper and why); the
  * `paper` preset restores the paper's values.
  */
 import { Schema } from "effect";

@@ -462,6 +462,8 @@ export interface EcnSamplerData {
   readonly s: ReadonlyGaussianMixtureData;
   /** Absent: the S mixture is over delta itself, draws clipped to delta >= -1 (the paper's literal fit). */
   readonly stepSpace?: StepSpace | undefined;
+  /** The fitted model's long-run level volumes (`theory`: mu+/mu- of the model as sampled); absent in hand-written models. */
+  readonly longRange?: { readonly mean: { readonly theory: readonly number[] } } | undefined;
 }
 
 /**
@@ -510,6 +512,7 @@ export const gmmVariationModel = (data: EcnSamplerData): EcnVariationModel => {
     tick: data.tick,
     volumeUnit: data.volumeUnit,
     orderSizes: Float64Array.from(data.orderSizes),
+    longRunVolumes: data.longRange === undefined ? undefined : Float64Array.from(data.longRange.mean.theory),
     forEpisode: () => sampler
   };
 };

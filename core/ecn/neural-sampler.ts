@@ -107,5 +107,5 @@ export const neuralVariationModel = (neural: NeuralEcnModel, vanilla: EcnSampler
     };
   };
 
-  return { levels: m, alpha: base.alpha, tick: base.tick, volumeUnit: base.volumeUnit, orderSizes: base.orderSizes, forEpisode };
+  return { levels: m, alpha: base.alpha, tick: base.tick, volumeUnit: base.volumeUnit, orderSizes: base.orderSizes, longRunVolumes: base.longRunVolumes, forEpisode };
 };

@@ -33,6 +33,13 @@ export interface EcnVariationModel {
   readonly volumeUnit: number;
   /** Typical order sizes in lots (empirical distribution, drawn uniformly) used to split meta orders. */
   readonly orderSizes: Float64Array;
+  /**
+   * Long-run mean level volumes in lots (ask levels 1..m, then bid levels 1..m), where the model's
+   * recursion (8) settles (proposition 2.3). The OTC env anchors the market's depth beyond (and,
+   * when a side is empty, instead of) the resting book on them; absent, it uses each episode's
+   * initial book.
+   */
+  readonly longRunVolumes?: Float64Array | undefined;
   /** A sampler for one episode (stateless models may return a shared instance). */
   forEpisode(): EcnVariationSampler;
 }

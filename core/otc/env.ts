@@ -26,9 +26,16 @@
  * which is not kept in the book (it stands for the rest of the market, like the ECN agent). So
  * within a step no agent gets a cost other than the one it observed, and the flow still moves the
  * book, hence P_{t+1} and the ECN agent's next orders (recursion (8) starts from the depleted
- * volumes): price impact acts across steps. Checked every step (`OtcEnvError` otherwise): LT
- * quantity decided = LT quantity filled by LPs + by the ECN; `marketStats()` reports where the
- * quantity went, including how much the resting book absorbed.
+ * volumes): price impact acts across steps. The depth beyond the resting book stands for the rest
+ * of the market, so it does not vanish when the flow empties the visible levels: it is anchored on
+ * the larger of the paper's V_m (extrapolated from the m-th resting level) and the model's long-run
+ * mean volume at level m, V̄_m (`EcnVariationModel.longRunVolumes`, else the episode's initial
+ * book), placed at the deepest resting level; an empty side is priced on the long-run book V̄_1..V̄_m
+ * from its last best price. So the cost curve x(q) is defined for every size on both sides at every
+ * step (`reset` refuses an LT size above V̄_m / (e^alpha - 1), what every side always prices), and
+ * every LT on the ECN, or connected to an LP, always has a price. Checked every step (`OtcEnvError`
+ * otherwise): LT quantity decided = LT quantity filled by LPs + by the ECN; `marketStats()` reports
+ * where the quantity went, including how much the resting book absorbed.
  *
  * Decisions (the paper is silent or the interface forces them):
  * - Prices are in ticks of the ECN grid; LP quotes are multiples of xi_LP = lpGridBp * 1e-4 * P0.
@@ -37,18 +44,19 @@
  *   step (the one the LP observed, as in the paper's "market order eps_hedge q_t"), sent against
  *   its sign, cut to the most the book plus its extrapolated depth holds (the geometric tail is
  *   finite). The LP's hedge-cost observations are that same curve at the same (cut) sizes.
- * - An LT buy / sell that no connected venue quotes (the ECN side is empty or too thin for its size
- *   even with the extrapolated depth, and no connected LP can quote without the ECN cost) has no
- *   price to trade at: it is not a trade decision, it trades nothing, and it is counted apart
- *   (`marketStats().ltNoVenueQty`), not in the market-share denominator.
+ * - An LT buy / sell of an LT connected to no venue at all (no LP drawn and not on the ECN) has no
+ *   one to trade with: it is not a trade decision, it trades nothing, and it is counted apart
+ *   (`marketStats().ltNoVenueQty`), not in the market-share denominator. An LT on the ECN always
+ *   has a price (an `OtcEnvError` otherwise), so this is 0 in the paper's experiments.
  * - Market share m^i_t = quantity LP i traded with LTs / all LT quantity decided in step t (LP plus
  *   ECN fills); the running mhat averages m_t over the steps with LT volume; it starts at 0, so
  *   M_0 = |0 - m_target|. LT trade fractions qhat start at 0 and after step t count the t + 1 steps.
  * - Randomness: episode b of a batch draws everything (types, ECN, LT coin flips, tie breaks,
  *   order shuffles) from `rng.split(firstEpisodeIndex + b)` given to `reset`, so an episode's result
  *   does not depend on how episodes are grouped into batches; the `rng` given to `step` is unused.
- * - If a side of the ECN book is empty, the ECN cannot be traded and LPs do not quote that step;
- *   the mid then stays at its last value.
+ * - If a side of the ECN book is empty, the mid stays at its last value and the side is priced on
+ *   the reference depth from its last best price (kept above the other side's best); LPs quote
+ *   around that mid with that cost curve.
  * - LT action counts (qhat) count the steps on which the LT chose to buy / sell, whether or not a
  *   counterparty was available. A stationary LT's per-step reward is computed only when recording;
  *   its episode reward in `episodeOutcomes` is the telescoped sum (exactly the sum of eq. 6).
@@ -223,8 +231,15 @@ export interface OtcMarketStats {
   ltEcnQty: number;
   /** The part of ltEcnQty the physical book's resting volume absorbed (the rest: extrapolated depth). */
   ltEcnRestingQty: number;
-  /** LT buy / sell actions no connected venue quoted (not a trade decision: no price to trade at). */
+  /**
+   * LT buy / sell actions of LTs connected to no venue at all (no LP drawn, not on the ECN): no
+   * one to trade with, so not a trade decision. Every venue quotes every size (the ECN's cost
+   * curve is always defined), so an LT with a connection always trades: 0 for populations whose
+   * LTs are all on the ECN, as in the paper's experiments.
+   */
   ltNoVenueQty: number;
+  /** Book sides found empty when the step's cost curves were built (priced on the reference depth). */
+  emptySides: number;
   /** LP hedge quantity filled on the ECN, and the part the resting volume absorbed. */
   hedgeQty: number;
   hedgeRestingQty: number;
@@ -236,6 +251,7 @@ const emptyMarketStats = (): OtcMarketStats => ({
   ltEcnQty: 0,
   ltEcnRestingQty: 0,
   ltNoVenueQty: 0,
+  emptySides: 0,
   hedgeQty: 0,
   hedgeRestingQty: 0
 });
@@ -323,6 +339,30 @@ class RestingLadder {
   private book: OrderBook | undefined;
   private side: Side = BUY;
 
+  /**
+   * The market's reference depth for this side (docs/market-mechanics.md): the reference best price
+   * (the side's best, or its last best while it is empty), the long-run mean level volumes
+   * V̄_1..V̄_m and V̄_m, the least volume the extrapolated depth is anchored on.
+   */
+  private refBest = NaN;
+  private refDirection: 1 | -1 = 1;
+  private refVolumes: Float64Array = new Float64Array(0);
+  private refOffset = 0;
+  private refLevels = 0;
+  floorVolume = 0;
+  /** True when the side was empty and the ladder holds the reference levels instead. */
+  reference = false;
+
+  /** Sets the reference depth used when the side is empty and as the floor of the extrapolated depth. */
+  setReference(refBest: number, direction: 1 | -1, volumes: Float64Array, offset: number, levels: number): void {
+    this.refBest = refBest;
+    this.refDirection = direction;
+    this.refVolumes = volumes;
+    this.refOffset = offset;
+    this.refLevels = levels;
+    this.floorVolume = volumes[offset + levels - 1]!;
+  }
+
   /** Reads the whole side (every resting level). */
   read(book: OrderBook, restingSide: Side): void {
     this.book = book;
@@ -354,6 +394,18 @@ class RestingLadder {
   }
 
   private accumulate(n: number): void {
+    this.reference = false;
+    if (n === 0 && this.refLevels > 0) {
+      // An empty side: the market's depth is still there, at its long-run mean volumes from the
+      // side's last best price (the flow emptied the visible levels, not the market).
+      n = this.refLevels;
+      if (n > this.prices.length) this.grow(n);
+      for (let l = 0; l < n; l++) {
+        this.prices[l] = this.refBest + this.refDirection * l;
+        this.volumes[l] = this.refVolumes[this.refOffset + l]!;
+      }
+      this.reference = true;
+    }
     let v = 0;
     let x = 0;
     for (let l = 0; l < n; l++) {
@@ -378,18 +430,15 @@ class RestingLadder {
     const total = this.cumVolume[n - 1]!;
     if (quantity <= total) return this.averagePrice(quantity);
     if (!(decay.alpha > 0)) return NaN;
-    const anchor = Math.min(Math.max(1, Math.floor(decay.levels)), n) - 1;
-    const anchorPrice = this.prices[anchor]!;
-    const anchorVolume = this.volumes[anchor]!;
     const last = this.prices[n - 1]!;
     let remaining = quantity - total;
-    // The whole tail holds V e^{-alpha g} / (e^alpha - 1); refuse early instead of walking the grid.
-    const gap = Math.abs(last - anchorPrice);
-    const capacity = (anchorVolume * Math.exp(-decay.alpha * gap)) / Math.expm1(decay.alpha);
+    // The whole tail holds A / (e^alpha - 1); refuse early instead of walking the grid.
+    const start = this.tailStart(decay);
+    const capacity = start / Math.expm1(decay.alpha);
     if (remaining > capacity * (1 - 1e-9)) return NaN;
     let notional = this.cumNotional[n - 1]!;
     const ratio = Math.exp(-decay.alpha);
-    let volume = anchorVolume * Math.exp(-decay.alpha * gap);
+    let volume = start;
     for (let d = 1; remaining > 0; d++) {
       volume *= ratio;
       const take = volume < remaining ? volume : remaining;
@@ -412,12 +461,24 @@ class RestingLadder {
     return total + this.tailCapacity(decay) * (1 - 2e-9);
   }
 
-  /** Volume of the extrapolated tail beyond the deepest resting level (the geometric series V_m exp(-alpha (k - m)) of the model, paper section 2.3.1). */
+  /** Volume of the extrapolated tail beyond the deepest level (the geometric series V_m exp(-alpha (k - m)) of the model, paper section 2.3.1). */
   private tailCapacity(decay: DeepDecay): number {
+    return this.tailStart(decay) / Math.expm1(decay.alpha);
+  }
+
+  /**
+   * A: the extrapolated depth at d ticks beyond the deepest level is A e^{-alpha d}. The paper's
+   * extrapolation V_m e^{-alpha (k - m)} from the m-th level, or, when the flow has thinned the
+   * book below it, the same extrapolation from a level m at its long-run mean volume V̄_m placed at
+   * the deepest level: the depth beyond the visible book stands for the rest of the market and does
+   * not vanish with the resting volume. So every side prices at least V̄_m / (e^alpha - 1) lots.
+   */
+  private tailStart(decay: DeepDecay): number {
     const n = this.count;
     const anchor = Math.min(Math.max(1, Math.floor(decay.levels)), n) - 1;
     const gap = Math.abs(this.prices[n - 1]! - this.prices[anchor]!);
-    return (this.volumes[anchor]! * Math.exp(-decay.alpha * gap)) / Math.expm1(decay.alpha);
+    const fromBook = this.volumes[anchor]! * Math.exp(-decay.alpha * gap);
+    return fromBook > this.floorVolume ? fromBook : this.floorVolume;
   }
 
   /**
@@ -477,6 +538,14 @@ class Episode {
   readonly bidRankTable: Int32Array;
   readonly askTieEnd: Int32Array;
   readonly bidTieEnd: Int32Array;
+  /**
+   * The market's reference depth (docs/market-mechanics.md): the long-run mean level volumes
+   * (ask 1..m, then bid 1..m) and each side's last best price, which stands in while the side is
+   * empty.
+   */
+  referenceVolumes: Float64Array = new Float64Array(0);
+  lastBestAsk = NaN;
+  lastBestBid = NaN;
 
   constructor(book: OrderBook, ecn: EcnDriver, population: Population) {
     this.book = book;
@@ -627,6 +696,8 @@ export class OtcEnv implements MultiClassVecEnv {
   private readonly stats: OtcMarketStats = emptyMarketStats();
   private readonly askLadder = new RestingLadder();
   private readonly bidLadder = new RestingLadder();
+  /** The model's long-run mean level volumes, when it carries them (else each episode's initial book). */
+  private readonly modelReferenceVolumes: Float64Array | undefined;
 
   constructor(options: OtcEnvOptions) {
     const { config, batchSize, ecnModel } = options;
@@ -640,6 +711,14 @@ export class OtcEnv implements MultiClassVecEnv {
     this.lpGridTicks = config.lpGridBp * 1e-4 * config.ecn.p0Tick;
     this.levels = ecnModel.levels;
     this.deepDecay = { alpha: ecnModel.alpha, levels: ecnModel.levels };
+    if (!(ecnModel.alpha > 0)) throw new OtcEnvError(`the ECN model's depth decay alpha must be positive, got ${ecnModel.alpha}`, "fit the model again (alpha is floored at a positive minimum) or give a stand-in model alpha > 0");
+    const reference = ecnModel.longRunVolumes;
+    if (reference !== undefined) {
+      if (reference.length !== 2 * ecnModel.levels || !reference.every((v) => v > 0 && Number.isFinite(v))) {
+        throw new OtcEnvError(`the ECN model's long-run level volumes must be ${2 * ecnModel.levels} positive numbers`, "fit the ECN model again");
+      }
+      this.modelReferenceVolumes = Float64Array.from(reference);
+    }
     const population = config.population;
     this.episodes = [];
     for (let b = 0; b < batchSize; b++) {
@@ -861,6 +940,7 @@ export class OtcEnv implements MultiClassVecEnv {
       const mid = ep.book.mid();
       if (!Number.isFinite(mid)) throw new OtcEnvError("The ECN agent built an initial book without both sides", "check the ECN model's initial snapshot sampler");
       this.mid[b] = mid;
+      this.startReference(ep);
       ep.tradeCounts.fill(0);
     }
     this.totalLtQty.fill(0);
@@ -957,8 +1037,13 @@ export class OtcEnv implements MultiClassVecEnv {
     if (this.recorder !== undefined) this.record();
     for (let b = 0; b < this.batchSize; b++) {
       // P_{t+1} becomes the mid of the next step only after the record saw both.
-      const mid = this.episodes[b]!.book.mid();
+      const ep = this.episodes[b]!;
+      const mid = ep.book.mid();
       if (Number.isFinite(mid)) this.mid[b] = mid;
+      const ask = ep.book.bestAsk();
+      const bid = ep.book.bestBid();
+      if (ask === ask) ep.lastBestAsk = ask;
+      if (bid === bid) ep.lastBestBid = bid;
     }
     this.stepCount++;
   }
@@ -989,6 +1074,54 @@ export class OtcEnv implements MultiClassVecEnv {
   }
 
   /**
+   * An episode's reference depth: the model's long-run mean level volumes, or (for a model without
+   * them) the initial book's top m levels; and both sides' best prices. Refuses an LT size larger
+   * than what every side's cost curve prices whatever the flow did to the book (V̄_m / (e^alpha - 1)
+   * on the thinner side), since that size could meet a side with no price.
+   */
+  private startReference(ep: Episode): void {
+    const m = this.levels;
+    const volumes = ep.referenceVolumes.length === 2 * m ? ep.referenceVolumes : (ep.referenceVolumes = new Float64Array(2 * m));
+    if (this.modelReferenceVolumes !== undefined) volumes.set(this.modelReferenceVolumes);
+    else {
+      const prices = new Float64Array(m);
+      const got = new Float64Array(m);
+      for (const [side, offset] of [[SELL, 0], [BUY, m]] as const) {
+        const n = ep.book.topLevels(side, m, prices, got);
+        for (let l = 0; l < m; l++) volumes[offset + l] = l < n ? got[l]! : got[n - 1]!;
+      }
+    }
+    ep.lastBestAsk = ep.book.bestAsk();
+    ep.lastBestBid = ep.book.bestBid();
+    const guaranteed = Math.min(volumes[m - 1]!, volumes[2 * m - 1]!) / Math.expm1(this.deepDecay.alpha);
+    const sizes = ep.sizes;
+    const largest = ep.nSizes > 0 ? sizes[ep.nSizes - 1]! : 0;
+    if (!(largest <= guaranteed * (1 - 1e-6))) {
+      throw new OtcEnvError(
+        `an LT size of ${largest} lots exceeds the ${guaranteed.toFixed(2)} lots the ECN's extrapolated depth always holds (long-run volume at level ${m} / (e^alpha - 1))`,
+        "use smaller LT sizes or an ECN model with deeper levels"
+      );
+    }
+  }
+
+  /**
+   * Points both ladders at the episode's reference depth, the best prices a side would have if it
+   * is empty (its last best, kept on its own side of the other side's best), and returns the spread
+   * the LPs quote around.
+   */
+  private prepareLadders(ep: Episode): number {
+    const book = ep.book;
+    const m = this.levels;
+    let ask = book.bestAsk();
+    let bid = book.bestBid();
+    if (ask !== ask) ask = bid === bid ? Math.max(ep.lastBestAsk, bid + 1) : ep.lastBestAsk;
+    if (bid !== bid) bid = Math.min(ep.lastBestBid, ask - 1);
+    this.askLadder.setReference(ask, 1, ep.referenceVolumes, 0, m);
+    this.bidLadder.setReference(bid, -1, ep.referenceVolumes, m, m);
+    return ask - bid;
+  }
+
+  /**
    * Step 2 of one episode, on the start-of-step book: the ECN cost curve per distinct LT size, LP
    * quotes by eq. (5) on the LP grid, the tables that find each LT's best connected LP, and each
    * LP's hedge (size and price on the same cost curve it observed).
@@ -1005,9 +1138,11 @@ export class OtcEnv implements MultiClassVecEnv {
     const bidQuote = ep.bidQuote;
     const ecnBuy = ep.ecnBuyPrice;
     const ecnSell = ep.ecnSellPrice;
-    const spread = book.bestAsk() - book.bestBid();
     const askLadder = this.askLadder;
     const bidLadder = this.bidLadder;
+    const spread = this.prepareLadders(ep);
+    if (book.bestAsk() !== book.bestAsk()) this.stats.emptySides++;
+    if (book.bestBid() !== book.bestBid()) this.stats.emptySides++;
     // The best m + 2 levels usually cover every LT size; the ladder reads deeper only if needed.
     askLadder.readTop(book, SELL, this.levels + 2);
     bidLadder.readTop(book, BUY, this.levels + 2);
@@ -1285,7 +1420,11 @@ export class OtcEnv implements MultiClassVecEnv {
       }
       const q = sizes[s]!;
       if (ties === 0) {
-        // No connected venue quotes this size: there is no price to trade at, so nothing is decided.
+        // Every side's cost curve prices every LT size (the reference depth), so only an LT
+        // connected to no venue at all lands here: it has no one to trade with, nothing is decided.
+        if (ltEcn[k] === 1) {
+          throw new OtcEnvError(`LT ${k} of episode ${this.firstEpisodeIndex + b} is connected to the ECN but found no price at step ${this.stepCount}`, "this is a bug of the ECN cost curve; report it with the seed");
+        }
         noVenueVolume += q;
         continue;
       }
@@ -1586,6 +1725,7 @@ export class OtcEnv implements MultiClassVecEnv {
       // extrapolated depth, cut to what that holds), exactly as `quoteEpisode` prices the hedge.
       const askLadder = this.askLadder;
       const bidLadder = this.bidLadder;
+      this.prepareLadders(ep);
       askLadder.read(book, SELL);
       bidLadder.read(book, BUY);
       const askMax = askLadder.maxPricedQuantity(this.deepDecay);

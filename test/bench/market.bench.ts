@@ -53,6 +53,7 @@ const measure = (action: readonly [number, number, number]) => {
     ecnShareOfLt: s.ltEcnQty / s.ltDecidedQty,
     ltEcnFromRestingBook: s.ltEcnRestingQty / s.ltEcnQty,
     ltNoVenue: s.ltNoVenueQty,
+    emptySidesAtQuote: s.emptySides,
     hedgeQty: s.hedgeQty,
     hedgeFromRestingBook: s.hedgeQty > 0 ? s.hedgeRestingQty / s.hedgeQty : null,
     lpServedFraction: s.ltLpQty / s.ltDecidedQty,

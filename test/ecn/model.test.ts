@@ -105,6 +105,15 @@ describe("fitEcnModel on synthetic data", () => {
     void clipped;
   });
 
+  it("gives the OTC env its long-run level volumes (the market's reference depth), at the data's mean volumes", () => {
+    const ecn = gmmVariationModel(JSON.parse(JSON.stringify(model)) as EcnModelData);
+    expect(Array.from(ecn.longRunVolumes!)).toEqual(model.longRange.mean.theory);
+    model.longRange.mean.empirical.forEach((v, j) => expect(Math.abs(ecn.longRunVolumes![j]! / v - 1)).toBeLessThan(0.1));
+    // A hand-written model without them leaves the env to use each episode's initial book.
+    const { longRange: _dropped, ...bare } = model;
+    expect(gmmVariationModel(bare).longRunVolumes).toBeUndefined();
+  });
+
   it("is deterministic given the Random", () => {
     const again = fitEcnModel(input.series, { tick: synthetic.tick, volumeUnit: 1, rawOrderSizes: input.rawOrderSizes, nComponents: 3, theoryDraws: 50_000 }, Random.fromSeed(22));
     expect(again).toEqual(model);

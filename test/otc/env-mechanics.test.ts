@@ -195,27 +195,49 @@ describe("LP quotes (eq. 5) on a hand-built book", () => {
     }
   });
 
-  it("prices sizes beyond the resting book with the model's depth extrapolation, as the book does", () => {
+  it("prices sizes beyond the resting book with the model's depth extrapolation, floored at the reference depth", () => {
     const thin = staticBookFactory({ spread: 2, askVolumes: [1, 2, 1], bidVolumes: [2, 1, 1] });
     const population: Population = { lp: [lpSupertype(1, 6)], lt: Array.from({ length: 6 }, (_, i) => ltSupertype(i + 3, 1)) };
-    const env = makeEnv(population, thin, { alpha: 0.5, levels: 2 });
+    const alpha = 0.1;
+    const env = makeEnv(population, thin, { alpha, levels: 2 });
     env.reset(Random.fromSeed(5));
     env.step(lpActions(env, 0, 0, 0));
     const q = env.lastQuotes(0);
-    const book = new OrderBook({ minPriceTick: P0 - 500, maxPriceTick: P0 + 500 });
-    [1, 2, 1].forEach((v, k) => book.submitLimit(SELL, P0 + 1 + k, v, 0));
-    [2, 1, 1].forEach((v, k) => book.submitLimit(BUY, P0 - 1 - k, v, 0));
+    // The stand-in model carries no long-run volumes, so the reference depth is the initial book's
+    // top 2 levels: V̄_2 = 2 (ask) and 1 (bid). Beyond the deepest resting level (3 ticks from the
+    // best), d ticks further hold A e^{-alpha d}, A = max(V_2 e^{-alpha * 1}, V̄_2): the paper's
+    // extrapolation from level 2, or from a level 2 at its long-run volume if that is deeper.
+    const price = (levels: readonly number[], best: number, direction: 1 | -1, anchor: number, size: number) => {
+      let remaining = size;
+      let notional = 0;
+      levels.forEach((v, k) => {
+        const take = Math.min(v, remaining);
+        notional += take * (best + direction * k);
+        remaining -= take;
+      });
+      const start = Math.max(levels[1]! * Math.exp(-alpha), anchor);
+      for (let d = 1; remaining > 1e-12; d++) {
+        const take = Math.min(start * Math.exp(-alpha * d), remaining);
+        notional += take * (best + direction * (levels.length - 1 + d));
+        remaining -= take;
+      }
+      return notional / size;
+    };
     let extrapolated = 0;
     q.sizes.forEach((size, s) => {
-      const buy = book.averageFillPrice(BUY, size, { alpha: 0.5, levels: 2 });
-      const sell = book.averageFillPrice(SELL, size, { alpha: 0.5, levels: 2 });
-      if (Number.isNaN(buy)) expect(q.ecnBuy[s]).toBeNaN();
-      else expect(q.ecnBuy[s]).toBeCloseTo(buy, 6);
-      if (Number.isNaN(sell)) expect(q.ecnSell[s]).toBeNaN();
-      else expect(q.ecnSell[s]).toBeCloseTo(sell, 6);
-      if (size > 4 && !Number.isNaN(buy)) extrapolated++;
+      expect(q.ecnBuy[s]).toBeCloseTo(price([1, 2, 1], P0 + 1, 1, 2, size), 9);
+      expect(q.ecnSell[s]).toBeCloseTo(price([2, 1, 1], P0 - 1, -1, 1, size), 9);
+      if (size > 4) extrapolated++;
     });
     expect(extrapolated).toBeGreaterThan(0);
+  });
+
+  it("refuses an LT size larger than the depth every side always prices", () => {
+    const thin = staticBookFactory({ spread: 2, askVolumes: [1, 2, 1], bidVolumes: [2, 1, 1] });
+    const population: Population = { lp: [lpSupertype(1, 1)], lt: [ltSupertype(3, 1)] };
+    // V̄_2 = 1 on the bid side: at alpha = 0.5 every side always prices 1 / (e^0.5 - 1) = 1.54 lots.
+    const env = makeEnv(population, thin, { alpha: 0.5, levels: 2 });
+    expect(() => env.reset(Random.fromSeed(5))).toThrow(/exceeds the 1.54 lots/);
   });
 
   it("clips actions to their bounds and exposes documented observation layouts", () => {

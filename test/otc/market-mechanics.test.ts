@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { calibrationMetricsFromTrades } from "../../core/calibration/experiments.ts";
 import { Random } from "../../core/random/philox.ts";
+import { BUY, SELL } from "../../core/book/order-book.ts";
 import { calibrationPopulation, defaultGameConfig, type OtcGameConfig } from "../../core/otc/config.ts";
 import { CLASS_LP, CLASS_LT, COUNTERPARTY_NONE, LT_BUY, LT_NONE, LT_SELL, OtcEnv, type EcnDriverFactory, type OtcStepRecord } from "../../core/otc/env.ts";
 import { constant, type LpSupertype, type LtSupertype, type Population } from "../../core/otc/supertypes.ts";
@@ -19,9 +20,9 @@ import { standInModel, staticBookFactory } from "./fixtures.ts";
 const P0 = 10_000;
 
 /** The experiment-4 env on the stand-in ECN (about 40 lots per modelled level). */
-const exp4Env = (population: Population, batchSize: number, horizon: number): OtcEnv => {
+const exp4Env = (population: Population, batchSize: number, horizon: number, meanVolume?: number): OtcEnv => {
   const config: OtcGameConfig = { ...defaultGameConfig(population), horizon };
-  return new OtcEnv({ config, batchSize, ecnModel: standInModel(), record: true });
+  return new OtcEnv({ config, batchSize, ecnModel: standInModel(meanVolume === undefined ? {} : { meanVolume }), record: true });
 };
 
 const neutral = (env: OtcEnv): Float32Array[] => [new Float32Array(env.classes[env.lpClassIndex]!.count * 3)];
@@ -46,14 +47,13 @@ describe("experiment-4 market with neutral LP actions", () => {
     const T = 30;
     const env = exp4Env(calibrationPopulation(4), B, T);
     env.reset(Random.fromSeed(11));
-    const noVenueSteps = new Set<string>();
     for (let t = 0; t < T; t++) {
       env.step(neutral(env));
       for (let e = 0; e < B; e++) {
         const q = env.lastQuotes(e);
-        // A buy or sell has no venue only when neither the ECN nor any LP can price the size.
+        // The ECN's cost curve prices every size on both sides, every step.
         q.sizes.forEach((_, s) => {
-          if (Number.isNaN(q.ecnBuy[s]!) || Number.isNaN(q.ecnSell[s]!)) noVenueSteps.add(`${e}:${t}`);
+          expect(Number.isFinite(q.ecnBuy[s]!) && Number.isFinite(q.ecnSell[s]!)).toBe(true);
         });
       }
     }
@@ -73,11 +73,8 @@ describe("experiment-4 market with neutral LP actions", () => {
       const size = sizes(e)[rec.agent[r]!]!;
       const lp = rec.ltBuyQty[r]! + rec.ltSellQty[r]!;
       const ecn = rec.ecnBuyQty[r]! + rec.ecnSellQty[r]!;
-      if (rec.counterparty[r] === COUNTERPARTY_NONE) {
-        expect(lp + ecn).toBe(0);
-        expect(noVenueSteps.has(`${e}:${rec.t[r]}`)).toBe(true);
-        continue;
-      }
+      // Every LT is on the ECN, so every buy or sell has a venue and trades.
+      expect(rec.counterparty[r]).not.toBe(COUNTERPARTY_NONE);
       ltOrders++;
       // No order is dropped or cut: it fills its whole size at one venue.
       expect(lp + ecn).toBe(size);
@@ -88,7 +85,7 @@ describe("experiment-4 market with neutral LP actions", () => {
         ecnFilled += ecn;
       }
     }
-    expect(ltOrders).toBeGreaterThan(0.8 * B * T * 500);
+    expect(ltOrders).toBe(B * T * 500);
     expect(ecnRouted).toBeGreaterThan(0);
     expect(ecnFilled / ecnRouted).toBe(1);
     const stats = env.marketStats();
@@ -96,7 +93,8 @@ describe("experiment-4 market with neutral LP actions", () => {
     expect(stats.ltEcnQty).toBe(ecnFilled);
     expect(outcomes.ecnLtQuantity[0]! + outcomes.ecnLtQuantity[1]!).toBe(ecnFilled);
     expect(outcomes.ecnRestingLtQuantity[0]! + outcomes.ecnRestingLtQuantity[1]!).toBeCloseTo(stats.ltEcnRestingQty, 6);
-    expect(outcomes.noVenueLtQuantity[0]! + outcomes.noVenueLtQuantity[1]!).toBe(stats.ltNoVenueQty);
+    expect(stats.ltNoVenueQty).toBe(0);
+    expect(outcomes.noVenueLtQuantity[0]! + outcomes.noVenueLtQuantity[1]!).toBe(0);
     // The flow far exceeds the physical book: most ECN quantity filled against extrapolated depth.
     expect(stats.ltEcnRestingQty).toBeLessThan(0.5 * stats.ltEcnQty);
     for (let e = 0; e < B; e++) {
@@ -115,6 +113,38 @@ describe("experiment-4 market with neutral LP actions", () => {
       // With neutral quotes the LPs are not better than the ECN on both sides: a large part goes to the ECN.
       expect(metrics.m_total).toBeLessThan(0.8);
     }
+  });
+});
+
+describe("an ECN side emptied by the flow", () => {
+  it("still prices every size (reference depth), so no LT quantity is without a venue (500 LTs, neutral LPs)", () => {
+    // A book of about 3 lots per level: the flow of 500 LTs empties a side at the start of many steps.
+    const B = 2;
+    const T = 40;
+    const env = exp4Env(calibrationPopulation(4), B, T, 3);
+    env.reset(Random.fromSeed(5));
+    let emptyAtQuote = 0;
+    for (let t = 0; t < T; t++) {
+      const empty = [0, 1].map((e) => [env.bookOf(e).bestAsk(), env.bookOf(e).bestBid()].filter((p) => Number.isNaN(p)).length);
+      env.step(neutral(env));
+      for (let e = 0; e < B; e++) {
+        const q = env.lastQuotes(e);
+        if (empty[e]! > 0) emptyAtQuote++;
+        q.sizes.forEach((_, s) => {
+          expect(Number.isFinite(q.ecnBuy[s]!) && Number.isFinite(q.ecnSell[s]!)).toBe(true);
+        });
+        // The LPs quote too (their quotes are built on the ECN cost), around the last mid.
+        expect(q.ask.every(Number.isFinite) && q.bid.every(Number.isFinite)).toBe(true);
+      }
+    }
+    const stats = env.marketStats();
+    expect(emptyAtQuote).toBeGreaterThan(0);
+    expect(stats.emptySides).toBeGreaterThanOrEqual(emptyAtQuote);
+    expect(stats.ltNoVenueQty).toBe(0);
+    // Stationary LTs buy or sell every step: all of it is decided and filled.
+    const sizes = [0, 1].map((e) => env.typesOf(e).ltSize.reduce((a, x) => a + x, 0));
+    expect(stats.ltDecidedQty).toBe(T * (sizes[0]! + sizes[1]!));
+    expect(stats.ltLpQty + stats.ltEcnQty).toBe(stats.ltDecidedQty);
   });
 });
 
@@ -246,6 +276,60 @@ describe("Stackelberg step: LTs decide on this step's LP quotes", () => {
     expect(() => env.observe(env.ltClassIndex, new Float32Array(env.ltObsDim))).toThrow(/applyStage/);
     env.applyStage(0, [Float32Array.from([0, 0, 0])]);
     expect(() => env.observe(env.ltClassIndex, new Float32Array(env.ltObsDim))).not.toThrow();
+  });
+});
+
+describe("the reference depth on an empty side", () => {
+  it("prices an empty ask side on the model's long-run book from the last best ask, and the trade fills there", () => {
+    // Both sides at start; from the first ECN step on, the ask side is empty (the flow took it all).
+    const emptiedAsk: EcnDriverFactory = (book, _model, options) => {
+      const bids = () => [20, 20, 20].forEach((v, k) => book.submitLimit(BUY, options.p0Tick - 1 - k, v, options.originator));
+      return {
+        startEpisode: () => {
+          bids();
+          [20, 20, 20].forEach((v, k) => book.submitLimit(SELL, options.p0Tick + 1 + k, v, options.originator));
+        },
+        step: () => {
+          book.clear();
+          bids();
+        }
+      };
+    };
+    const longRun = Float64Array.from([3, 2, 1, 30, 30, 30]);
+    const population: Population = { lp: [{ ...lpSupertype(1, 1), connectivity: [constant(0)] }], lt: [ltSupertype(8, 1, true)] };
+    const env = new OtcEnv({
+      config: { ...defaultGameConfig(population), horizon: 3, ecn: { p0Tick: P0, depthLevels: 10, priceRangeTicks: 500 } },
+      batchSize: 1,
+      ecnModel: { ...standInModel({ alpha: 0.1, levels: 3 }), longRunVolumes: longRun },
+      ecnFactory: emptiedAsk,
+      record: true
+    });
+    env.reset(Random.fromSeed(1));
+    env.step(neutral(env));
+    expect(Number.isNaN(env.bookOf(0).bestAsk())).toBe(true);
+    env.takeRecord();
+    env.step(neutral(env));
+    // 3 + 2 + 1 lots at P0 + 1, + 2, + 3 (the last best ask and behind it), then the tail from a
+    // level 3 of 1 lot at P0 + 3: 2 more lots at e^{-0.1 d} per tick d beyond it.
+    let remaining = 2;
+    let notional = 3 * (P0 + 1) + 2 * (P0 + 2) + 1 * (P0 + 3);
+    for (let d = 1; remaining > 0; d++) {
+      const take = Math.min(Math.exp(-0.1 * d), remaining);
+      notional += take * (P0 + 3 + d);
+      remaining -= take;
+    }
+    const q = env.lastQuotes(0);
+    expect(q.ecnBuy[0]).toBeCloseTo(notional / 8, 9);
+    expect(env.marketStats().emptySides).toBe(1);
+    const rec = env.takeRecord();
+    const ltRow = Array.from({ length: rec.rows }, (_, r) => r).find((r) => rec.agentClass[r] === CLASS_LT)!;
+    if (rec.action0[ltRow] === LT_BUY) {
+      // Filled in full at the price it observed, though the book held nothing on that side.
+      expect(rec.ecnBuyQty[ltRow]).toBe(8);
+      expect(rec.tradePrice[ltRow]).toBeCloseTo(notional / 8, 9);
+    } else {
+      expect(rec.ecnSellQty[ltRow]).toBe(8);
+    }
   });
 });
 
