@@ -1,5 +1,5 @@
 /**
- * Pipelines `calibrate-exp1` .. `calibrate-exp4` (SPEC 4; paper section 5.1, tables 3-5): fit the
+ * Pipelines `calibrate-exp1` .. `calibrate-exp4` (paper section 5.1, tables 3-5): fit the
  * ECN model, then train the LP shared policy with the CALSHEQ calibrator and, on the same seed,
  * data and budget, with the Bayesian-optimisation baseline, and report both.
  *
@@ -66,7 +66,7 @@ const quickExp4 = { iterations: 800, calsheq: { learningRateRatio: 10 }, bo: { e
 export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
   Pipeline.make({
     name: `calibrate-exp${experiment}`,
-    description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (SPEC 4.2)`,
+    description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
     defaults: {
       seed: 1,
       // ecn.model picks the simulated books' model (gmm | neural-fixed | neural-shared); the neural

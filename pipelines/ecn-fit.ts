@@ -1,5 +1,5 @@
 /**
- * Pipeline `ecn-fit` (SPEC 1.1-1.3, 1.5): level-2 data -> vanilla Gaussian-mixture ECN model ->
+ * Pipeline `ecn-fit`: level-2 data -> vanilla Gaussian-mixture ECN model ->
  * report. Runs on the embedded synthetic data unless `--set ecn.data.source=lobster --set
  * ecn.data.path=FILE` points it at real data.
  */

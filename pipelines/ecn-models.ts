@@ -1,5 +1,5 @@
 /**
- * Pipeline `ecn-models` (SPEC 1.3-1.4, paper section 2.3, table 2): level-2 data -> vanilla
+ * Pipeline `ecn-models` (paper section 2.3, table 2): level-2 data -> vanilla
  * Gaussian-mixture ECN model -> neural ECN models with fixed and shared correlation (loop stages,
  * one epoch per iteration, checkpointed) -> scores of the three models on the same chronological
  * split -> report (table 2 and training curves). Synthetic data unless `--set

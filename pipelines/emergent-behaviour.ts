@@ -1,5 +1,5 @@
 /**
- * Pipeline `emergent-behaviour` (SPEC 5; paper sections 3.2 and 5.2; issue 8): fit the ECN model,
+ * Pipeline `emergent-behaviour` (paper sections 3.2 and 5.2): fit the ECN model,
  * train the shared LP and LT policies on the section 5.2 population (the first LP's flow-LT and
  * PnL-LT connectivities, PnL weight and risk aversion randomised), evaluate the first LP's
  * behaviour over a grid of each attribute and in markets with 0, 1, 3, 4 PnL LTs, train the three
@@ -13,7 +13,7 @@
  * episodes, would alone take about the whole budget at ~12 episodes/s, and the training would
  * have to shrink; with 24 the findings' intervals are about twice as wide, which the table shows
  * as such); the figure 6 games 25 iterations each with omega_A measured every 5 on 4 episodes.
- * `paper` uses the paper's PPO (SPEC 3), B = 60, 1,000 training iterations (the paper does not
+ * `paper` uses the paper's PPO, B = 60, 1,000 training iterations (the paper does not
  * state the 5.2 budget), 100 evaluation episodes per value, and 300 iterations per game with
  * omega_A every 10 on 16 episodes. `tiny` is a smoke test of every stage for the tests.
  */
@@ -55,7 +55,7 @@ const paper: ParamTree = {
 
 export const emergentBehaviour = Pipeline.make({
   name: "emergent-behaviour",
-  description: "section 5.2 emergent LP behaviour vs its attributes, figure 6 game weights, findings (SPEC 5)",
+  description: "section 5.2 emergent LP behaviour vs its attributes, figure 6 game weights, findings (paper section 5.2)",
   defaults: {
     seed: 1,
     ecn: { data: {}, gmm: { nInit: 1 } },

@@ -7,7 +7,7 @@ import type { PipelineEntry } from "../core/pipeline/cli.ts";
 
 const calibration = (experiment: 1 | 2 | 3 | 4): PipelineEntry => ({
   name: `calibrate-exp${experiment}`,
-  description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (SPEC 4.2)${experiment === 4 ? " - the main job" : ""}`,
+  description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (paper section 5.1)${experiment === 4 ? " - the main job" : ""}`,
   load: async () => (await import("./calibrate.ts")).calibrationPipeline(experiment),
   summarize: (node, value) => {
     if (node === "calibration-report") return (value as { summary: unknown }).summary;
@@ -53,7 +53,7 @@ export const registry: ReadonlyArray<PipelineEntry> = [
   },
   {
     name: "emergent-behaviour",
-    description: "section 5.2 emergent LP behaviour vs its attributes, figure 6 game weights, findings (SPEC 5)",
+    description: "section 5.2 emergent LP behaviour vs its attributes, figure 6 game weights, findings (paper section 5.2)",
     load: async () => (await import("./emergent-behaviour.ts")).emergentBehaviour,
     summarize: (node, value) => (node === "emergent-report" ? (value as { summary: unknown }).summary : undefined)
   },

@@ -1,15 +1,15 @@
 /**
- * Pipeline `lt-spectrum` (paper section 3.1, figure 2; GitHub issue 6): train one shared LT policy
+ * Pipeline `lt-spectrum` (paper section 3.1, figure 2): train one shared LT policy
  * on a fixed ECN mid path with the PnL weight omega drawn uniformly in [0, 1], then evaluate it at
  * omega = 0, 0.25, 0.75, 1 and report the realised sell/buy fractions, the PnL and one price-path
  * panel per omega with the buy/sell actions.
  *
  * Presets. `quick` (the default) finishes in a few minutes on 2 cores: B = 16 episodes of 8 LTs,
  * T = 100, 150 iterations, [64, 64] networks, 4 SGD passes over minibatches of 1,024, learning
- * rate 3e-4, GAE lambda 1 (as in SPEC 3; lambda 0.95 was measured to leave omega = 0 ~9 points
+ * rate 3e-4, GAE lambda 1 (the paper's PPO setting; lambda 0.95 was measured to leave omega = 0 ~9 points
  * short of q^a: the myopic bias of an imperfect value function on this shaped reward) and an
  * entropy bonus of 0.01 (without it the policy turned deterministic within ~50 iterations, before
- * the omega = 0 end of the spectrum had converged). `paper` uses the paper's PPO (SPEC 3:
+ * the omega = 0 end of the spectrum had converged). `paper` uses the paper's PPO (
  * [256, 256], lr 1e-4, 30 passes of 128, no entropy bonus), B = 60 and 2,000 iterations (the
  * paper does not state figure 2's budget).
  */

@@ -1,5 +1,5 @@
 /**
- * Pipeline `shared-diagnostics` (SPEC 3, paper section 3.1): trains the shared LP/LT policies on
+ * Pipeline `shared-diagnostics` (paper section 3.1): trains the shared LP/LT policies on
  * a population, then estimates exploitability (fine-tune one agent against frozen others) and
  * reports the reward over training per supertype (the extended-transitivity check: monotone or
  * cyclic).

@@ -1,5 +1,5 @@
 /**
- * Params of the calibration stages (SPEC 3, 4; paper tables 3-5): the training schedule, the LP
+ * Params of the calibration stages (paper tables 3-5): the training schedule, the LP
  * shared policy's PPO, the CALSHEQ calibrator, the BO baseline and the targets. Defaults are the
  * `quick` scale of experiments 1-3; the calibration pipelines set the policy's learning rate and
  * the calibrator's ratio, and for experiment 4 also 800 iterations, ratio 10 and a BO proposal
@@ -17,15 +17,15 @@ const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith
 
 
 export const CalibrationParams = Schema.Struct({
-  /** Experiment of SPEC 4.2 (1-4). */
+  /** Experiment of paper section 5.1 (1-4). */
   experiment: opt(Schema.Literal(1, 2, 3, 4), 4),
   /** Training iterations N (each: B episodes, one PPO update, one calibrator update). */
   iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 100),
   /** Checkpoint every K iterations. */
   checkpointEvery: opt(PositiveInt, 10),
-  /** B: episodes per iteration (= CALSHEQ particles; SPEC 3: 60). */
+  /** B: episodes per iteration (= CALSHEQ particles: 60). */
   episodes: opt(PositiveInt, 20),
-  /** T: steps per episode (SPEC: 100). */
+  /** T: steps per episode (paper: 100). */
   horizon: opt(PositiveInt, 100),
   /** Episodes per rollout shard (the unit of work of a worker thread). */
   episodesPerShard: opt(EpisodesPerShard, 5),
@@ -38,7 +38,7 @@ export const CalibrationParams = Schema.Struct({
       learningRateRatio: opt(Positive, 1),
       /** Largest increment per iteration as a fraction of each range (table 3: 1). */
       maxStepFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 1),
-      /** How a move leaving the state range comes back: clip (SPEC 4.1) or reflect. */
+      /** How a move leaving the state range comes back: clip or reflect. */
       boundary: opt(Schema.Literal("clip", "reflect"), "clip"),
       /** Policy form: "increment" is algorithm 1 (state Lambda, particles step from where they are); "distribution" is the paper's CALSHEQ_no_state ablation (particles drawn around Lambda_0, no state; core/calibration/calsheq.ts). */
       form: opt(Schema.Literal("increment", "distribution"), "distribution"),
@@ -51,11 +51,11 @@ export const CalibrationParams = Schema.Struct({
   ),
   bo: opt(
     Schema.Struct({
-      /** M: iterations between proposals (SPEC 4.3: 100). */
+      /** M: iterations between proposals (100). */
       every: opt(PositiveInt, 10),
-      /** Acquisition: UCB (SPEC) or expected improvement. */
+      /** Acquisition: UCB (the paper's) or expected improvement. */
       acquisition: opt(Schema.Literal("ucb", "ei"), "ucb"),
-      /** UCB exploration weight (SPEC 4.3: 0.5). */
+      /** UCB exploration weight (0.5). */
       kappa: opt(Schema.Number.pipe(Schema.nonNegative()), 0.5)
     }),
     { every: 10, acquisition: "ucb" as const, kappa: 0.5 }

@@ -1,5 +1,5 @@
 /**
- * Params of the ECN-model stages (SPEC 1.1-1.3), under the same names in every pipeline that
+ * Params of the ECN-model stages, under the same names in every pipeline that
  * fits an ECN model: `ecn.data.*` chooses and resamples the level-2 data, `ecn.gmm.*` sets the
  * Gaussian-mixture fit. Every field has a default, so a pipeline or `--set` gives only what it
  * changes.

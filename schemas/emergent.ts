@@ -1,5 +1,5 @@
 /**
- * Params and summaries of the emergent-behaviour pipeline (SPEC 5; paper sections 3.2 and 5.2):
+ * Params and summaries of the emergent-behaviour pipeline (paper sections 3.2 and 5.2):
  * the evaluation grid of the first LP's attributes, the figure 3 populations, the figure 6 games
  * whose Hamiltonian weights are logged during training, and the report's findings table. Paper
  * values in brackets where the defaults are the quick scale.
@@ -14,7 +14,7 @@ const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
 const Fraction = Schema.Number.pipe(Schema.between(0, 1));
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
-/** At least 5 values per attribute (issue 8). */
+/** At least 5 values per attribute, so a slope and its interval are meaningful. */
 const Grid = <A, I>(value: Schema.Schema<A, I>) => Schema.mutable(Schema.Array(value)).pipe(Schema.minItems(5));
 
 export const AttributeValues = Schema.Struct({
@@ -103,7 +103,7 @@ export const Finding = Schema.Struct({
   attribute: Schema.String,
   metric: Schema.String,
   claimedSign: Schema.Literal(1, -1),
-  /** Where the claim is stated: "SPEC 5" (the checkable findings) or "paper 5.2" (its text). */
+  /** Where the claim is stated: "SPEC 5" (the five headline findings of section 5.2) or "paper 5.2" (its text). */
   source: Schema.String,
   slope: MaybeNumber,
   ciLow: MaybeNumber,

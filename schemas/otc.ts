@@ -1,5 +1,5 @@
 /**
- * Effect Schemas of the OTC game's experiment configs (paper section 2.1 and table 1; SPEC 2.1,
+ * Effect Schemas of the OTC game's experiment configs (paper section 2.1 and table 1,
  * 2.5 and 4.2): decodes a JSON-like config into the plain `OtcGameConfig` of core/otc, filling
  * defaults, and rejects bad values with errors that name the field (a probability outside [0, 1],
  * an empty supertype, a negative stDev, q^a + q^b > 1, a connectivity vector of the wrong length).
@@ -37,7 +37,7 @@ const NumberAsConstant = Schema.transform(Finite, Schema.typeSchema(ConstantPara
   encode: (c) => c.value
 });
 
-/** A supertype parameter (SPEC 2.1): constant, uniform range or clipped normal. */
+/** A supertype parameter: constant, uniform range or clipped normal. */
 export const ParamDistSchema = Schema.Union(NumberAsConstant, ConstantParam, UniformParam, ClippedNormalParam);
 
 const rangeOf = (d: ParamDist): [number, number] =>
@@ -128,7 +128,7 @@ export const ObservationScalesSchema = Schema.Struct({
   sizeLots: Schema.optionalWith(PositiveNumber, { default: () => DEFAULT_OBSERVATION_SCALES.sizeLots })
 });
 
-/** The whole OTC game config (SPEC 2); every field but the population has the paper's default. */
+/** The whole OTC game config; every field but the population has the paper's default. */
 export const OtcGameConfigSchema = Schema.Struct({
   population: PopulationSchema,
   horizon: Schema.optionalWith(PositiveInt, { default: () => 100 }),

@@ -1,5 +1,5 @@
 /**
- * PPO settings of one shared policy as stage params (SPEC 3; the paper's RLlib defaults in
+ * PPO settings of one shared policy as stage params (the paper's RLlib defaults in
  * brackets). The defaults here are the `quick` scale used by every pipeline that trains a policy;
  * each pipeline's `paper` preset restores the bracketed values.
  */

@@ -1,5 +1,5 @@
 /**
- * How rollouts are executed (SPEC 3; core/rl/rollout-executor.ts, core/rl/bullmq-rollouts.ts):
+ * How rollouts are executed (core/rl/rollout-executor.ts, core/rl/bullmq-rollouts.ts):
  * worker threads on this machine, or BullMQ worker processes on any number of hosts. These settings
  * never change a result (episodes draw from their own streams, shards have a fixed layout), so
  * stages list `rollouts` among their execution params: it stays out of cache keys and goes into

@@ -1,5 +1,5 @@
 /**
- * Stage `calibration-report` (SPEC 4.4; paper figures 7, 8, 25-32): CALSHEQ against the BO
+ * Stage `calibration-report` (paper figures 7, 8, 25-32): CALSHEQ against the BO
  * baseline over training: the calibrator reward, each target's observed value against its target,
  * the LP supertype rewards, and the calibrated parameters (mean and +-1 stDev band across
  * particles). Writes one HTML page, the per-iteration table of both methods (Parquet export), and
@@ -23,7 +23,7 @@ import { rowsOf, setupOf, trainingStateCodec } from "../schemas/calibration-arti
 const MethodSummary = Schema.Struct({
   iterations: Schema.Number,
   envSteps: Schema.Number,
-  /** Means over the last `tailFraction` of iterations, under their SPEC names. */
+  /** Means over the last `tailFraction` of iterations, under the paper's names. */
   tail: Schema.Record({ key: Schema.String, value: Schema.Number }),
   /** Largest per-iteration change of any calibrated parameter's particle mean, in units of its range. */
   maxParamMeanStep: Schema.Number
@@ -46,7 +46,7 @@ export const calibrationReportCodec = compositeCodec<CalibrationReport>("calibra
   summary: jsonCodec(CalibrationSummary)
 });
 
-/** SPEC names of the summary figures and the row fields they come from. */
+/** The paper's names of the summary figures and the row fields they come from. */
 const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> => {
   const fields: Array<[string, string]> = [
     ["r_cal", "calibration/reward"],

@@ -1,5 +1,5 @@
 /**
- * Stages of the calibration experiments (SPEC 3, 4; paper section 4, algorithm 1): the loop
+ * Stages of the calibration experiments (paper section 4, algorithm 1): the loop
  * nodes `train-calsheq` and `train-bo` (rollouts -> LP shared-policy PPO update -> calibrator
  * update, one iteration per loop step, checkpointed) over core/calibration/trainer.ts. The loop
  * state is the live trainer between iterations and its plain `TrainerState` in checkpoints.
@@ -27,7 +27,7 @@ const trainingStage = (method: CalibrationMethod) =>
     description:
       method === "calsheq"
         ? "CALSHEQ: LP shared policy and calibrator trained together (algorithm 1)"
-        : "Bayesian-optimisation baseline with the same shared-policy training (SPEC 4.3)",
+        : "Bayesian-optimisation baseline with the same shared-policy training (paper section 5.1)",
     source: import.meta.url,
     params: CalibrationParams,
     scheduleParams: ["iterations", "checkpointEvery"],

@@ -1,5 +1,5 @@
 /**
- * Stages of the neural ECN model (SPEC 1.4, paper section 2.3.2, figure 5, table 2):
+ * Stages of the neural ECN model (paper section 2.3.2, figure 5, table 2):
  * `train-ecn-neural-fixed` and `train-ecn-neural-shared` train the LSTM mixture-density network
  * (fixed or learnt shared correlation) as loop stages, one epoch per iteration, checkpointing
  * weights, Adam state, best-so-far and curves; `score-ecn-models` scores the vanilla mixture and
@@ -283,7 +283,7 @@ export const ecnModelsReport = Stage.make({
 });
 
 // ---------------------------------------------------------------------------------------------
-// The ECN model the simulator runs on (issue 9: `--set ecn.model=neural-shared`)
+// The ECN model the simulator runs on (`--set ecn.model=neural-shared`)
 // ---------------------------------------------------------------------------------------------
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Stage `ecn-report`: the fitted ECN model against its data (SPEC 1.3, 1.5): log-likelihood
+ * Stage `ecn-report`: the fitted ECN model against its data: log-likelihood
  * scores on the chronological split, BIC, the deep-level decay alpha, the long-range mean of every
  * level volume (proposition 2.3) from the data's variations, from the fitted mixture and from the
  * model as sampled, next to the data's mean volumes and to the fitted model's simulated ones (its
@@ -31,7 +31,7 @@ const ReportParams = Schema.Struct({
 });
 
 /**
- * The ECN agent (SPEC 1.6) driving a book with the fitted model and no other orders: the mid
+ * The ECN agent driving a book with the fitted model and no other orders: the mid
  * price and the volumes of the best levels over an episode (paper figure 4: volumes stay bounded).
  */
 const simulateBook = (model: Parameters<typeof gmmVariationModel>[0], steps: number, rng: import("../core/random/philox.ts").Random) => {
@@ -156,7 +156,7 @@ export const ecnReport = Stage.make({
       const { mean } = model.longRange;
       return htmlReport(
         "ECN model fit",
-        `Vanilla Gaussian-mixture ECN model (SPEC 1.3) fitted on ${model.data}.`,
+        `Vanilla Gaussian-mixture ECN model (paper section 2.3) fitted on ${model.data}.`,
         [
           {
             heading: "Scores (mean log-likelihood per sample, chronological 70/15/15 split)",

@@ -1,5 +1,5 @@
 /**
- * Stages of the ECN model (SPEC 1.1-1.3, paper section 2.3): `load-l2` reads or generates the
+ * Stages of the ECN model (paper section 2.3): `load-l2` reads or generates the
  * level-2 snapshot series, resampled to dt, as an Arrow table; `fit-ecn-gmm` fits the vanilla
  * Gaussian-mixture model and its long-range theory; `ecn-report` writes the fitted-vs-empirical
  * report. Thin wrappers: the work is in core/ecn.

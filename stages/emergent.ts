@@ -1,5 +1,5 @@
 /**
- * Stages of the emergent-behaviour analysis (SPEC 5; paper sections 3.2 and 5.2), thin wrappers of
+ * Stages of the emergent-behaviour analysis (paper sections 3.2 and 5.2), thin wrappers of
  * core/analysis: `evaluate-emergent` plays the trained section 5.2 policies over a grid of the first
  * LP's attributes and the figure 3 markets and stores the metrics as Arrow tables
  * (core/analysis/emergent-eval.ts); `train-game` is the loop of one figure 6 game, shared-policy
@@ -40,7 +40,7 @@ import { emergentTablesCodec, gameLoopStateCodec, toTable, type EmergentTables, 
 
 export const evaluateEmergentStage = Stage.make({
   name: "evaluate-emergent",
-  description: "the trained 5.2 policies over a grid of the first LP's attributes and the figure 3 markets (SPEC 5)",
+  description: "the trained 5.2 policies over a grid of the first LP's attributes and the figure 3 markets (paper section 5.2)",
   source: import.meta.url,
   /** Read where the training params sit beside it: the training setup rebuilds the game, `rollouts` sets the worker threads. */
   params: Schema.Struct({

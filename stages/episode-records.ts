@@ -1,5 +1,5 @@
 /**
- * Stage `episode-records` (SPEC 2): episodes played by the trained LP policy at the
+ * Stage `episode-records`: episodes played by the trained LP policy at the
  * calibrated profile, one row per agent and step: action, quotes, trades (counterparty, sizes,
  * prices), inventory, cash, PnL components, reward and market share, as an Arrow table with a
  * Parquet export for DuckDB, pandas or Polars.

@@ -30,7 +30,7 @@ export const LtSpectrumReportParams = Schema.Struct({
   evaluationEpisodes: opt(PositiveInt, 32),
   /** Act by the most likely action instead of sampling. */
   greedy: opt(Schema.Boolean, false),
-  /** Acceptance: at omega = 0 each realised fraction within this of its target (issue 6: 0.03). */
+  /** Check: at omega = 0 each realised fraction within this of its target (default 0.03). */
   fractionTolerance: opt(Fraction, 0.03)
 });
 
@@ -50,7 +50,7 @@ export const LtSpectrumSummary = Schema.Struct({
   qB: Schema.Number,
   greedy: Schema.Boolean,
   omegas: Schema.mutable(Schema.Array(OmegaRow)),
-  /** Issue 6 acceptance: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated). */
+  /** The figure-2 check: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated). */
   omega0OnTargets: Schema.NullOr(Schema.Boolean),
   omega1PnlPositive: Schema.NullOr(Schema.Boolean)
 });
@@ -181,7 +181,7 @@ export const ltSpectrumReport = Stage.make({
               columns: ["omega", "sell fraction", "(se)", "buy fraction", "(se)", "mean PnL (ticks x lots)", "(se)", "mean reward"],
               rows: rows.map((row) => [row.omega, row.sellFraction, row.sellFractionStdError, row.buyFraction, row.buyFractionStdError, row.meanPnl, row.pnlStdError, row.meanReward])
             },
-            text: `Acceptance (issue 6): omega = 0 within ${(r.fractionTolerance * 100).toFixed(0)} points of both targets: ${summary.omega0OnTargets}; omega = 1 mean PnL positive: ${summary.omega1PnlPositive}.`
+            text: `Figure-2 check: omega = 0 within ${(r.fractionTolerance * 100).toFixed(0)} points of both targets: ${summary.omega0OnTargets}; omega = 1 mean PnL positive: ${summary.omega1PnlPositive}.`
           },
           { heading: "Price path with buy/sell actions (figure 2 panels)", svgs },
           { heading: "Buy and sell rates across LTs", svgs: rateSvgs },

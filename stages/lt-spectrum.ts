@@ -1,5 +1,5 @@
 /**
- * Figure 2 of the paper (section 3.1, eq. 6; SPEC 2.3, 3): the spectrum of actions of ONE shared
+ * Figure 2 of the paper (section 3.1, eq. 6): the spectrum of actions of ONE shared
  * LT policy conditioned on its PnL weight omega. Learning LTs trade on an ECN whose mid follows a
  * FIXED path (the same deterministic curve every episode: the book is rebuilt symmetrically around
  * it each step, so LT orders never move it); no LP is connected. The policy is trained with omega

@@ -1,5 +1,5 @@
 /**
- * Stages of shared-policy training and its diagnostics (SPEC 3; paper sections 2.2.1, 3.1, 5):
+ * Stages of shared-policy training and its diagnostics (paper sections 2.2.1, 3.1, 5):
  * the loop `train-shared` (B episodes -> one PPO update per learning class, checkpointed like
  * train-calsheq, over core/rl/shared-trainer.ts), `exploitability` (fine-tune a copy of the shared
  * policy for one agent while the others stay frozen, report the gain; core/rl/exploitability.ts).
@@ -59,7 +59,7 @@ const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
 
 export const trainShared = Stage.loop({
   name: "train-shared",
-  description: "shared LP and LT policies trained together by PPO (SPEC 3, eq. 10)",
+  description: "shared LP and LT policies trained together by PPO (paper eq. 10)",
   source: import.meta.url,
   params: SharedTrainingParams,
   scheduleParams: ["iterations", "checkpointEvery"],
@@ -107,7 +107,7 @@ export type ExploitabilityParams = typeof ExploitabilityParams.Type;
 
 export const exploitabilityStage = Stage.make({
   name: "exploitability",
-  description: "gain of one agent fine-tuned against the frozen shared policy (SPEC 3, section 3.1)",
+  description: "gain of one agent fine-tuned against the frozen shared policy (paper section 3.1)",
   source: import.meta.url,
   /** Read where both subtrees sit side by side (e.g. node params path "shared" over { training, exploitability }). */
   params: Schema.Struct({ training: SharedTrainingParams, exploitability: ExploitabilityParams }),

@@ -1,5 +1,5 @@
 /**
- * Evaluation episodes of section 5.2 (SPEC 5): the trained LP and LT shared policies play episodes
+ * Evaluation episodes of section 5.2: the trained LP and LT shared policies play episodes
  * in which the first LP's attributes (its connectivity to flow LTs and to PnL LTs, its PnL weight
  * omega, its risk aversion gamma) are fixed to chosen values, and each episode becomes the first
  * LP's trace (core/analysis/emergent-metrics.ts). Episodes run through the rollout runner

@@ -1,5 +1,5 @@
 /**
- * The checkable findings of section 5.2 (SPEC 5): each qualitative claim of the paper ("the more
+ * The checkable findings of section 5.2: each qualitative claim of the paper ("the more
  * risk averse, the more the hedging") becomes the slope of an episode metric on the attribute
  * value, estimated by least squares over all evaluation episodes of that attribute with
  * heteroscedasticity-robust (HC1) standard errors, since the spread of a metric changes along the
@@ -16,7 +16,7 @@ export interface Claim {
   /** Column of the per-episode table. */
   readonly metric: string;
   readonly claimedSign: 1 | -1;
-  /** "SPEC 5" for the five findings the spec lists; "paper 5.2" for the other claims of its text. */
+  /** "SPEC 5" (label kept for stored results) for the five headline findings of section 5.2; "paper 5.2" for the other claims of its text. */
   readonly source: "SPEC 5" | "paper 5.2";
 }
 

@@ -1,5 +1,5 @@
 /**
- * The behaviour metrics of section 5.2 (SPEC 5; figures 9-18, 21-24 and 3) computed from the OTC
+ * The behaviour metrics of section 5.2 (figures 9-18, 21-24 and 3) computed from the OTC
  * env's per-step record for one LP (the first one, whose supertype the experiment varies). One
  * episode becomes an `LpEpisodeTrace` (its actions, inventory path and flows per step), and the
  * metrics are plain functions of traces:
@@ -17,7 +17,7 @@
  * - the flow response curve F(eps) of eq. (27) on bins of eps_alpha (the actions are continuous, so
  *   "eps_alpha = eps" becomes "eps_alpha in the bin of eps"), in total and per LT class normalised
  *   per connected agent;
- * - market share (episode totals, SPEC 2.4), final PnL (inventory + spread), mean |inventory|.
+ * - market share (episode totals), final PnL (inventory + spread), mean |inventory|.
  */
 import { CLASS_LP, CLASS_LT, type OtcStepRecord } from "../otc/env.ts";
 import { linearFit, meanAndStdError, type LinearFit } from "./stats.ts";

@@ -1,5 +1,5 @@
 /**
- * Vega-Lite specs of the section 5.2 and 3.2 figures (SPEC 5: "everything that is a figure in the
+ * Vega-Lite specs of the section 5.2 and 3.2 figures ("everything that is a figure in the
  * paper is a plot in the run's report"), built from the plain columns of the evaluation
  * (core/analysis/emergent-eval.ts), the training history and the figure 6 weight logs. Figures 9-18
  * show one metric against each attribute of the first LP (four panels, as the paper's rows), with

@@ -1,5 +1,5 @@
 /**
- * The games of figure 6 (paper section 3.2; SPEC 5) and the measurement of their Hamiltonian
+ * The games of figure 6 (paper section 3.2) and the measurement of their Hamiltonian
  * weights during training: a PnL-driven LP against a PnL-driven LT with no ECN (1v1), the same
  * with a second identical LP (2v1), and a PnL-driven LP against a flow-driven LT with even targets
  * q^a = q^b = 0.5 (flow 1v1). `measureGameWeights` plays a batch of episodes with the current

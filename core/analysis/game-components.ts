@@ -1,5 +1,5 @@
 /**
- * Game components of a differentiable game (paper section 3.2, definitions 3.15-3.17; SPEC 5):
+ * Game components of a differentiable game (paper section 3.2, definitions 3.15-3.17):
  * the game gradient G = (grad_{theta_i} V_i)_i, the Jacobian J with blocks J_ij = grad_{theta_j} G_i,
  * and its decomposition J = D + S + A into the block diagonal D (each player's self-interaction
  * Hessian), the symmetric part S without those blocks and the antisymmetric part A. J is never

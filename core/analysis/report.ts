@@ -1,6 +1,6 @@
 /**
  * Run reports: Vega-Lite charts rendered to SVG and assembled into one self-contained HTML page
- * per pipeline run (ARCHITECTURE section 4; SPEC 5: "everything that is a figure in the paper is a
+ * per pipeline run (ARCHITECTURE section 4: "everything that is a figure in the paper is a
  * plot in the run's report"). Rendering is pure JavaScript (vega's headless view), so reports build
  * on any machine with no browser; the page embeds the SVGs inline and needs no network.
  */

@@ -1,5 +1,5 @@
 /**
- * Regression statistics for the behaviour analysis of section 5.2 (SPEC 5: "report each finding as
+ * Regression statistics for the behaviour analysis of section 5.2 ("report each finding as
  * a measured slope with a confidence interval, not as an assumption"). `linearFit` is ordinary
  * least squares of y on x with the slope's standard error in one of three flavours: classical
  * (independent, equal-variance errors), HC1 (White's heteroscedasticity-robust estimator with the

@@ -1,5 +1,5 @@
 /**
- * The ECN agent of paper section 2.3.1 (SPEC 1.6): the "rest of the world" that keeps the ECN
+ * The ECN agent of paper section 2.3.1: the "rest of the world" that keeps the ECN
  * book alive. At the start of an episode it draws S0 from the fitted model and builds the initial
  * book around P0; at every step it draws S_{n+1}, computes the target book (new best bid / ask from
  * the new mid and spread, top m volumes by the hybrid recursion (8) applied to the CURRENT level
@@ -9,7 +9,7 @@
  * splits every meta order into orders whose sizes are drawn from the model's typical order sizes.
  * It trades only through the public OrderBook API, like every other agent.
  *
- * Decisions where the paper is silent or cannot be followed literally (written down per SPEC):
+ * Decisions where the paper is silent or cannot be followed literally (written down here):
  * - Level i is the i-th non-empty level from the best price (as in the level-2 data); the model
  *   assumes no gaps, and the agent's own target books have none.
  * - The leading market order covers the leading negative run only as far as a market order can
@@ -339,7 +339,7 @@ export class EcnAgent {
   }
 }
 
-/** Eq. (8): V_{n+1} = (1 - delta^-) V_n + delta^+, delta^- clipped to [0, 1] (SPEC 1.3). */
+/** Eq. (8): V_{n+1} = (1 - delta^-) V_n + delta^+, delta^- clipped to [0, 1]. */
 const nextVolume = (volume: number, delta: number): number => {
   if (delta >= 0) return volume + delta;
   const minus = -delta > 1 ? 1 : -delta;

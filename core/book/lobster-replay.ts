@@ -1,6 +1,6 @@
 /**
  * Replays a LOBSTER level-N sample through the order book engine and checks it against every
- * recorded orderbook row: the engine's validation on real NASDAQ data (SPEC 1.1, 1.6; the paper
+ * recorded orderbook row: the engine's validation on real NASDAQ data (the paper
  * fits its ECN model on level-2 data of this kind, section 2.3). Parsing is core/ecn/lobster.ts.
  *
  * Semantics (see ../shared/data/README.md):

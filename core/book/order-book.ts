@@ -1,9 +1,9 @@
 /**
- * The ECN matching engine of paper section 2.3.1 (SPEC 1.6): a limit order book on a fixed integer
+ * The ECN matching engine of paper section 2.3.1: a limit order book on a fixed integer
  * tick grid with market, limit and cancel orders on both sides, price-time (FIFO) priority, every
  * order carrying an id and an originator, and every fill reported with both sides' originators.
- * It also answers the cost-curve questions of SPEC 1.6 (average fill price of a hypothetical market
- * order, with the exponential depth extrapolation of SPEC 1.2 beyond the resting book) without
+ * It also answers the cost-curve questions of paper section 2.3.1 (average fill price of a hypothetical market
+ * order, with the exponential depth extrapolation of section 2.3 beyond the resting book) without
  * touching the book.
  *
  * Layout, chosen for speed (millions of events per second): per side, per tick, a volume, an order
@@ -54,7 +54,7 @@ export interface MarketExecution {
   unfilled: number;
 }
 
-/** Depth beyond the resting book (SPEC 1.2): level k > m holds V_m exp(-alpha (k - m)). */
+/** Depth beyond the resting book: level k > m holds V_m exp(-alpha (k - m)). */
 export interface DeepDecay {
   alpha: number;
   /** m: the level whose volume V_m anchors the extrapolation (5 by default in the paper). */
@@ -458,8 +458,8 @@ export class OrderBook {
 
   /**
    * Average fill price in ticks of a market order of `side` and `quantity` sent now, without
-   * changing the book (the cost curve of SPEC 1.6). With `deepDecay`, liquidity continues beyond
-   * the deepest resting price at every tick (levels assumed one tick apart, SPEC 1.2): the price
+   * changing the book (the cost curve of section 2.3.1). With `deepDecay`, liquidity continues beyond
+   * the deepest resting price at every tick (levels assumed one tick apart): the price
    * `d` ticks beyond the m-th non-empty level (or the last one when the side has fewer) holds
    * V_m exp(-alpha d), until the grid ends. NaN when the quantity cannot be filled.
    */
@@ -726,7 +726,7 @@ export class OrderBook {
   }
 }
 
-// -------------------------------------------------------------------- cost helpers (SPEC 1.6)
+// -------------------------------------------------------------------- cost helpers
 
 /** x^a(q): average fill price of buying q minus the mid, in ticks; NaN when not fillable or no mid. */
 export const buyCost = (book: OrderBook, quantity: number, deepDecay?: DeepDecay): number =>

@@ -1,5 +1,5 @@
 /**
- * Bayesian optimisation, the calibration baseline of paper section 5.1 ("Baseline"; SPEC 4.3):
+ * Bayesian optimisation, the calibration baseline of paper section 5.1 ("Baseline"):
  * a Gaussian-process surrogate (Matern 5/2, maximum marginal likelihood; `gp.ts`) of the
  * calibrator reward as a function of the supertype profile Lambda, and an acquisition function
  * - upper confidence bound mu + kappa sigma (Srinivas et al. 2010), kappa = 0.5 as in the paper,

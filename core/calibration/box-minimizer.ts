@@ -1,6 +1,6 @@
 /**
  * A box-constrained quasi-Newton minimiser (projected L-BFGS with a backtracking Armijo line
- * search), used twice by the Bayesian-optimisation baseline of paper section 5.1 (SPEC 4.3): to
+ * search), used twice by the Bayesian-optimisation baseline of paper section 5.1: to
  * maximise the GP log marginal likelihood over log-hyperparameters, and to refine the maximiser of
  * the acquisition function inside the unit box. It is deterministic (no random draws): restarts
  * and starting points are the caller's business.

@@ -1,5 +1,5 @@
 /**
- * CALSHEQ, the RL calibrator of shared equilibria (paper section 4, algorithm 1; SPEC 4.1). The
+ * CALSHEQ, the RL calibrator of shared equilibria (paper section 4, algorithm 1). The
  * calibrator's state is the supertype profile Lambda (the calibrated parameters), its action an
  * increment dLambda. B particles Lambda^b, one per episode of a training iteration, evolve by
  * Lambda^b_n = Lambda^b_{n-1} + dLambda^b kept in the state range, dLambda^b ~ pi_cal(. | Lambda^b_{n-1});
@@ -16,7 +16,7 @@
  * action; smoothness comes from the small initial stDev (10% of each range) and the slow learning
  * rate. As in RLlib, the log-probability is that of the unclipped action.
  *
- * Bounds (a measured deviation from SPEC 4.1, which says clip): the default is "reflect", a move
+ * Bounds (a measured deviation from algorithm 1, which clips): the default is "reflect", a move
  * past a bound is mirrored back inside. With "clip" (kept as an option) a bound becomes absorbing
  * once the policy's mean for that coordinate points outside by a few stDevs: every sample lands on
  * the bound, the rewards stop depending on that coordinate's action and nothing pulls the particle
@@ -55,7 +55,7 @@ export interface CalsheqParams {
   particles: number;
   /** Largest increment per iteration as a fraction of each parameter's range (table 3: 1). */
   maxStepFraction: number;
-  /** How a move leaving the state range is brought back: "reflect" (default) or "clip" (SPEC 4.1); see the module note. */
+  /** How a move leaving the state range is brought back: "reflect" (default) or "clip"; see the module note. */
   boundary: "clip" | "reflect";
   /** "increment": Lambda^b_n = Lambda^b_{n-1} + a; "distribution": Lambda^b_n = Lambda_0 + a, a ~ pihat (see the module note). */
   form: "increment" | "distribution";
@@ -103,7 +103,7 @@ export class CalsheqError extends Error {
   }
 }
 
-/** Metrics of one calibrator update (SPEC 4.4: reward and the parameters' mean and spread). */
+/** Metrics of one calibrator update (reward and the parameters' mean and spread). */
 export interface CalsheqMetrics {
   /** Updates done so far, this one included. */
   iteration: number;

@@ -1,5 +1,5 @@
 /**
- * The calibration experiments 1-4 of paper section 5.1 (tables 3, 4 and 5; SPEC 4.2) as plain
+ * The calibration experiments 1-4 of paper section 5.1 (tables 3, 4 and 5) as plain
  * data and pure functions: for each experiment the population (500 stationary LTs in 10
  * supertypes with q_LT = i; one LP of supertype 1 and n_LP - 1 of supertype 2), the calibrated
  * parameter vector Lambda with its names, state ranges and action ranges (table 3), the targets
@@ -13,7 +13,7 @@
  * - A supertype whose LPs received no trade in an episode gets percentiles 0 (every target is
  *   then missed by its full size, the largest penalty a size-based reward can express); an episode
  *   without LT volume has market shares 0.
- * - Market shares use episode totals (SPEC 2.4): quantity traded by the supertype's LPs with LTs
+ * - Market shares use episode totals: quantity traded by the supertype's LPs with LTs
  *   over the total quantity all LTs traded, with LPs and on the ECN.
  * - Lambda starts at connectivity 0.5 and risk aversion 0.5 (mean 0.5, stDev 0.5 for supertype
  *   2 in experiment 4), the defaults of `calibrationPopulation` in core/otc/config.ts.
@@ -240,7 +240,7 @@ export const calibrationMetricsFromTrades = (trades: EpisodeTrades): Calibration
   };
 };
 
-/** The terms of r_cal, for plots of each target against its value (SPEC 4.4). */
+/** The terms of r_cal, for plots of each target against its value. */
 export interface CalibrationRewardBreakdown {
   reward: number;
   /** r(1): market-share term. */

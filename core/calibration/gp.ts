@@ -1,7 +1,7 @@
 /**
  * Gaussian-process regression, the surrogate of the Bayesian-optimisation baseline (paper section
  * 5.1, "Baseline": "The covariance function of the Gaussian process was set to a Matern kernel
- * with nu = 2.5"; SPEC 4.3: hyperparameters by maximum marginal likelihood). The kernel is Matern
+ * with nu = 2.5": hyperparameters by maximum marginal likelihood). The kernel is Matern
  * 5/2 with one length scale per input (ARD), a signal variance and a Gaussian noise variance.
  * Inputs are mapped to the unit box (by given bounds, else by the data's range) and outputs are
  * standardised before fitting, so hyperparameter bounds and starting points mean the same thing

@@ -1,6 +1,6 @@
 /**
  * Dense linear algebra for the Gaussian process of the Bayesian-optimisation baseline (paper
- * section 5.1, "Baseline"; SPEC 4.3): Cholesky factorisation of a symmetric positive-definite
+ * section 5.1, "Baseline"): Cholesky factorisation of a symmetric positive-definite
  * covariance matrix, triangular solves and the inverse from the factor. Matrices are row-major
  * Float64Arrays of n x n entries; everything runs in float64 because GP covariance matrices are
  * badly conditioned and single precision loses the posterior variance entirely.

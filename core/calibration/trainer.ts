@@ -1,6 +1,6 @@
 /**
  * The calibration training loop of section 4 (algorithm 1) and its Bayesian-optimisation baseline
- * (SPEC 4.3), one iteration at a time: B episodes of the OTC game are rolled out with the LP shared
+ *, one iteration at a time: B episodes of the OTC game are rolled out with the LP shared
  * policy, the policy takes a PPO update on all LPs' experience (eq. 10), and the calibrator moves
  * the supertype profile. With CALSHEQ every episode b runs with its own particle Lambda^b and the
  * calibrator learns from the B episode rewards r_cal (two-timescale: its learning rate is a
@@ -182,7 +182,7 @@ export class CalibrationTrainer {
     const outcomes = mergeEpisodeOutcomes(rollout.extras);
     this.envSteps += B * params.horizon;
 
-    // Per-episode calibration metrics and rewards (SPEC 4.2).
+    // Per-episode calibration metrics and rewards.
     const rewards = new Float64Array(B);
     const share1 = new Float64Array(B);
     const shareTotal = new Float64Array(B);
@@ -292,7 +292,7 @@ export class CalibrationTrainer {
   /**
    * Plays `episodes` episodes with the current LP policy (no learning) at the mean of the current
    * profile (CALSHEQ: the particles' mean; BO: its current point) and returns the per-agent,
-   * per-step record of SPEC 2 (quotes, trades, inventories, PnL, rewards, market shares).
+   * per-step record of the game (section 2.2: quotes, trades, inventories, PnL, rewards, market shares).
    */
   recordEpisodes(episodes: number, rng: Random): OtcStepRecord {
     const d = this.names.length;

@@ -1,6 +1,6 @@
 /**
  * A fast, strict reader of all-numeric CSV files over raw bytes, the common layer under the
- * LOBSTER and snapshot readers of SPEC 1.1 (paper section 2.3 fits its model on such level-2
+ * LOBSTER and snapshot readers of level-2 data (paper section 2.3 fits its model on such level-2
  * data). Numbers are scanned by hand (no `split`, no per-cell `parseFloat`): a decimal with at
  * most 15 significant digits and no exponent is converted with the exact fast path
  * `mantissa / 10^k` (both operands exact doubles, so the quotient is the correctly rounded value,

@@ -1,5 +1,5 @@
 /**
- * Errors of the level-2 data layer (SPEC 1.1, paper section 2.3): every bad input is reported as
+ * Errors of the level-2 data layer (paper section 2.3): every bad input is reported as
  * an `L2InputError` naming the file and the 1-based line, with a sentence saying what to fix, so
  * nothing downstream ever runs on a half-read or malformed book.
  */

@@ -1,6 +1,6 @@
 /**
  * Multivariate Gaussian mixtures with full covariances, fitted by expectation-maximisation with the
- * semantics of scikit-learn's `GaussianMixture` (SPEC 1.3; the paper's vanilla ECN model of section
+ * semantics of scikit-learn's `GaussianMixture` (the paper's vanilla ECN model of section
  * 2.3.1 fits one mixture to the S0 samples and one to the S samples with sklearn):
  * - initialisation `kmeans`: one k-means run (k-means++ seeding with 2 + floor(ln k) local trials,
  *   then Lloyd iterations, tolerance 1e-4 x mean feature variance, at most 300 iterations), whose

@@ -1,5 +1,5 @@
 /**
- * Readers of raw LOBSTER level-2 data (SPEC 1.1; the paper's section 2.3 fits its ECN model on
+ * Readers of raw LOBSTER level-2 data (the paper's section 2.3 fits its ECN model on
  * NASDAQ level-2 books of this kind). A LOBSTER sample is a message file (one event per row:
  * `time, type, order id, size, price, direction`) and an orderbook file whose row k is the book
  * after message k (`ask price 1, ask size 1, bid price 1, bid size 1, ask price 2, ...`). Both

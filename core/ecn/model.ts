@@ -1,5 +1,5 @@
 /**
- * The vanilla ECN model of the paper's section 2.3.1 (SPEC 1.2-1.3, 1.5): from a resampled
+ * The vanilla ECN model of the paper's section 2.3.1: from a resampled
  * level-2 series it builds the S0 and S samples, fits one Gaussian mixture to each on the first
  * 70% (chronological split), scores them on train/validation/test, records BIC, the deeper-level
  * decay alpha, the typical order sizes, and the long-range mean/covariance of the level volumes

@@ -1,5 +1,5 @@
 /**
- * The mixture-density part of the neural ECN model (paper section 2.3.2, figure 5; SPEC 1.4): the
+ * The mixture-density part of the neural ECN model (paper section 2.3.2, figure 5): the
  * log-density of a p-dimensional Gaussian mixture whose components share one correlation matrix C,
  * component k having covariance D_k^1/2 C D_k^1/2 (D_k = diag of its variances). With C = L L^T
  * (Cholesky), the covariance factor is D_k^1/2 L, so

@@ -1,5 +1,5 @@
 /**
- * The network of the neural ECN model (paper section 2.3.2, figure 5; SPEC 1.4): an LSTM (hidden
+ * The network of the neural ECN model (paper section 2.3.2, figure 5): an LSTM (hidden
  * 32) reads a window of the last k = 20 standardised step variations S_{t-k+1..t}; its last hidden
  * state, concatenated with S_t, goes through a dense input layer (32) and two hidden layers (64),
  * then three linear heads give, for each of n_mix components, the mixture logit (softmax gives the

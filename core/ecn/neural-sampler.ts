@@ -1,5 +1,5 @@
 /**
- * The neural ECN model as the ECN agent's `EcnVariationModel` (paper section 2.3.2; SPEC 1.4,
+ * The neural ECN model as the ECN agent's `EcnVariationModel` (paper section 2.3.2,
  * 1.6): each episode gets a stateful sampler that remembers the last k step variations it
  * produced and draws S_{n+1} from the mixture the network predicts for that history. Draw: a
  * component k from the softmax weights, z = L eps with eps standard normal and L the correlation

@@ -1,5 +1,5 @@
 /**
- * Training and scoring of the neural ECN model (paper section 2.3.2, table 2; SPEC 1.4). The step
+ * Training and scoring of the neural ECN model (paper section 2.3.2, table 2). The step
  * variations S (core/ecn/samples.ts) are standardised with the mean and standard deviation of the
  * training part of the same chronological 70/15/15 split as the vanilla model; the model predicts
  * S_i from the window S_{i-k..i-1}. Windows reaching before the first sample are padded with zeros

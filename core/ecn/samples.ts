@@ -1,5 +1,5 @@
 /**
- * The samples of the vanilla ECN model (SPEC 1.2; paper section 2.3.1, eqs. (7)-(8)): the initial
+ * The samples of the vanilla ECN model (paper section 2.3.1, eqs. (7)-(8)): the initial
  * snapshot S0 = (ln V_1..ln V_2m, spread) and the step variations S_{n+1} = (delta_1..delta_2m,
  * spread_{n+1}, mid_{n+1} - mid_n), where delta is the hybrid variation of eq. (8): absolute when
  * the volume grows, relative when it shrinks, so V_{n+1} = (1 - delta^-) V_n + delta^+. Also the

@@ -1,5 +1,5 @@
 /**
- * Level-2 snapshot series (SPEC 1.1, paper section 2.3: "level two limit order book data, namely a
+ * Level-2 snapshot series (paper section 2.3: "level two limit order book data, namely a
  * dataset containing the limit order book snapshot at different times"): readers for the plain
  * snapshot CSV (`t, ask_px_1..m, ask_sz_1..m, bid_px_1..m, bid_sz_1..m`) and for LOBSTER
  * orderbooks, validation (crossed or empty books, time order), resampling to the simulation step
@@ -104,7 +104,7 @@ export const validateSeries = (series: SnapshotSeries, options: { strictTime: bo
 };
 
 /**
- * Reads the plain snapshot CSV of SPEC 1.1. The header names the columns (any order):
+ * Reads the plain snapshot CSV (`t, ask_px_1..m, ask_sz_1..m, bid_px_1..m, bid_sz_1..m`). The header names the columns (any order):
  * `t, ask_px_1..ask_px_m, ask_sz_1..ask_sz_m, bid_px_1..bid_px_m, bid_sz_1..bid_sz_m`.
  */
 export const parseSnapshotCsv = (bytes: Uint8Array, file: string): SnapshotSeries => {
@@ -207,7 +207,7 @@ export const lobsterSnapshots = (data: LobsterData): SnapshotSeries => {
 };
 
 export interface ResampleOptions {
-  /** Grid step in seconds (SPEC default 1). */
+  /** Grid step in seconds (default 1). */
   readonly dt: number;
   /** First grid time; must be at or after the first update. Defaults to the first update time. */
   readonly windowStart?: number;

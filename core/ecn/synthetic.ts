@@ -1,6 +1,6 @@
 /**
  * Synthetic level-2 data, the default input of the ECN model when the user gives no data
- * (SPEC 1.1-1.2, paper section 2.3.1): a top-m book on a one-tick grid whose level volumes follow
+ * (paper section 2.3.1): a top-m book on a one-tick grid whose level volumes follow
  * the hybrid recursion (8) with i.i.d. variations, a 1-3 tick spread that changes rarely, and
  * mostly-zero mid changes. Deterministic given the `Random` passed in. Level volumes decay with
  * depth (long-range mean V_k = baseVolume exp(-decay (k-1))) so the fitted alpha is positive, as
@@ -84,7 +84,7 @@ export const generateSyntheticL2 = (rng: Random, options: SyntheticL2Options = {
       const u = rng.uniform();
       const move = u < pStill ? 0 : u < pStill + (1 - pStill) * 0.7 ? 0.5 : 1;
       const dmid = move === 0 ? 0 : rng.bernoulli(0.5) ? move : -move;
-      // SPEC 1.6 rounding: new best bid = round(mid + dmid - spread / 2).
+      // The ECN agent's rounding: new best bid = round(mid + dmid - spread / 2).
       bid = Math.round(mid + dmid - spread / 2);
     }
     time[r] = r * dt;

@@ -1,6 +1,6 @@
 /**
  * Closed forms of the paper's theory of the hybrid volume recursion (8) (section 2.3.1, theorem 2.2,
- * proposition 2.3, corollary 2.4, remark 2.5, proposition 2.6; SPEC 1.5). For i.i.d. vectors
+ * proposition 2.3, corollary 2.4, remark 2.5, proposition 2.6). For i.i.d. vectors
  * (delta^+_i, delta^-_i), i = 1..L, with means mu+-_i, standard deviations sigma+-_i and
  * correlations rho_ij = corr(delta^-_i, delta^+_j), rho+_ij = corr(delta^+_i, delta^+_j),
  * rho-_ij = corr(delta^-_i, delta^-_j), the recursion V_{n+1} = (1 - delta^-) V_n + delta^+ has

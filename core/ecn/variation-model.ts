@@ -1,6 +1,6 @@
 /**
- * The contract between a fitted ECN model (paper section 2.3, SPEC 1.2-1.4) and the ECN agent
- * that drives the order book with it (SPEC 1.6). A model samples the initial snapshot S0 and the
+ * The contract between a fitted ECN model (paper section 2.3) and the ECN agent
+ * that drives the order book with it. A model samples the initial snapshot S0 and the
  * step variations S_{n+1}; the Gaussian-mixture model and the neural model both implement it, so
  * the agent never knows which one it runs on. A history-dependent (neural) model is stateful per
  * episode: `forEpisode` returns a fresh sampler that remembers what it produced.
@@ -25,7 +25,7 @@ export interface EcnVariationSampler {
 
 export interface EcnVariationModel {
   readonly levels: number;
-  /** Decay rate of deeper levels: V_k = V_m exp(-alpha (k - m)) for k > m (SPEC 1.2). */
+  /** Decay rate of deeper levels: V_k = V_m exp(-alpha (k - m)) for k > m. */
   readonly alpha: number;
   /** Price units per tick of the data (e.g. 0.01 dollars). */
   readonly tick: number;

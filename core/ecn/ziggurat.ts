@@ -1,5 +1,5 @@
 /**
- * Fast standard normal draws for sampling the ECN model (SPEC 1.3: sampling from the fitted
+ * Fast standard normal draws for sampling the ECN model (sampling from the fitted
  * mixtures is part of the model, and the ECN agent draws one S vector per step of every episode).
  * Doornik's ziggurat ("An improved ziggurat method to generate normal random samples", 2005) with
  * 128 layers, fed by one 32-bit word of the run's `Random` per attempt: the low 7 bits choose the

@@ -1,8 +1,8 @@
 /**
- * Configuration of the OTC game (paper sections 2.2.2 and 5; SPEC 2 and 4.2): the population of
+ * Configuration of the OTC game (paper sections 2.2.2 and 5): the population of
  * supertypes, the horizon, the LP price grid and action bounds, the ECN settings, and the scales
  * that normalise observations. Also the populations of the paper's experiments: the calibration
- * experiments 1-4 of section 5.1 (SPEC 4.2) and the emergent-behaviour setup of section 5.2.
+ * experiments 1-4 of section 5.1 and the emergent-behaviour setup of section 5.2.
  *
  * Decisions where the paper is silent (written down here so that configs can override them):
  * - LP risk aversion in experiments 1-3 is not calibrated and not stated; it is 0.5 (the base value
@@ -28,7 +28,7 @@ export interface EcnSettings {
   readonly priceRangeTicks: number;
 }
 
-/** Divisors applied to observations (SPEC 2.5: "documented scales"). */
+/** Divisors applied to observations ("documented scales"). */
 export interface ObservationScales {
   /** (P_t - P0) is divided by this many ticks. */
   readonly priceTicks: number;
@@ -105,7 +105,7 @@ export interface CalibrationStart {
 }
 
 /**
- * The population of calibration experiment 1, 2, 3 or 4 (SPEC 4.2, table 4): 500 stationary LTs
+ * The population of calibration experiment 1, 2, 3 or 4 (table 4): 500 stationary LTs
  * in 10 supertypes; LP supertype 1 with one agent and supertype 2 with n_LP - 1 (n_LP = 5 for
  * experiments 1-2, 10 for 3-4), omega = 1, m_target = 1. `start` sets the calibrated parameters.
  */
@@ -126,7 +126,7 @@ export const calibrationPopulation = (experiment: 1 | 2 | 3 | 4, start: Calibrat
 };
 
 /**
- * The emergent-behaviour population of section 5.2 (SPEC 5): LP supertype 1 (one agent) samples
+ * The emergent-behaviour population of section 5.2: LP supertype 1 (one agent) samples
  * its connectivity to flow and PnL LTs and its PnL weight uniformly in [0, 1] and its risk
  * aversion in [0, 2]; LP supertype 2 has two agents with gamma = 0.5; 12 flow LTs (omega = 0) and
  * 2 PnL LTs (omega = 1), learning; everybody connected to the ECN.

@@ -190,7 +190,7 @@ export interface OtcStepRecord {
   readonly midNext: Float64Array;
 }
 
-/** Episode-level results used by calibration (SPEC 2.4, 4.2). */
+/** Episode-level results used by calibration. */
 export interface OtcEpisodeOutcomes {
   readonly episodes: number;
   readonly firstEpisodeIndex: number;
@@ -419,7 +419,7 @@ class RestingLadder {
 
   /**
    * Average fill price of `quantity` with liquidity beyond the resting levels extrapolated as in
-   * `OrderBook.averageFillPrice` (SPEC 1.2): the price d ticks beyond the deepest resting level
+   * `OrderBook.averageFillPrice`: the price d ticks beyond the deepest resting level
    * holds V_m exp(-alpha * distance to the m-th level). NaN when even that cannot fill it.
    */
   averagePriceExtrapolated(quantity: number, direction: 1 | -1, decay: DeepDecay): number {

@@ -1,5 +1,5 @@
 /**
- * The OTC game as a rollout shard (SPEC sections 2 and 3; see core/rl/rollout-runner.ts): how a
+ * The OTC game as a rollout shard (see core/rl/rollout-runner.ts): how a
  * worker thread builds the env of a shard of episodes from plain data (the game config and the
  * fitted ECN model's parameters), applies each episode's supertype profile (CALSHEQ's particles,
  * section 4), and returns the episodes' outcomes. `mergeEpisodeOutcomes` joins the shards'
@@ -16,7 +16,7 @@ import type { Population } from "./supertypes.ts";
 
 /**
  * The ECN model as data a worker can rebuild it from: the vanilla mixture, or a neural model
- * (history-dependent S_{n+1}, SPEC 1.4) with the vanilla model it was trained beside (S0, alpha,
+ * (history-dependent S_{n+1}) with the vanilla model it was trained beside (S0, alpha,
  * tick, volume unit and order sizes come from it).
  */
 export type OtcEcnSpec =

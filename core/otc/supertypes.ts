@@ -1,5 +1,5 @@
 /**
- * Agent supertypes and types of the OTC game (paper section 2.1 and table 1; SPEC 2.1). A
+ * Agent supertypes and types of the OTC game (paper section 2.1 and table 1). A
  * supertype is a vector of parameter distributions; at the start of every episode each agent's
  * type is drawn from its supertype and stays fixed for the episode. Connectivity between LPs and
  * LTs is held by the LP supertypes (one probability per LT supertype, itself a parameter that may

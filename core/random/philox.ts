@@ -1,6 +1,6 @@
 /**
  * Counter-based random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy
- * as 1, 2, 3", SC 2011), the generator behind every random draw in the project (SPEC conventions:
+ * as 1, 2, 3", SC 2011), the generator behind every random draw in the project (project conventions:
  * "every random draw comes from the seeded RNG of the run"). Philox is a keyed bijection on 128-bit
  * counters, so a stream is just a key, and splitting a stream into independent child streams is
  * deriving a child key from the parent key and a label. Results therefore never depend on how

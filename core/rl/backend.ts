@@ -1,5 +1,5 @@
 /**
- * Tensor backend selection for the learning code (SPEC section 3; ARCHITECTURE section 2, "select
+ * Tensor backend selection for the learning code (ARCHITECTURE section 2, "select
  * the backend at start-up"). tfjs-node is not available here, so the choice is between the
  * WebAssembly backend (XNNPACK matmuls with SIMD, several times faster than plain JS) and the
  * pure-JS cpu backend (slow but always there, and what the gradient checks use). In Node the wasm

@@ -1,5 +1,5 @@
 /**
- * Rollouts past one machine on BullMQ and Redis (ARCHITECTURE section 5; SPEC section 3): a
+ * Rollouts past one machine on BullMQ and Redis (ARCHITECTURE section 5): a
  * coordinator executor that enqueues one BullMQ job per shard of episodes, and the worker process
  * loop that pulls those jobs and plays them on its own thread pool (rollout-executor.ts). A shard's
  * result is a pure function of (env setup, policy weights, episode range, seed stream), so:

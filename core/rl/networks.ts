@@ -1,7 +1,7 @@
 /**
  * Policy and value networks of the shared policies (paper section 5: "a fully connected neural
  * net with 2 hidden layers, 256 nodes per layer, and tanh activation ... the outputs of the
- * neural net are the mean and stDev of a normal distribution"; SPEC section 3). One network per
+ * neural net are the mean and stDev of a normal distribution"). One network per
  * agent class is shared by all agents of the class and conditioned on the agent's type, which is
  * part of its observation. Weights live in tf.Variables but are initialised from a `Random`
  * (Glorot-uniform), never from tfjs random ops, so the same seed gives bit-identical networks.

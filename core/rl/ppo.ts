@@ -1,6 +1,6 @@
 /**
  * Proximal Policy Optimisation (Schulman et al., 2017) for the shared policies of the OTC game
- * (paper section 5 and sections 2.2.1 and 3.1; SPEC section 3). The paper used RLlib's PPO of its
+ * (paper section 5 and sections 2.2.1 and 3.1). The paper used RLlib's PPO of its
  * time, so the defaults below are RLlib's: clipped surrogate (clip 0.3) PLUS an adaptive KL
  * penalty (coefficient 0.2, target 0.01), learning rate 1e-4, 30 SGD passes over each batch in
  * minibatches, discount 1, GAE lambda 1, advantages standardised over the batch, a separate value

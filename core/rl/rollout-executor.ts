@@ -1,5 +1,5 @@
 /**
- * Where rollout shards run (SPEC section 3; ARCHITECTURE section 5): a `ShardExecutor` takes one
+ * Where rollout shards run (ARCHITECTURE section 5): a `ShardExecutor` takes one
  * call's shard jobs (each a pure function of the env setup, the policy weights, the episode range
  * and the iteration's seed stream) and returns their results in job order. This module defines the
  * job and result shapes every executor shares and the default executor, a pool of worker threads

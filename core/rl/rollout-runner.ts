@@ -1,5 +1,5 @@
 /**
- * Rollouts split into shards of episodes and run in parallel over worker threads (SPEC section 3,
+ * Rollouts split into shards of episodes and run in parallel over worker threads (
  * "rollouts ... parallel over worker threads"; paper section 5, where RLlib spreads episodes over
  * CPUs). The B episodes of an iteration are cut into fixed shards of `episodesPerShard`
  * consecutive episodes; each shard is an env of its own built by a `RolloutEnvFactory`, played with

@@ -1,5 +1,5 @@
 /**
- * The body of a rollout worker thread (SPEC section 3; see rollout-executor.ts): it imports the
+ * The body of a rollout worker thread (see rollout-executor.ts): it imports the
  * env factory named by the setup it is sent, keeps one env per shard it is given, rebuilds the
  * policies from the weights sent before a job, and answers each job with the shard's batches (their
  * buffers transferred, not copied). Messages are handled strictly in arrival order, so the setup

@@ -1,6 +1,6 @@
 /**
  * Rollouts of the shared policies in a vectorised multi-agent env (paper sections 2.2.1 and 5,
- * eq. 10: the experiences of all agents of a class form one batch; SPEC section 3). Every step
+ * eq. 10: the experiences of all agents of a class form one batch). Every step
  * makes ONE batched policy-and-value call per class for all agents of all B episodes, samples the
  * actions in JS from a `Random`, and steps the env, class by class in the env's move order
  * (`stepInStages`: in the OTC game LTs observe after the LPs' quotes of the same step). After T

@@ -1,5 +1,5 @@
 /**
- * The shared-policy training loop of the OTC game (paper sections 2.2.1, 3.1 and 5; SPEC 3): one
+ * The shared-policy training loop of the OTC game (paper sections 2.2.1, 3.1 and 5): one
  * PPO learner per agent class ("lp", "lt"), each conditioned on the agent's type through its
  * observation, trained on the pooled experience of every agent of its class (eq. 10). One
  * `iterate` = B episodes of rollouts with the current policies, then one PPO update per learning

@@ -1,5 +1,5 @@
 /**
- * One training iteration of the shared policies (SPEC section 3, "rollouts (B episodes) -> PPO
+ * One training iteration of the shared policies ("rollouts (B episodes) -> PPO
  * update(s)"): collect a batch of episodes with every class's current policy, then update each
  * class's policy on its own batch. The iteration is a pure function of (agent states, params,
  * rng), which is what makes a checkpointed loop resume bit-identically: give iteration k the

@@ -1,6 +1,6 @@
 /**
  * The contract between the learning code and a vectorised multi-agent environment (paper
- * sections 2.2 and 2.2.1, eq. 10; SPEC sections 2.2 and 3). One env object holds every agent of
+ * sections 2.2 and 2.2.1, eq. 10). One env object holds every agent of
  * every episode of a batch (B parallel episodes of horizon T) so that each learning class is
  * served by ONE batched policy call per step. Agents are grouped in classes (LP, LT); each class
  * has one shared policy, conditioned on the agent's type through its observation. Stationary

@@ -1,5 +1,5 @@
 /**
- * The section 5.2 evaluation (SPEC 5): the population has the shape SPEC 5 describes; a profile
+ * The section 5.2 evaluation: the population has the shape section 5.2 describes; a profile
  * fixes the first LP's attributes (connectivity 0 leaves it with no LT of that class, 1 with all);
  * the figure 3 market with "0 PnL LTs" never lets its PnL LT trade; and the evaluation tables do
  * not depend on the worker count (episodes draw from their own streams, ARCHITECTURE section 5).
@@ -29,7 +29,7 @@ afterAll(() => agents.forEach((a) => a.dispose()));
 const returns = probe.classes.map(() => ({ discount: 1, gaeLambda: 1 }));
 
 describe("the section 5.2 population", () => {
-  it("matches SPEC 5: LP supertypes of 1 and 2 agents, 12 flow and 2 PnL LTs on the ECN, lp1 randomised", () => {
+  it("matches section 5.2: LP supertypes of 1 and 2 agents, 12 flow and 2 PnL LTs on the ECN, lp1 randomised", () => {
     const [lp1, lp2] = population.lp;
     expect(lp1!.count).toBe(1);
     expect(lp2!.count).toBe(2);

@@ -1,5 +1,5 @@
 /**
- * The section 5.2 metrics (SPEC 5) on a small synthetic step record whose values are worked out
+ * The section 5.2 metrics on a small synthetic step record whose values are worked out
  * by hand in the comments: one episode of T = 4 steps, two LPs (the first is measured) and three
  * LTs (two flow LTs of class 0, one PnL LT of class 1). Holding times are also checked against a
  * brute-force reading of their definition on random inventory paths.

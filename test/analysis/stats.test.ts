@@ -1,5 +1,5 @@
 /**
- * The regression statistics behind the findings table (SPEC 5): least squares recovers an exact
+ * The regression statistics behind the findings table: least squares recovers an exact
  * line; the classical standard error matches the textbook formula on a hand-computed example;
  * the t quantiles match published table values; HC1 and cluster-robust errors reduce to their
  * definitions on small examples; and the sign verdict follows the interval.

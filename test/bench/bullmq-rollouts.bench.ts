@@ -1,5 +1,5 @@
 /**
- * Rollouts through BullMQ against the local executor (issue "Rollouts past one machine";
+ * Rollouts through BullMQ against the local executor (rollouts past one machine;
  * core/rl/bullmq-rollouts.ts): episodes per second of `RolloutRunner` on the experiment-4
  * population (B = 60 episodes of T = 100 in shards of 5, i.e. 12 jobs per iteration, the quick
  * preset's 2 x 64 LP network on wasm) with the local executor (main thread, 1 and 2 worker threads)

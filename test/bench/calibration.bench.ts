@@ -1,5 +1,5 @@
 /**
- * Benchmark: cost of the Bayesian-optimisation baseline (SPEC 4.3) in the paper's dimension (23
+ * Benchmark: cost of the Bayesian-optimisation baseline in the paper's dimension (23
  * calibrated parameters, experiment 4) for 50, 200 and 500 observations: one log-marginal-
  * likelihood evaluation with its gradient, a warm-started hyperparameter refit (what BO does
  * between full refits), a full refit (3 restarts), and one `suggest()` (warm refit + acquisition

@@ -1,5 +1,5 @@
 /**
- * Neural ECN benchmark (SPEC 1.4): training throughput of the figure-5 network (k = 20, LSTM 32,
+ * Neural ECN benchmark: training throughput of the figure-5 network (k = 20, LSTM 32,
  * dense 32-64-64, 5 components, minibatch 100) on the AMZN LOBSTER sample (last two hours at
  * dt = 1 s, lots of 100 shares), in epochs and samples per second for both correlation variants,
  * on the backend the pipeline would pick (wasm unless NEURAL_BENCH_BACKEND says otherwise); and

@@ -1,5 +1,5 @@
 /**
- * ECN model benchmark (SPEC 1.3): EM fit time of the S0 and S mixtures (5 components, full
+ * ECN model benchmark: EM fit time of the S0 and S mixtures (5 components, full
  * covariance, nInit = 5) on the AMZN and GOOG LOBSTER samples, last two hours at dt = 1 s, with the
  * test-set mean log-likelihood per sample; and the throughput of drawing S vectors from a fitted
  * model (goal >= 1M/s on one core), next to a reference measured in the same run: 12 Box-Muller

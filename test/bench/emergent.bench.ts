@@ -1,6 +1,6 @@
 /**
- * Evaluation throughput of the emergent-behaviour analysis (SPEC 5; issue 8 "evaluation throughput
- * (episodes per second)"): episodes of T = 100 of the section 5.2 population (3 LPs, 14 learning
+ * Evaluation throughput of the emergent-behaviour analysis (paper section 5.2; evaluation
+ * throughput in episodes per second): episodes of T = 100 of the section 5.2 population (3 LPs, 14 learning
  * LTs, the ECN agent) played by untrained [64, 64] policies on the wasm backend with the per-step
  * record on and reduced to the first LP's trace (core/analysis/emergent-eval.ts), through
  * `RolloutRunner` in the main thread and over 2 worker threads (warm runners: thread start-up is

@@ -1,5 +1,5 @@
 /**
- * Throughput of the OTC env (SPEC 2.2): episode-steps per second (one episode advancing one step
+ * Throughput of the OTC env: episode-steps per second (one episode advancing one step
  * = 1) on one core, B = 60, random LP actions, with the real ECN agent on a stand-in ECN model.
  * Populations: experiment 4 (10 LPs, 500 stationary LTs in 10 supertypes) and section 5.2 (3 LPs,
  * 14 learning LTs). Also reports the share of time spent in observe and the ECN agent alone.

@@ -1,5 +1,5 @@
 /**
- * Benchmark: a no-op re-run of a fully cached 10-stage pipeline (issue 2). Reports the wall time
+ * Benchmark: a no-op re-run of a fully cached 10-stage pipeline. Reports the wall time
  * of `pnpm pipeline run` (Node start-up, pnpm and bundle load included), of the launcher without
  * pnpm, and the framework's own share measured inside the process (plan, fingerprints, keys,
  * manifest reads, output).

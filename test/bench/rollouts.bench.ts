@@ -1,6 +1,6 @@
 /**
- * Rollout throughput with policy inference (SPEC 3; issue 6 "rollout throughput, 1 and 2
- * workers"): env steps per second (one episode advancing one step = 1) of `RolloutRunner` on the
+ * Rollout throughput with policy inference (paper section 5; with 1 and 2
+ * workers): env steps per second (one episode advancing one step = 1) of `RolloutRunner` on the
  * experiment-4 population, B = 60 episodes of T = 100 in shards of 5, the LP policy on the wasm
  * backend with the paper's 2 x 256 network (and the quick preset's 2 x 64), with the rollouts in
  * the main thread (workers 0) and over 1 and 2 worker threads, measured side by side in one run.

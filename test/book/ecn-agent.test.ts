@@ -1,6 +1,6 @@
 /**
- * The ECN agent (paper section 2.3.1, SPEC 1.6). The target book is recomputed here from the
- * drawn S_{n+1} and the book before the step, straight from the SPEC (rounding rule, eq. (8),
+ * The ECN agent (paper section 2.3.1). The target book is recomputed here from the
+ * drawn S_{n+1} and the book before the step, straight from the definitions (rounding rule, eq. (8),
  * exponential extrapolation), and compared with the book the agent's orders produced. The
  * long-run mean of the level volumes is compared with proposition 2.3's mu+/mu-, computed from
  * the stand-in's Gaussian draws by quadrature.
@@ -44,7 +44,7 @@ const levelsOf = (book: OrderBook, side: Side): Array<[number, number]> => {
   return Array.from({ length: n }, (_, i) => [prices[i]!, volumes[i]!] as [number, number]);
 };
 
-/** The target book of SPEC 1.6 from the book before the step and the drawn S_{n+1}. */
+/** The target book of section 2.3.1 from the book before the step and the drawn S_{n+1}. */
 const targetBook = (before: { asks: Array<[number, number]>; bids: Array<[number, number]>; mid: number }, s: Float64Array, m: number, depth: number, alpha: number) => {
   const spread = Math.max(1, Math.round(s[2 * m]!));
   const bestBid = Math.round(before.mid + s[2 * m + 1]! - spread / 2);
@@ -104,7 +104,7 @@ const paramsArb: fc.Arbitrary<StandInParams> = fc.integer({ min: 1, max: 5 }).ch
 );
 
 describe("EcnAgent", () => {
-  it("sends orders that, alone, reproduce the SPEC 1.6 target book; market orders first and only for a leading decrease at the best", () => {
+  it("sends orders that, alone, reproduce the section 2.3.1 target book; market orders first and only for a leading decrease at the best", () => {
     fc.assert(
       fc.property(paramsArb, fc.integer({ min: 0, max: 5 }), fc.nat({ max: 1e9 }), fc.boolean(), (params, extraDepth, seed, othersTrade) => {
         const model = new GaussianStandInModel(params);

@@ -1,5 +1,5 @@
 /**
- * Properties of the limit order book (SPEC 1.6) on random order streams, checked against a naive
+ * Properties of the limit order book on random order streams, checked against a naive
  * reference book written from the definition of price-time priority: an aggressive buy takes the
  * lowest-priced ask, earliest first, and so on; nothing here is derived from the engine's code.
  */

@@ -2,7 +2,7 @@
  * The calibration training loop (core/calibration/trainer.ts): an iteration is a pure function of
  * (state, params, iteration stream), so a trainer restored from a checkpoint continues exactly as
  * an uninterrupted one (what makes the checkpointed loop resume bit-identically); the rows carry
- * the SPEC 4.4 figures with market shares in [0, 1]; BO proposes a new profile every M iterations.
+ * the per-iteration figures of section 5.1 with market shares in [0, 1]; BO proposes a new profile every M iterations.
  */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -90,7 +90,7 @@ describe("calibration trainer", () => {
     expect(row["market/ecn_from_resting_book"]).toBeLessThanOrEqual(1);
     expect(row["calibration/reward"]).toBeGreaterThan(0);
     expect(row["calibration/reward"]).toBeLessThanOrEqual(1);
-    // Experiment 4's reward at these shares, from SPEC 4.2 directly (per-episode mean >= reward at the mean, Jensen).
+    // Experiment 4's reward at these shares, from its definition directly (per-episode mean >= reward at the mean, Jensen).
     expect(row["env_steps"]).toBe(3 * 8);
     await trainer.dispose();
   });

@@ -1,5 +1,5 @@
 /**
- * The mixture density of the neural ECN model (paper section 2.3.2, SPEC 1.4). The log-density
+ * The mixture density of the neural ECN model (paper section 2.3.2). The log-density
  * computed through the shared Cholesky factor is checked against the textbook formula evaluated
  * here independently: Sigma_k = D_k^1/2 C D_k^1/2 built explicitly, its inverse and determinant by
  * Gauss-Jordan elimination with partial pivoting, log-sum-exp over components, all in float64.

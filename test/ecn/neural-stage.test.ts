@@ -1,5 +1,5 @@
 /**
- * The checkpoint codec of the neural ECN training loop (SPEC 1.4, ARCHITECTURE section 4): a
+ * The checkpoint codec of the neural ECN training loop (ARCHITECTURE section 4): a
  * training state survives encode/decode exactly (weights, best weights, Adam moments and step,
  * curves), including the non-finite values JSON cannot hold (no best yet = +Infinity, a diverged
  * epoch = NaN), and equal states encode to identical bytes (the cache relies on it).

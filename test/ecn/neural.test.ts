@@ -1,5 +1,5 @@
 /**
- * Training and sampling of the neural ECN model (paper section 2.3.2, SPEC 1.4), on the synthetic
+ * Training and sampling of the neural ECN model (paper section 2.3.2), on the synthetic
  * level-2 data with a tiny network so the whole file runs in seconds on the cpu backend:
  * training reduces the training loss; a seed fixes every weight bit for bit, and a run resumed
  * from a saved epoch equals an uninterrupted one; the float64 sampling forward pass computes the

@@ -48,7 +48,7 @@ const expectError = (f: () => unknown, file: string, line: number, pattern: RegE
 };
 
 describe("readSnapshotCsv", () => {
-  it("reads the SPEC 1.1 layout, columns in any order", () => {
+  it("reads the snapshot CSV layout, columns in any order", () => {
     const s = readSnapshotCsv(write("good.csv", good));
     expect(s.rows).toBe(3);
     expect(s.levels).toBe(2);

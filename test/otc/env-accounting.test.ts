@@ -1,5 +1,5 @@
 /**
- * Properties of the OTC env from first principles (SPEC 2.2-2.4, eqs. 3, 4, 6), over random small
+ * Properties of the OTC env from first principles (eqs. 3, 4, 6), over random small
  * populations and random actions, with the real ECN agent on a stand-in ECN model.
  */
 import { describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 /**
- * Hand-built mechanics of the OTC env on a static, known ECN book (eq. 5, SPEC 2.2), and
- * determinism (SPEC 5 of ARCHITECTURE: results independent of how episodes are batched).
+ * Hand-built mechanics of the OTC env on a static, known ECN book (eq. 5), and
+ * determinism (results independent of how episodes are batched).
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";

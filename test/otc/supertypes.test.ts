@@ -172,7 +172,7 @@ describe("population types", () => {
     expect(() => types.sample(Random.fromSeed(1), { lp: [lp("a", 3, [0.5])], lt: [lt("x", 2)] })).toThrow(ProfileShapeError);
   });
 
-  it("builds the paper's populations (SPEC 4.2 and 5.2)", () => {
+  it("builds the paper's populations (sections 5.1 and 5.2)", () => {
     for (const exp of [1, 2, 3, 4] as const) {
       const types = new PopulationTypes(calibrationPopulation(exp));
       expect(types.nLt).toBe(500);

@@ -2,7 +2,7 @@
  * The main job's pipeline end to end through the CLI, at a tiny scale: every stage runs, a re-run
  * is all cache hits, raising the iteration budget re-runs only the training loops (from their
  * checkpoints) and the report, a report option re-runs only the report, and `show --json` carries
- * the summary figures under their SPEC names for CALSHEQ and BO.
+ * the summary figures under the paper's names for CALSHEQ and BO.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";

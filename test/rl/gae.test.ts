@@ -98,7 +98,7 @@ describe("computeGae", () => {
   });
 });
 
-describe("adaptKlCoeff (RLlib's rule, SPEC 3)", () => {
+describe("adaptKlCoeff (RLlib's rule)", () => {
   it("multiplies by 1.5 above 2 x target, by 0.5 below target / 2, and keeps the coefficient in between", () => {
     const p = defaultPpoParams;
     fc.assert(

@@ -1,5 +1,5 @@
 /**
- * Rollouts over worker threads (core/rl/rollout-runner.ts, SPEC 3): the worker count is an
+ * Rollouts over worker threads (core/rl/rollout-runner.ts): the worker count is an
  * execution setting, so the same seed gives bit-identical batches and outcomes with 0, 1 or 3
  * worker threads; episodes draw from their own streams, so cutting B episodes into shards of any
  * size gives the same samples as one env of all B (on the cpu backend, whose matmul rows do not
