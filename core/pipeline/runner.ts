@@ -245,11 +245,15 @@ const explainReason = (previous: NodeRecord | undefined, code: string, params: s
  * (exit 2, nothing written) rather than a failure halfway through. An empty path would resolve to
  * the working directory, so it gets its own message.
  */
+const setPathHint = (node: PipelineNode) => `set it with --set ${node.paramsPath === "" ? "" : `${node.paramsPath}.`}path=FILE`;
+const unreadableFile = (node: PipelineNode, path: string) =>
+  new UsageError({ message: `Node "${node.id}" reads ${path}, which cannot be read; check the path (${setPathHint(node)}).` });
+
 const checkFileInputs = (nodes: ReadonlyArray<ResolvedNode>) =>
   Effect.forEach(nodes, ({ node, params }) => {
     const stage = node.stage;
     if (stage._kind !== "stage" || stage.fileInputs === undefined) return Effect.void;
-    const setHint = `set it with --set ${node.paramsPath === "" ? "" : `${node.paramsPath}.`}path=FILE`;
+    const setHint = setPathHint(node);
     return Effect.forEach(stage.fileInputs(params), (file) =>
       file.trim() === ""
         ? Effect.fail(new UsageError({ message: `Node "${node.id}" needs a data file but its path is empty; ${setHint}.` }))
@@ -258,7 +262,7 @@ const checkFileInputs = (nodes: ReadonlyArray<ResolvedNode>) =>
               await access(resolvePath(file), constants.R_OK);
               if (!(await stat(resolvePath(file))).isFile()) throw new Error("not a file");
             },
-            catch: () => new UsageError({ message: `Node "${node.id}" reads ${resolvePath(file)}, which cannot be read; check the path (${setHint}).` })
+            catch: () => unreadableFile(node, resolvePath(file))
           })
     );
   });
@@ -322,8 +326,9 @@ const runOnce = (request: RunRequest) =>
         return value;
       });
 
-    // Every input file is hashed before anything is written, so a bad path fails the run (exit 2)
-    // with the store untouched; the loop below takes the hashes from here.
+    // Every input file is hashed before anything is written, so a file that vanished since the
+    // check above still fails the run (exit 2) with the store untouched; the loop below takes the
+    // hashes from here.
     const fileVersions = new Map<string, string>();
     for (const item of resolved.nodes) {
       const stage = item.node.stage;
@@ -334,7 +339,7 @@ const runOnce = (request: RunRequest) =>
         fileVersions.set(
           path,
           yield* store.hashFile(path).pipe(
-            Effect.mapError(() => new UsageError({ message: `Node "${item.node.id}" reads ${path}, which cannot be read; check the path (set it with --set ${item.node.paramsPath}.path=FILE).` }))
+            Effect.mapError(() => unreadableFile(item.node, path))
           )
         );
       }
