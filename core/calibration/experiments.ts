@@ -187,11 +187,13 @@ export interface CalibrationMetrics {
  * The (10p)th percentiles, p = 1..9, of `sizes` with linear interpolation between order
  * statistics (numpy's default). Returns zeros for an empty sample (see the module note).
  */
-export const percentiles10to90 = (sizes: ArrayLike<number>): Float64Array => {
+export const percentiles10to90 = (sizes: ArrayLike<number>): Float64Array => percentilesOfSorted(Float64Array.from(sizes).sort());
+
+/** `percentiles10to90` of a sample already in ascending order (no copy, no sort). */
+const percentilesOfSorted = (sorted: ArrayLike<number>): Float64Array => {
   const out = new Float64Array(9);
-  const n = sizes.length;
+  const n = sorted.length;
   if (n === 0) return out;
-  const sorted = Float64Array.from(sizes).sort();
   for (let p = 1; p <= 9; p++) {
     const h = (n - 1) * (p / 10);
     const lo = Math.floor(h);
@@ -237,6 +239,44 @@ export const calibrationMetricsFromTrades = (trades: EpisodeTrades): Calibration
     m_total: total > 0 ? quantityAll / total : 0,
     vhat_super1: percentiles10to90(sizes[0]),
     vhat_super2: percentiles10to90(sizes[1])
+  };
+};
+
+const isAscending = (values: ArrayLike<number>): boolean => {
+  for (let k = 1; k < values.length; k++) if (!(values[k - 1]! <= values[k]!)) return false;
+  return true;
+};
+
+/**
+ * The same metrics as `calibrationMetricsFromTrades`, from the sizes of the trades each LP
+ * supertype received (`sizesBySupertype[s]`, one entry per trade, as the env's episode outcomes
+ * give them in ascending order): no per-trade arrays are built and sorted samples are not sorted
+ * again, which matters at hundreds of thousands of trades per iteration. The sums run in the same
+ * order as there, so the results are identical.
+ */
+export const calibrationMetricsFromSupertypeSizes = (sizesBySupertype: readonly ArrayLike<number>[], ltTotalQuantity: number): CalibrationMetrics => {
+  let quantitySuper1 = 0;
+  let quantityAll = 0;
+  sizesBySupertype.forEach((sizes, s) => {
+    for (let k = 0; k < sizes.length; k++) {
+      const q = Math.abs(sizes[k]!);
+      quantityAll += q;
+      if (s === 0) quantitySuper1 += q;
+    }
+  });
+  if (ltTotalQuantity > 0 && quantityAll > ltTotalQuantity * (1 + 1e-9)) {
+    throw new CalibrationExperimentError(`LP trades sum to ${quantityAll} lots, more than the LTs' total ${ltTotalQuantity}`);
+  }
+  const percentiles = (sizes: ArrayLike<number> | undefined): Float64Array => {
+    if (sizes === undefined) return new Float64Array(9);
+    const absolute = Float64Array.from(sizes, Math.abs);
+    return percentilesOfSorted(isAscending(absolute) ? absolute : absolute.sort());
+  };
+  return {
+    m_super1: ltTotalQuantity > 0 ? quantitySuper1 / ltTotalQuantity : 0,
+    m_total: ltTotalQuantity > 0 ? quantityAll / ltTotalQuantity : 0,
+    vhat_super1: percentiles(sizesBySupertype[0]),
+    vhat_super2: percentiles(sizesBySupertype[1])
   };
 };
 

@@ -20,7 +20,7 @@ import { PpoAgent, ppoUpdate, type PpoAgentState, type PpoParams } from "../rl/p
 import { BayesOptimizer, type BayesOptParams, type BayesOptState } from "./bayes-opt.ts";
 import { CalsheqCalibrator, type CalsheqParams, type CalsheqState } from "./calsheq.ts";
 import {
-  calibrationMetricsFromTrades,
+  calibrationMetricsFromSupertypeSizes,
   calibrationRewardBreakdown,
   experimentDefinition,
   experimentPopulation,
@@ -190,16 +190,7 @@ export class CalibrationTrainer {
     const vhat2 = new Float64Array(9);
     const nSuper = outcomes.nLpSupertypes;
     for (let b = 0; b < B; b++) {
-      const sizes = outcomes.lpSupertypeTradeSizes[b]!;
-      const supertypeOfTrade: number[] = [];
-      const tradeSize: number[] = [];
-      sizes.forEach((list, s) => {
-        for (const q of list) {
-          supertypeOfTrade.push(s);
-          tradeSize.push(q);
-        }
-      });
-      const metrics = calibrationMetricsFromTrades({ lpSupertypeOfTrade: supertypeOfTrade, tradeSize, ltTotalQuantity: outcomes.totalLtQuantity[b]! });
+      const metrics = calibrationMetricsFromSupertypeSizes(outcomes.lpSupertypeTradeSizes[b]!, outcomes.totalLtQuantity[b]!);
       rewards[b] = calibrationRewardBreakdown(params.experiment, metrics, params.targets).reward;
       share1[b] = metrics.m_super1;
       shareTotal[b] = metrics.m_total;

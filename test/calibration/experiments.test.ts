@@ -5,6 +5,7 @@ import {
   EXPERIMENT_IDS,
   TARGET_PERCENTILES_SUPER1,
   TARGET_PERCENTILES_SUPER2,
+  calibrationMetricsFromSupertypeSizes,
   calibrationMetricsFromTrades,
   calibrationReward,
   calibrationRewardBreakdown,
@@ -71,6 +72,27 @@ describe("calibrationMetricsFromTrades", () => {
     expect(m.m_total).toBe(0);
     expect(() => calibrationMetricsFromTrades({ lpSupertypeOfTrade: [0], tradeSize: [1, 2], ltTotalQuantity: 3 })).toThrow(CalibrationExperimentError);
     expect(() => calibrationMetricsFromTrades({ lpSupertypeOfTrade: [0, 1], tradeSize: [5, 5], ltTotalQuantity: 6 })).toThrow(CalibrationExperimentError);
+  });
+});
+
+describe("calibrationMetricsFromSupertypeSizes", () => {
+  it("gives exactly the metrics of the same trades listed one by one, sorted or not", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 40 }), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 200 }),
+        (bySupertype, sortFirst, ecnQuantity) => {
+          const lists = bySupertype.map((list) => Float64Array.from(sortFirst ? [...list].sort((a, b) => a - b) : list));
+          const total = lists.reduce((sum, l) => sum + l.reduce((a, b) => a + b, 0), 0) + ecnQuantity;
+          const lpSupertypeOfTrade = lists.flatMap((l, s) => Array.from(l, () => s));
+          const tradeSize = lists.flatMap((l) => Array.from(l));
+          const expected = calibrationMetricsFromTrades({ lpSupertypeOfTrade, tradeSize, ltTotalQuantity: total });
+          expect(calibrationMetricsFromSupertypeSizes(lists, total)).toEqual(expected);
+        }
+      )
+    );
+    expect(() => calibrationMetricsFromSupertypeSizes([Float64Array.from([5, 5])], 6)).toThrow(CalibrationExperimentError);
   });
 });
 
