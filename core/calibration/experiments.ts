@@ -242,7 +242,9 @@ export const calibrationMetricsFromTrades = (trades: EpisodeTrades): Calibration
   };
 };
 
-const isAscending = (values: ArrayLike<number>): boolean => {
+/** Whether the values are >= 0 and in ascending order (then they are their own sorted absolute values). */
+const isSortedNonNegative = (values: ArrayLike<number>): boolean => {
+  if (values.length > 0 && !(values[0]! >= 0)) return false;
   for (let k = 1; k < values.length; k++) if (!(values[k - 1]! <= values[k]!)) return false;
   return true;
 };
@@ -269,8 +271,10 @@ export const calibrationMetricsFromSupertypeSizes = (sizesBySupertype: readonly 
   }
   const percentiles = (sizes: ArrayLike<number> | undefined): Float64Array => {
     if (sizes === undefined) return new Float64Array(9);
-    const absolute = Float64Array.from(sizes, Math.abs);
-    return percentilesOfSorted(isAscending(absolute) ? absolute : absolute.sort());
+    if (isSortedNonNegative(sizes)) return percentilesOfSorted(sizes);
+    const absolute = new Float64Array(sizes.length);
+    for (let k = 0; k < sizes.length; k++) absolute[k] = Math.abs(sizes[k]!);
+    return percentilesOfSorted(absolute.sort());
   };
   return {
     m_super1: ltTotalQuantity > 0 ? quantitySuper1 / ltTotalQuantity : 0,
