@@ -32,8 +32,18 @@ export interface ProgressOptions {
 export const makeProgress = (options: ProgressOptions): ProgressService => {
   const write = options.write ?? ((text: string) => void process.stderr.write(text));
   const interval = options.lineIntervalMs ?? 5000;
+  /** The line of every unfinished task, in start order: nodes running side by side share the live line. */
+  const live = new Map<number, { readonly full: string; readonly head: string }>();
+  let nextId = 0;
+  const drawLive = () => {
+    if (live.size === 0) return;
+    // One task shows its bar and status; several show each one's progress side by side.
+    const text = live.size === 1 ? [...live.values()][0]!.full : [...live.values()].map((t) => t.head).join("  |  ");
+    write(`\r\x1b[2K${text.slice(0, Math.max(20, (process.stderr.columns ?? 160) - 1))}`);
+  };
   return {
     task(label, total) {
+      const id = nextId++;
       const started = performance.now();
       let current = 0;
       let lastPrint = 0;
@@ -47,7 +57,12 @@ export const makeProgress = (options: ProgressOptions): ProgressService => {
           const width = 24;
           const filled = Math.round(fraction * width);
           const bar = "#".repeat(filled) + "-".repeat(width - filled);
-          write(`\r\x1b[2K[${bar}] ${head}${status ? " " + status : ""}${final ? "\n" : ""}`);
+          const full = `[${bar}] ${head}${status ? " " + status : ""}`;
+          if (final) {
+            live.delete(id);
+            write(`\r\x1b[2K${full}\n`);
+          } else live.set(id, { full, head });
+          drawLive();
         } else {
           write(`${head}${status ? " " + status : ""}\n`);
         }

@@ -17,7 +17,7 @@ import { constants } from "node:fs";
 import { access, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Data, Effect, Either, Layer, ParseResult, Schema } from "effect";
+import { Data, Deferred, Effect, Either, FiberId, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
 import { cacheKey, canonicalJson } from "./canonical.ts";
 import { writeExports } from "./exports.ts";
@@ -345,7 +345,8 @@ const runOnce = (request: RunRequest) =>
       }
     }
 
-    for (const item of resolved.nodes) {
+    const processNode = (item: (typeof resolved.nodes)[number]) =>
+      Effect.gen(function* () {
       const { node } = item;
       const stage = node.stage;
       const started = performance.now();
@@ -367,7 +368,9 @@ const runOnce = (request: RunRequest) =>
           inputVersions[`file:${path}`] = fileVersions.get(path)!;
         }
       }
-      const keyParts = { stage: stage.name, code, params: paramsCanonical, inputs: inputVersions, runtime };
+      // The node name is part of the key because the stage's random stream is derived from it (Rng.forNode):
+      // two nodes running the same stage on the same inputs and params draw different numbers.
+      const keyParts = { stage: stage.name, node: node.id, code, params: paramsCanonical, inputs: inputVersions, runtime };
       const baseKey = cacheKey(keyParts);
       const isLoop = stage._kind === "loop";
       const checkpointKey = (k: number) => cacheKey({ loop: baseKey, iteration: k });
@@ -388,7 +391,7 @@ const runOnce = (request: RunRequest) =>
         pending.add(node.id);
         const codeChanged = previous !== undefined && previous.code !== code;
         emit({ stage: stage.name, node: node.id, key: "", status: "will-run", reason: codeChanged ? "CODE" : "INPUT", ms: 0, detail: withChange("an upstream node will run first")!, ...changed });
-        continue;
+        return;
       }
       request.onKey?.(node.id, key, isLoop ? baseKey : undefined);
       const existing = yield* store.readManifest(key);
@@ -401,7 +404,7 @@ const runOnce = (request: RunRequest) =>
         }
         if (!request.explainOnly) yield* exportNode(node, existing);
         emit({ stage: stage.name, node: node.id, key, status: "hit", reason: null, ms: Math.round(performance.now() - started) });
-        continue;
+        return;
       }
       const reason = explainReason(previous, code, paramsRecord, inputVersions);
       if (request.explainOnly) {
@@ -415,7 +418,7 @@ const runOnce = (request: RunRequest) =>
         }
         detail = withChange(detail);
         emit({ stage: stage.name, node: node.id, key, status: "will-run", reason, ms: 0, ...(detail ? { detail } : {}), ...changed });
-        continue;
+        return;
       }
 
       const layers = Layer.mergeAll(Rng.forNode(resolved.seed, node.id), Layer.succeed(Backend, backend));
@@ -558,6 +561,29 @@ const runOnce = (request: RunRequest) =>
         ms: Math.round(performance.now() - started),
         ...(outcome.ran && codeChange !== undefined ? { detail: withChange(undefined)!, ...changed } : {})
       });
+      });
+
+    if (request.explainOnly || resolved.nodes.length < 2) {
+      for (const item of resolved.nodes) yield* processNode(item);
+    } else {
+      // Nodes run as soon as their inputs exist, so independent nodes (the CALSHEQ and BO loops of
+      // a calibration) overlap: one trains on this thread while the other's rollouts run on the
+      // worker threads. Results never depend on the schedule (each node draws from its own stream).
+      // The first failure interrupts the others, which finish their checkpoint first.
+      const finished = new Map(resolved.nodes.map((item) => [item.node.id, Deferred.unsafeMake<void>(FiberId.none)]));
+      yield* Effect.forEach(
+        resolved.nodes,
+        (item) =>
+          Effect.gen(function* () {
+            for (const upstream of Object.values(item.node.inputs)) {
+              const ready = finished.get(upstream);
+              if (ready !== undefined) yield* Deferred.await(ready);
+            }
+            yield* processNode(item);
+            yield* Deferred.succeed(finished.get(item.node.id)!, undefined);
+          }),
+        { concurrency: "unbounded", discard: true }
+      );
     }
     return { results, seed: resolved.seed, tree: resolved.tree };
   });
