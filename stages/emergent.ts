@@ -18,6 +18,7 @@ import type { Random } from "../core/random/philox.ts";
 import { RolloutRunner } from "../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer } from "../core/rl/shared-trainer.ts";
 import { Backend } from "../core/pipeline/backend.ts";
+import { resolvePpoBackend } from "./support/network-backend.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { Progress } from "../core/pipeline/progress.ts";
 import { Rng } from "../core/pipeline/rng.ts";
@@ -60,13 +61,14 @@ export const evaluateEmergentStage = Stage.make({
     Effect.gen(function* () {
       const backend = yield* Backend;
       yield* backend.ensure;
+      const training = { ...p.training, lp: yield* resolvePpoBackend(p.training.lp), lt: yield* resolvePpoBackend(p.training.lt) };
       const rng = (yield* Rng).stream;
       const progress = yield* Progress;
       const e = p.evaluation;
       const shards = Math.ceil(e.episodes / e.episodesPerShard);
       const total = (EMERGENT_ATTRIBUTES.reduce((n, a) => n + e.grid[a].length, 0) + e.pnlLtCounts.length) * e.episodes;
       const task = progress.task("evaluate-emergent", total);
-      const trainer = makeSharedTrainer(inputs.model, p.training, rng.split("init"), { workers: 0 });
+      const trainer = makeSharedTrainer(inputs.model, training, rng.split("init"), { workers: 0 });
       const executor = yield* acquireRolloutExecutor(p.rollouts, shards);
       const started = performance.now();
       const result = yield* Stage.attemptPromise("evaluate-emergent", async (): Promise<EmergentEvaluation> => {
@@ -149,9 +151,11 @@ const freshGameTrainer = (model: import("../schemas/ecn.ts").EcnModel, p: GameTr
   Effect.gen(function* () {
     const backend = yield* Backend;
     yield* backend.ensure;
+    // An explicit backend that cannot load fails here with one sentence; the networks are built on the resolved one.
+    const resolved = { ...p, lp: yield* resolvePpoBackend(p.lp), lt: yield* resolvePpoBackend(p.lt) };
     const rng = (yield* Rng).stream;
     const executor = yield* acquireRolloutExecutor(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
-    return gameTrainer(model, p, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
+    return gameTrainer(model, resolved, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
   });
 
 export const trainGame = Stage.loop({

@@ -49,12 +49,11 @@ const freshSharedTrainer = (model: EcnModel, p: SharedTrainingParams) =>
   Effect.gen(function* () {
     const backend = yield* Backend;
     yield* backend.ensure;
-    // Fails early if the networks' backend cannot load; "auto" resolves the same way in the networks.
-    yield* resolvePpoBackend(p.lp);
-    yield* resolvePpoBackend(p.lt);
+    // An explicit backend that cannot load fails here with one sentence; the networks are built on the resolved one.
+    const resolved = { ...p, lp: yield* resolvePpoBackend(p.lp), lt: yield* resolvePpoBackend(p.lt) };
     const rng = (yield* Rng).stream;
     const executor = yield* acquireRolloutExecutor(p.rollouts, Math.ceil(p.episodes / p.episodesPerShard));
-    return makeSharedTrainer(model, p, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
+    return makeSharedTrainer(model, resolved, rng.split("init"), { workers: 0, ...(executor !== undefined ? { executor } : {}), ...workerBackend(backend.current()) });
   });
 
 export const trainShared = Stage.loop({
@@ -116,10 +115,11 @@ export const exploitabilityStage = Stage.make({
   run: (inputs, p) =>
     Effect.gen(function* () {
       yield* (yield* Backend).ensure;
+      const training = { ...p.training, lp: yield* resolvePpoBackend(p.training.lp), lt: yield* resolvePpoBackend(p.training.lt) };
       const rng = (yield* Rng).stream;
       const e = p.exploitability;
       const result = yield* Stage.attempt("exploitability", (): ExploitabilityResult => {
-        const { env, trainer } = makeInThreadSharedTrainer(inputs.model, p.training, rng.split("init"));
+        const { env, trainer } = makeInThreadSharedTrainer(inputs.model, training, rng.split("init"));
         try {
           trainer.setState(inputs.shared.trainer?.getState() ?? inputs.shared.saved!);
           const classIndex = env.classes.findIndex((c) => c.name === e.agentClass);

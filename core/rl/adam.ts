@@ -28,6 +28,35 @@ export interface AdamState {
   moments: WeightMap;
 }
 
+/**
+ * The step size and epsilon of update number `step` (1-based) with Adam's bias corrections folded
+ * in (Kingma and Ba, end of section 2): lr * mhat / (sqrt(vhat) + eps) = rate * m / (sqrt(v) +
+ * eps * sqrt(1 - beta2^t)). Computed in float64, the same for every backend.
+ */
+export const adamStepConstants = (params: AdamParams, learningRate: number, step: number): { readonly rate: number; readonly eps: number } => {
+  const correction2 = Math.sqrt(1 - Math.pow(params.beta2, step));
+  return { rate: (learningRate * correction2) / (1 - Math.pow(params.beta1, step)), eps: params.epsilon * correction2 };
+};
+
+/** The saved form of flat moments after `step` updates (copies). */
+export const adamStateOf = (step: number, firstMoment: Float32Array, secondMoment: Float32Array): AdamState => ({
+  step,
+  moments: {
+    "adam/m": { shape: [firstMoment.length], data: Float32Array.from(firstMoment) },
+    "adam/v": { shape: [secondMoment.length], data: Float32Array.from(secondMoment) }
+  }
+});
+
+/** Throws WeightShapeError unless `state` holds both moments for `size` weights and a step count. */
+export const checkAdamState = (state: AdamState, size: number): void => {
+  for (const name of ["adam/m", "adam/v"]) {
+    const entry = state.moments[name];
+    if (entry === undefined) throw new WeightShapeError(name, "it is missing from the optimiser state");
+    if (entry.data.length !== size) throw new WeightShapeError(name, `${entry.data.length} values for ${size} entries`);
+  }
+  if (!Number.isSafeInteger(state.step) || state.step < 0) throw new WeightShapeError("adam/step", `step ${state.step} is not a count`);
+};
+
 export class Adam {
   private readonly offsets: number[];
   private readonly firstMoment: Float32Array;
@@ -55,12 +84,8 @@ export class Adam {
    */
   apply(gradients: readonly tf.Tensor[], learningRate: number): void {
     this.step += 1;
-    const { beta1, beta2, epsilon } = this.params;
-    // Bias corrections folded into the step size and epsilon (Kingma and Ba, end of section 2):
-    // lr * mhat / (sqrt(vhat) + eps) = rate * m / (sqrt(v) + eps * sqrt(1 - beta2^t)).
-    const correction2 = Math.sqrt(1 - Math.pow(beta2, this.step));
-    const rate = (learningRate * correction2) / (1 - Math.pow(beta1, this.step));
-    const eps = epsilon * correction2;
+    const { beta1, beta2 } = this.params;
+    const { rate, eps } = adamStepConstants(this.params, learningRate, this.step);
     const m = this.firstMoment;
     const v = this.secondMoment;
     this.variables.forEach((variable, i) => {
@@ -80,37 +105,19 @@ export class Adam {
   }
 
   getState(): AdamState {
-    const n = this.firstMoment.length;
-    return {
-      step: this.step,
-      moments: {
-        "adam/m": { shape: [n], data: Float32Array.from(this.firstMoment) },
-        "adam/v": { shape: [n], data: Float32Array.from(this.secondMoment) }
-      }
-    };
+    return adamStateOf(this.step, this.firstMoment, this.secondMoment);
   }
 
   /** Throws WeightShapeError unless `state` fits this optimiser's variables. */
   checkState(state: AdamState): void {
-    for (const [name, target] of this.moments()) {
-      const entry = state.moments[name];
-      if (entry === undefined) throw new WeightShapeError(name, "it is missing from the optimiser state");
-      if (entry.data.length !== target.length) throw new WeightShapeError(name, `${entry.data.length} values for ${target.length} entries`);
-    }
-    if (!Number.isSafeInteger(state.step) || state.step < 0) throw new WeightShapeError("adam/step", `step ${state.step} is not a count`);
+    checkAdamState(state, this.firstMoment.length);
   }
 
   setState(state: AdamState): void {
     this.checkState(state);
-    for (const [name, target] of this.moments()) target.set(state.moments[name]!.data);
+    this.firstMoment.set(state.moments["adam/m"]!.data);
+    this.secondMoment.set(state.moments["adam/v"]!.data);
     this.step = state.step;
-  }
-
-  private moments(): [string, Float32Array][] {
-    return [
-      ["adam/m", this.firstMoment],
-      ["adam/v", this.secondMoment]
-    ];
   }
 
   dispose(): void {

@@ -54,7 +54,7 @@ const FLOAT = 1;
 const INT64 = 7;
 
 /** A constant tensor stored in the model (float32 or int64). */
-export interface ConstTensor {
+interface ConstTensor {
   type: "float32" | "int64";
   dims: number[];
   values: number[];
@@ -100,7 +100,7 @@ interface NodeDef {
 }
 
 /** ONNX opset of the generated models (ReduceSum takes its axes as an input since 13). */
-export const OPSET = 17;
+const OPSET = 17;
 
 /**
  * Builds one graph. Every op returns the name of its (first) output; names are generated, so a

@@ -7,7 +7,7 @@
  * losses, backward and Adam in one native call). Graphs come from onnx-ppo.ts; sessions are
  * synchronous (onnx-runtime.ts).
  */
-import type { AdamParams, AdamState } from "./adam.ts";
+import { adamStateOf, adamStepConstants, checkAdamState, type AdamParams, type AdamState } from "./adam.ts";
 import { OnnxSession } from "./onnx-runtime.ts";
 import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
 import { WeightShapeError, type WeightMap } from "./networks.ts";
@@ -127,19 +127,11 @@ export class OnnxNetworks {
 
   /** Adam's state in the layout of `Adam.getState`: moments flat in variable order. */
   getAdamState(): AdamState {
-    return {
-      step: this.adamStep,
-      moments: { "adam/m": { shape: [this.size], data: Float32Array.from(this.firstMoments) }, "adam/v": { shape: [this.size], data: Float32Array.from(this.secondMoments) } }
-    };
+    return adamStateOf(this.adamStep, this.firstMoments, this.secondMoments);
   }
 
   checkAdamState(state: AdamState): void {
-    for (const name of ["adam/m", "adam/v"]) {
-      const entry = state.moments[name];
-      if (entry === undefined) throw new WeightShapeError(name, "it is missing from the optimiser state");
-      if (entry.data.length !== this.size) throw new WeightShapeError(name, `${entry.data.length} values for ${this.size} entries`);
-    }
-    if (!Number.isSafeInteger(state.step) || state.step < 0) throw new WeightShapeError("adam/step", `step ${state.step} is not a count`);
+    checkAdamState(state, this.size);
   }
 
   setAdamState(state: AdamState): void {
@@ -195,14 +187,12 @@ export class OnnxNetworks {
   }
 
   /**
-   * One Adam step on the minibatch's PPO loss. The bias corrections are folded into the rate and
-   * epsilon exactly as `Adam.apply` does, computed here in float64.
+   * One Adam step on the minibatch's PPO loss, with the bias corrections folded into the rate and
+   * epsilon as `Adam.apply` folds them (`adamStepConstants`).
    */
   step(mb: OnnxMinibatch, constants: OnnxTrainConstants & Pick<AdamParams, "epsilon">, lossWeights: LossWeights, learningRate: number): OnnxLosses {
     this.adamStep += 1;
-    const correction2 = Math.sqrt(1 - Math.pow(constants.beta2, this.adamStep));
-    const rate = (learningRate * correction2) / (1 - Math.pow(constants.beta1, this.adamStep));
-    const eps = constants.epsilon * correction2;
+    const { rate, eps } = adamStepConstants(constants, learningRate, this.adamStep);
     const feeds = {
       ...this.minibatchFeeds(mb, lossWeights),
       rate: scalar(rate),

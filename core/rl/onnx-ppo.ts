@@ -104,7 +104,7 @@ const layout = (spec: OnnxPpoSpec, names: readonly string[]) => {
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Total number of weights: the length of the flat `W`, `M`, `V` and `G` vectors. */
-export const parameterCount = (spec: OnnxPpoSpec): number => variableShapes(spec).reduce((s, shape) => s + sizeOf(shape), 0);
+const parameterCount = (spec: OnnxPpoSpec): number => variableShapes(spec).reduce((s, shape) => s + sizeOf(shape), 0);
 
 /**
  * The variables, in `variableShapes` order, as views of the flat input `name`: one Split and a
@@ -138,7 +138,7 @@ export const buildForwardModel = (spec: OnnxPpoSpec): Uint8Array => {
 };
 
 /** Scalar inputs of the training graph, each of shape [1]. */
-export const TRAIN_SCALARS = ["invRows", "wPolicy", "wValue", "wKl", "wEntropy", "rate", "eps"] as const;
+const TRAIN_SCALARS = ["invRows", "wPolicy", "wValue", "wKl", "wEntropy", "rate", "eps"] as const;
 /** Loss outputs of the training graph, scalars. */
 export const LOSS_OUTPUTS = ["total", "policy", "value", "kl", "entropy", "approxKl", "clipFraction"] as const;
 

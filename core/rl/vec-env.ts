@@ -65,14 +65,19 @@ export interface MultiClassVecEnv {
   applyStage?(stage: number, actions: readonly (Float32Array | undefined)[]): void;
 }
 
+/** Move orders already checked: `stepInStages` runs every env step, the check once per order. */
+const checkedStages = new WeakMap<readonly (readonly number[])[], MultiClassVecEnv>();
+
 /** The move order of an env: its `stages`, or one stage with every class. */
 export const moveStages = (env: MultiClassVecEnv): readonly (readonly number[])[] => {
+  if (env.stages !== undefined && checkedStages.get(env.stages) === env) return env.stages;
   const stages = env.stages ?? [env.classes.map((_, c) => c)];
   const seen = new Set(stages.flat());
   if (seen.size !== env.classes.length || stages.flat().length !== env.classes.length) {
     throw new RangeError(`The env's stages ${JSON.stringify(stages)} must list each of its ${env.classes.length} classes exactly once`);
   }
   if (stages.length > 1 && env.applyStage === undefined) throw new RangeError("An env with several stages must implement applyStage");
+  if (env.stages !== undefined) checkedStages.set(env.stages, env);
   return stages;
 };
 

@@ -16,6 +16,7 @@ import type { PpoAgent } from "../../core/rl/ppo.ts";
 import { localRollouts } from "../../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer, type SharedTrainerOptions } from "../../core/rl/shared-trainer.ts";
 import { Backend } from "../../core/pipeline/backend.ts";
+import { resolvePpoBackend, type NetworkBackendName } from "./network-backend.ts";
 import { Rng } from "../../core/pipeline/rng.ts";
 import type { LtSpectrumTrainingParams } from "../../schemas/lt-spectrum.ts";
 import { PpoSettings as PpoSettingsSchema, ppoParamsFrom } from "../../schemas/ppo.ts";
@@ -258,12 +259,14 @@ export const setupFrom = (p: LtSpectrumTrainingParams): LtSpectrumSetup => ({
   spreadTicks: p.spreadTicks
 });
 
-/** The disconnected LP never matters; a tiny frozen network keeps its per-step cost negligible. */
-const lpPpo = () => ppoParamsFrom(PpoSettingsSchema.make({ hidden: [4] }));
+/** The disconnected LP never matters; a tiny frozen network (on the LTs' backend) keeps its per-step cost negligible. */
+const lpPpo = (backend: NetworkBackendName) => ppoParamsFrom(PpoSettingsSchema.make({ hidden: [4], backend }));
 
 export const freshLtTrainer = (p: LtSpectrumTrainingParams) =>
   Effect.gen(function* () {
     yield* (yield* Backend).ensure;
+    // An explicit backend that cannot load fails here with one sentence; the one that runs goes into the provenance.
+    const ppo = yield* resolvePpoBackend(p.ppo);
     const rng = (yield* Rng).stream;
-    return ltSpectrumTrainer(setupFrom(p), ppoParamsFrom(p.ppo), lpPpo(), rng.split("init"));
+    return ltSpectrumTrainer(setupFrom(p), ppoParamsFrom(ppo), lpPpo(ppo.backend), rng.split("init"));
   });

@@ -2,11 +2,15 @@
  * The `NetworkBackend` service the stages use to pick where the networks compute: `tfjs` always
  * resolves, `onnxruntime` resolves where its native library loads (here) and otherwise fails with
  * one sentence naming the backend and the fallback, `auto` takes onnxruntime when it loads and
- * falls back to tfjs when it does not; the backend that ran is noted for the provenance.
+ * falls back to tfjs when it does not; the backend that ran is noted for the provenance. A training
+ * stage builds its networks on the backend the service resolved, not on its own guess.
  */
 import { describe, expect, it } from "@effect/vitest";
-import { Effect, Exit, Layer } from "effect";
+import { Effect, Exit, Layer, Schema } from "effect";
 import { Backend, layerBackend } from "../../core/pipeline/backend.ts";
+import { Rng } from "../../core/pipeline/rng.ts";
+import { LtSpectrumTrainingParams } from "../../schemas/lt-spectrum.ts";
+import { freshLtTrainer } from "../../stages/support/lt-spectrum.ts";
 import { NetworkBackend, resolvePpoBackend } from "../../stages/support/network-backend.ts";
 
 const withBackend = (layer: Layer.Layer<NetworkBackend>) => Layer.merge(layer, layerBackend("cpu"));
@@ -31,5 +35,22 @@ describe("NetworkBackend", () => {
         expect(message).toMatch(/The onnxruntime network backend could not be loaded \(.*\); run with ppo\.backend=tfjs \(or auto\)/);
       }
     }).pipe(Effect.provide(withBackend(NetworkBackend.tfjsOnly)))
+  );
+});
+
+describe("training stages", () => {
+  it.effect("build their networks on the backend the service resolved, and refuse one that cannot load", () =>
+    Effect.gen(function* () {
+      const params = Schema.decodeUnknownSync(LtSpectrumTrainingParams)({ ppo: { backend: "auto", hidden: [8] } });
+      const trainer = yield* freshLtTrainer(params);
+      try {
+        expect(trainer.agents.map((a) => a.net.backend)).toEqual(trainer.agents.map(() => "tfjs"));
+        expect((yield* Backend).network()).toContain("tfjs");
+      } finally {
+        yield* Effect.promise(() => trainer.dispose());
+      }
+      const refused = yield* Effect.exit(freshLtTrainer({ ...params, ppo: { ...params.ppo, backend: "onnxruntime" } }));
+      expect(Exit.isFailure(refused)).toBe(true);
+    }).pipe(Effect.provide(Layer.mergeAll(withBackend(NetworkBackend.tfjsOnly), Rng.forNode(1, "lt-spectrum"))))
   );
 });
