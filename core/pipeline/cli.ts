@@ -222,12 +222,13 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         storeRoot,
         explainOnly,
         onEvent: (event) => (args.json ? out(JSON.stringify(event)) : out(formatEvent(event))),
-        onCheckpoint: (_node, iteration) => void (checkpointed = iteration)
+        onCheckpoint: (node, iteration) => void checkpointed.set(node, iteration)
       }).pipe(Effect.provide(Layer.mergeAll(storeLayer, layerBackend(), layerProgress(args.json))));
       // SIGINT/SIGTERM interrupt the run: the checkpoint being written is committed first
       // (uninterruptible), then locks, leases and workers are released by their finalizers. A
       // second signal exits at once (anything left behind is then recognised as stale).
-      let checkpointed = 0;
+      // Per loop node: loops whose inputs are ready run side by side.
+      const checkpointed = new Map<string, number>();
       let signalled: NodeJS.Signals | undefined;
       const fiber = Effect.runFork(program);
       const onSignal = (signal: NodeJS.Signals) => {
@@ -242,7 +243,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       process.off("SIGTERM", onSignal);
       // Stopped by the signal (or failing because of it, e.g. a worker torn down): 130 / 143 either way.
       if (signalled !== undefined && Exit.isFailure(exit)) {
-        err(`interrupted; ${checkpointed} iterations checkpointed, re-run to resume`);
+        const saved = [...checkpointed.values()];
+        err(
+          saved.length <= 1
+            ? `interrupted; ${saved[0] ?? 0} iterations checkpointed, re-run to resume`
+            : `interrupted; ${[...checkpointed].map(([node, k]) => `${node} ${k}`).join(", ")} iterations checkpointed, re-run to resume`
+        );
         return signalled === "SIGINT" ? 130 : 143;
       }
       if (Exit.isSuccess(exit)) {

@@ -66,6 +66,6 @@ describe("stage modules", () => {
     const stagesIn = (module: string) => fingerprintModule(join(repo, module)).files.filter((f) => f.startsWith("stages/"));
     expect(stagesIn("stages/calibration.ts")).toEqual(["stages/calibration.ts", "stages/support/calibration-trainer.ts", "stages/support/network-backend.ts", "stages/support/rollout-executor.ts"]);
     expect(stagesIn("stages/calibration-report.ts")).toEqual(["stages/calibration-report.ts"]);
-    expect(stagesIn("stages/lt-spectrum.ts")).toEqual(["stages/lt-spectrum.ts", "stages/support/lt-spectrum.ts", "stages/support/shared-training.ts"]);
+    expect(stagesIn("stages/lt-spectrum.ts")).toEqual(["stages/lt-spectrum.ts", "stages/support/lt-spectrum.ts", "stages/support/network-backend.ts", "stages/support/shared-training.ts"]);
   });
 });
