@@ -1,5 +1,5 @@
 /**
- * The `pipeline` command (ARCHITECTURE section 3): list, run, explain, show, gc, verify, clean. It takes
+ * The `pipeline` command (ARCHITECTURE section 3): list, run, explain, show, dag, gc, verify, clean. It takes
  * the registry of pipelines as an argument, so the framework knows nothing about markets; the
  * entry point in `pipelines/` passes the project's registry. Exit codes: 0 success, 1 a stage
  * failed, 2 bad usage or bad params (then nothing is written to the store), 130/143 a run stopped by
@@ -12,6 +12,7 @@ import { readdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { Cause, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option } from "effect";
 import { cacheKey } from "./canonical.ts";
+import { DAG_FORMATS, renderDag, type DagFormat } from "./dag.ts";
 import { layerBackend } from "./backend.ts";
 import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
@@ -39,6 +40,7 @@ interface ParsedArgs {
   readonly help: boolean;
   readonly repair: boolean;
   readonly graceMs: number | undefined;
+  readonly format: string | undefined;
 }
 
 const USAGE = `Usage: pipeline <command> [options]
@@ -48,6 +50,7 @@ Commands:
   run <name> [options]          run a pipeline; prints hit or ran (and why) per stage
   explain <name> [options]      what would run and why, without running
   show <name> [node] [--json]   artifact files and lineage of the last run
+  dag <name> [--format F]       the pipeline's DAG as Mermaid (default) or Graphviz DOT (F = dot)
   gc [--grace SECONDS]          remove blobs no manifest or running run references, older than
                                 the grace period (default ${DEFAULT_GC_GRACE_MS / 60_000} minutes)
   verify [--repair]             hash every blob; --repair drops corrupt blobs and the entries
@@ -62,6 +65,7 @@ Options:
   --until NODE      run only NODE and what it needs
   --store DIR       artifact store root (default: artifacts)
   --json            one JSON object per stage event on stdout
+  --format F        dag output: mermaid or dot
 `;
 
 const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
@@ -74,6 +78,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let help = false;
   let repair = false;
   let graceMs: number | undefined;
+  let format: string | undefined;
   const valueOf = (flag: string, i: number): string => {
     const value = argv[i + 1];
     if (value === undefined || value.startsWith("--")) throw new UsageError({ message: `${flag} needs a value.` });
@@ -104,6 +109,9 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
       case "--json":
         json = true;
         break;
+      case "--format":
+        format = take();
+        break;
       case "--repair":
         repair = true;
         break;
@@ -124,7 +132,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         else positional.push(arg);
     }
   }
-  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs };
+  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, format };
 };
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length));
@@ -201,6 +209,20 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
     case "list": {
       const width = Math.max(...registry.map((p) => p.name.length));
       for (const p of registry) out(args.json ? JSON.stringify({ name: p.name, description: p.description }) : `${pad(p.name, width + 2)}${p.description}`);
+      return 0;
+    }
+    case "dag": {
+      const entry = findEntry(args.positional[0]);
+      if (typeof entry === "string") {
+        err(`error: ${entry}`);
+        return 2;
+      }
+      const format = args.format ?? "mermaid";
+      if (!DAG_FORMATS.includes(format as DagFormat)) {
+        err(`error: --format ${format} is not a DAG format; use ${DAG_FORMATS.join(" or ")}.`);
+        return 2;
+      }
+      out(renderDag(await entry.load(), format as DagFormat).trimEnd());
       return 0;
     }
     case "run":
