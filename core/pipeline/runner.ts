@@ -241,6 +241,36 @@ const explainReason = (previous: NodeRecord | undefined, code: string, params: s
 };
 
 /**
+ * The params that differ between a node's previous record and now, as "path (old -> new)" with
+ * full dotted paths (the node's subtree prefixed), at most five named: what PARAMS means.
+ */
+export const describeParamChange = (previous: string, current: string, paramsPath: string): string | undefined => {
+  const leaves = (value: unknown, path: string, out: Map<string, string>): Map<string, string> => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) leaves(v, path === "" ? k : `${path}.${k}`, out);
+    } else out.set(path, JSON.stringify(value) ?? "undefined");
+    return out;
+  };
+  let before: unknown;
+  let after: unknown;
+  try {
+    before = JSON.parse(previous);
+    after = JSON.parse(current);
+  } catch {
+    return undefined;
+  }
+  const a = leaves(before, "", new Map());
+  const b = leaves(after, "", new Map());
+  const full = (path: string) => (path === "seed" ? "seed" : [paramsPath, path.replace(/^params\.?/, "")].filter((p) => p !== "").join("."));
+  const changes = [...new Set([...a.keys(), ...b.keys()])]
+    .filter((k) => a.get(k) !== b.get(k))
+    .sort()
+    .map((k) => `${full(k)} (${a.get(k) ?? "unset"} -> ${b.get(k) ?? "unset"})`);
+  if (changes.length === 0) return undefined;
+  return `changed ${changes.slice(0, 5).join(", ")}${changes.length > 5 ? ` and ${changes.length - 5} more` : ""}`;
+};
+
+/**
  * The data files the nodes read, checked before anything runs, so a wrong path is bad usage
  * (exit 2, nothing written) rather than a failure halfway through. An empty path would resolve to
  * the working directory, so it gets its own message.
@@ -407,14 +437,16 @@ const runOnce = (request: RunRequest) =>
         return;
       }
       const reason = explainReason(previous, code, paramsRecord, inputVersions);
+      const paramChange = reason === "PARAMS" && previous !== undefined ? describeParamChange(previous.params, paramsRecord, node.paramsPath) : undefined;
       if (request.explainOnly) {
         pending.add(node.id);
-        let detail: string | undefined;
+        let detail: string | undefined = paramChange;
         if (isLoop) {
           const index = yield* Effect.promise(() => readJson(join(request.storeRoot, "loops", `${baseKey}.json`), LoopIndex));
           const done = (index?.checkpoints ?? []).filter((k) => k <= item.iterations);
           const last = done.length > 0 ? Math.max(...done) : 0;
-          detail = last > 0 ? `resumes from checkpoint ${last} of ${item.iterations}` : `${item.iterations} iterations from the start`;
+          const progress = last > 0 ? `resumes from checkpoint ${last} of ${item.iterations}` : `${item.iterations} iterations from the start`;
+          detail = detail === undefined ? progress : `${detail}; ${progress}`;
         }
         detail = withChange(detail);
         emit({ stage: stage.name, node: node.id, key, status: "will-run", reason, ms: 0, ...(detail ? { detail } : {}), ...changed });
@@ -559,7 +591,8 @@ const runOnce = (request: RunRequest) =>
         status: outcome.ran ? "ran" : "hit",
         reason: outcome.ran ? reason : null,
         ms: Math.round(performance.now() - started),
-        ...(outcome.ran && codeChange !== undefined ? { detail: withChange(undefined)!, ...changed } : {})
+        ...(outcome.ran && codeChange !== undefined ? { detail: withChange(undefined)!, ...changed } : {}),
+        ...(outcome.ran && paramChange !== undefined ? { detail: paramChange } : {})
       });
       });
 
