@@ -52,6 +52,7 @@ const trainingStage = (method: CalibrationMethod) =>
         const row = yield* Stage.attemptPromise(method === "calsheq" ? "train-calsheq" : "train-bo", () => live.iterate(rng));
         const seconds = (performance.now() - started) / 1000;
         const stepsPerSecond = (p.episodes * p.horizon) / seconds;
+        context.metrics({ ...row, "charts/env_steps_per_second": stepsPerSecond });
         context.status(
           `r_cal ${row["calibration/reward"]?.toFixed(3)} m_super1 ${row["targets/m_super1"]?.toFixed(3)} m_total ${row["targets/m_total"]?.toFixed(3)} | ${stepsPerSecond.toFixed(0)} env steps/s`
         );

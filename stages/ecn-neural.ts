@@ -123,6 +123,7 @@ const trainEpoch = (artifact: NeuralTrainingArtifact, inputs: { l2: L2Data; mode
       return trainNeuralEpoch(artifact.state, dataset, trainOptions(p), rng.split(`epoch:${context.iteration}`));
     });
     const c = next.curves;
+    context.metrics({ "losses/train_nll": c.trainLoss.at(-1)!, "losses/validation_nll": c.validationLoss.at(-1)!, "charts/best_epoch": next.bestEpoch });
     context.status(`train ${(-c.trainLoss.at(-1)!).toFixed(3)}, val ${(-c.validationLoss.at(-1)!).toFixed(3)} (best ${(-next.bestValidationLoss).toFixed(3)} @ ${next.bestEpoch})`);
     return { state: next, data: artifact.data } satisfies NeuralTrainingArtifact;
   });

@@ -183,6 +183,7 @@ export const trainGame = Stage.loop({
       const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
       const row = yield* Stage.attemptPromise("train-game", () => live.iterate(rng.split("train")));
       let weights = state.weights;
+      context.metrics(row);
       if (context.iteration === 1 || context.iteration % p.analysisEvery === 0) {
         // Measured on the policies after this iteration's update, on an in-thread batch of its own.
         const env = new OtcEnv({

@@ -36,6 +36,6 @@ export const trainLtSpectrum = Stage.loop({
         trainer = yield* freshLtTrainer(p);
         trainer.setState(state.saved!);
       }
-      return yield* sharedLoopStep("train-lt-spectrum", trainer, context.iteration, context.status, (row) => `lt reward ${row["lt/charts/episode_reward_mean"]?.toFixed(3)} entropy ${row["lt/losses/entropy"]?.toFixed(3)}`);
+      return yield* sharedLoopStep("train-lt-spectrum", trainer, context, (row) => `lt reward ${row["lt/charts/episode_reward_mean"]?.toFixed(3)} entropy ${row["lt/losses/entropy"]?.toFixed(3)}`);
     })
 });

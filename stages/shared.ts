@@ -77,7 +77,7 @@ export const trainShared = Stage.loop({
         const fresh = yield* freshSharedTrainer(inputs.model, p);
         trainer = liveTrainer(state, () => fresh);
       }
-      return yield* sharedLoopStep("train-shared", trainer, context.iteration, context.status, (row) =>
+      return yield* sharedLoopStep("train-shared", trainer, context, (row) =>
         ["lp", "lt"]
           .filter((c) => row[`${c}/charts/episode_reward_mean`] !== undefined)
           .map((c) => `${c} reward ${row[`${c}/charts/episode_reward_mean`]!.toFixed(3)}`)

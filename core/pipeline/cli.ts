@@ -18,7 +18,7 @@ import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { layerProgress } from "./progress.ts";
-import { runPipeline, type StageEvent } from "./runner.ts";
+import { runPipeline, type IterationEvent, type StageEvent } from "./runner.ts";
 import { ArtifactStore, DEFAULT_GC_GRACE_MS } from "./store.ts";
 
 export interface PipelineEntry {
@@ -64,7 +64,8 @@ Options:
   --set k=v         override one param (repeatable), e.g. --set ecn.data.dt=2
   --until NODE      run only NODE and what it needs
   --store DIR       artifact store root (default: artifacts)
-  --json            one JSON object per stage event on stdout
+  --json            one JSON object per stage event on stdout, and per loop iteration
+                    ({"event":"iteration","node",...,"etaSeconds","metrics"})
   --format F        dag output: mermaid or dot
 `;
 
@@ -244,7 +245,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         storeRoot,
         explainOnly,
         onEvent: (event) => (args.json ? out(JSON.stringify(event)) : out(formatEvent(event))),
-        onCheckpoint: (node, iteration) => void checkpointed.set(node, iteration)
+        onCheckpoint: (node, iteration) => void checkpointed.set(node, iteration),
+        ...(args.json ? { onIteration: (event: IterationEvent) => out(JSON.stringify(event)) } : {})
       }).pipe(Effect.provide(Layer.mergeAll(storeLayer, layerBackend(), layerProgress(args.json))));
       // SIGINT/SIGTERM interrupt the run: the checkpoint being written is committed first
       // (uninterruptible), then locks, leases and workers are released by their finalizers. A

@@ -48,6 +48,18 @@ export interface StageEvent {
   readonly changed?: { readonly file: string; readonly via: readonly string[] };
 }
 
+/** One finished loop iteration, as printed by `--json` (`"event": "iteration"`). */
+export interface IterationEvent {
+  readonly event: "iteration";
+  readonly node: string;
+  readonly iteration: number;
+  readonly iterations: number;
+  /** Seconds since this run of the loop started, and the estimate of the seconds left. */
+  readonly elapsedSeconds: number;
+  readonly etaSeconds: number;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
 export class StageRunError extends Data.TaggedError("StageRunError")<{
   readonly node: string;
   readonly stage: string;
@@ -64,6 +76,8 @@ export interface RunRequest {
   /** Plan only: report what would run and why, run nothing. */
   readonly explainOnly?: boolean;
   readonly onEvent?: (event: StageEvent) => void;
+  /** Called after each loop iteration with its figures (what `--json` prints as progress events). */
+  readonly onIteration?: (event: IterationEvent) => void;
   /** Called with a loop node's latest persisted iteration (on resume and after each checkpoint). */
   readonly onCheckpoint?: (node: string, iteration: number) => void;
   /** Called with each node's cache key once known; `loopKey` is the key checkpoints chain from. */
@@ -541,13 +555,21 @@ const runOnce = (request: RunRequest) =>
           const task = progress.task(`${node.id}`, item.iterations);
           task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
           let last: Manifest | undefined;
+          const loopStarted = performance.now();
           for (let k = from + 1; k <= item.iterations; k++) {
             let status: string | undefined;
+            let metrics: Readonly<Record<string, number>> = {};
             state = yield* loop
-              .step(state, inputs, item.params, { iteration: k, iterations: item.iterations, status: (text) => (status = text) })
+              .step(state, inputs, item.params, { iteration: k, iterations: item.iterations, status: (text) => (status = text), metrics: (values) => (metrics = values) })
               .pipe(Effect.provide(layers));
             live = state;
             task.advance(1, status);
+            if (request.onIteration !== undefined) {
+              const elapsedSeconds = (performance.now() - loopStarted) / 1000;
+              const finite = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
+              const etaSeconds = (elapsedSeconds / (k - from)) * (item.iterations - k);
+              request.onIteration({ event: "iteration", node: node.id, iteration: k, iterations: item.iterations, elapsedSeconds: Number(elapsedSeconds.toFixed(3)), etaSeconds: Number(etaSeconds.toFixed(1)), metrics: finite });
+            }
             if (k % item.checkpointEvery === 0 || k === item.iterations) {
               // Uninterruptible: a SIGINT/SIGTERM arriving now waits for the checkpoint to be committed.
               const iteration = k;

@@ -66,6 +66,8 @@ export interface LoopContext {
   readonly iterations: number;
   /** Shows a short status next to the loop's progress bar (e.g. "reward 0.91, 1900 steps/s"). */
   readonly status: (text: string) => void;
+  /** Reports the iteration's figures by name (e.g. "calibration/reward"), for machine-readable progress (`--json`). */
+  readonly metrics: (values: Readonly<Record<string, number>>) => void;
 }
 
 export interface LoopStage<P, I, S> {

@@ -12,7 +12,7 @@ import type { ShardExecutor } from "../../core/rl/rollout-executor.ts";
 import { RolloutRunner, type RolloutSource } from "../../core/rl/rollout-runner.ts";
 import { otcSupertypeLabels, SharedTrainer, type SharedIterationRow } from "../../core/rl/shared-trainer.ts";
 import { Rng } from "../../core/pipeline/rng.ts";
-import { Stage } from "../../core/pipeline/stage.ts";
+import { Stage, type LoopContext } from "../../core/pipeline/stage.ts";
 import type { EcnModel } from "../../schemas/ecn.ts";
 import { ppoParamsFrom } from "../../schemas/ppo.ts";
 import { sharedGameConfig, type SharedLoopState, type SharedTrainingParams } from "../../schemas/shared-training.ts";
@@ -26,14 +26,15 @@ export const liveTrainer = (state: SharedLoopState, make: () => SharedTrainer): 
 };
 
 /** One loop iteration over a SharedTrainer, with the progress line. */
-export const sharedLoopStep = (stage: string, trainer: SharedTrainer, iteration: number, status: (text: string) => void, describe: (row: SharedIterationRow) => string) =>
+export const sharedLoopStep = (stage: string, trainer: SharedTrainer, context: LoopContext, describe: (row: SharedIterationRow) => string) =>
   Effect.gen(function* () {
-    const rng = (yield* Rng).stream.split("iterations").split(iteration);
+    const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
     const started = performance.now();
     const row = yield* Stage.attemptPromise(stage, () => trainer.iterate(rng));
     const seconds = (performance.now() - started) / 1000;
     const envSteps = trainer.options.episodes * trainer.env.horizon;
-    status(`${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s`);
+    context.metrics({ ...row, "charts/env_steps_per_second": envSteps / seconds });
+    context.status(`${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s`);
     return { trainer } satisfies SharedLoopState;
   });
 

@@ -2,7 +2,7 @@
  * Independent nodes run side by side: two loops that depend only on a common root overlap in
  * time, and each ends with exactly the state it reaches when run alone (every node draws from its
  * own seeded stream, so the schedule cannot change a result). A loop that fails stops the run
- * with its own error while the other loop's checkpoints stay usable.
+ * with its own error. Every iteration is reported with the figures the stage gives.
  */
 import { it } from "@effect/vitest";
 import { Effect, Exit, Layer, Schema } from "effect";
@@ -15,7 +15,7 @@ import { jsonCodec } from "../../core/pipeline/codecs/json.ts";
 import { Pipeline } from "../../core/pipeline/pipeline.ts";
 import { layerProgress } from "../../core/pipeline/progress.ts";
 import { Rng } from "../../core/pipeline/rng.ts";
-import { runPipeline } from "../../core/pipeline/runner.ts";
+import { runPipeline, type IterationEvent } from "../../core/pipeline/runner.ts";
 import { Stage } from "../../core/pipeline/stage.ts";
 import { ArtifactStore } from "../../core/pipeline/store.ts";
 
@@ -52,6 +52,7 @@ const walk = Stage.loop({
       const rng = (yield* Rng).stream.split(context.iteration);
       yield* Effect.sleep(params.sleepMs);
       const position = state.position + rng.normal();
+      context.metrics({ position, "charts/not_a_number": Number.NaN });
       steps.push([context.iteration === 1 ? "first" : "later", began, performance.now()]);
       return { position, path: [...state.path, position] };
     })
@@ -72,10 +73,16 @@ const pipeline = Pipeline.make({
 const stores: string[] = [];
 afterAll(() => stores.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-const run = (options: { until?: string; sets?: [string, number][] } = {}) => {
+const run = (options: { until?: string; sets?: [string, number][]; onIteration?: (e: IterationEvent) => void } = {}) => {
   const storeRoot = mkdtempSync(join(tmpdir(), "otc-fork-"));
   stores.push(storeRoot);
-  return runPipeline({ pipeline, storeRoot, ...(options.until ? { until: options.until } : {}), sets: options.sets ?? [] }).pipe(
+  return runPipeline({
+    pipeline,
+    storeRoot,
+    ...(options.until ? { until: options.until } : {}),
+    ...(options.onIteration ? { onIteration: options.onIteration } : {}),
+    sets: options.sets ?? []
+  }).pipe(
     Effect.provide(Layer.mergeAll(ArtifactStore.layerFs(storeRoot), layerBackend(), layerProgress(true)))
   );
 };
@@ -95,6 +102,24 @@ describe("independent nodes", () => {
       expect(finalPath(together, "walk-b")).toBe(finalPath(aloneB, "walk-b"));
       // Same stage, same params, different node: different streams, so different walks.
       expect(finalPath(together, "walk-a")).not.toBe(finalPath(together, "walk-b"));
+    })
+  );
+
+  it.live("report every iteration with its figures, for --json progress", () =>
+    Effect.gen(function* () {
+      const events: IterationEvent[] = [];
+      const result = yield* run({ until: "walk-a", onIteration: (e) => events.push(e) });
+      expect(events.map((e) => [e.node, e.iteration, e.iterations])).toEqual([1, 2, 3, 4, 5, 6].map((k) => ["walk-a", k, 6]));
+      const stored = yield* ArtifactStore.pipe(
+        Effect.flatMap((store) => store.getBlob(result.results.get("walk-a")!.manifest.outputs["value"]!.blob)),
+        Effect.provide(ArtifactStore.layerFs(stores[stores.length - 1]!))
+      );
+      const path = (JSON.parse(new TextDecoder().decode(stored)) as { path: number[] }).path;
+      expect(events.map((e) => e.metrics["position"])).toEqual(path);
+      // Figures that are not numbers are left out rather than printed as null.
+      expect(events.every((e) => !("charts/not_a_number" in e.metrics))).toBe(true);
+      expect(events.at(-1)!.etaSeconds).toBe(0);
+      expect(events.every((e) => e.elapsedSeconds >= 0 && e.etaSeconds >= 0)).toBe(true);
     })
   );
 

@@ -51,7 +51,7 @@ const runCli = (dir: string, entry: string, args: string[]) =>
     child.on("close", (code) => {
       const events = stdout
         .split("\n")
-        .filter((l) => l.startsWith("{"))
+        .filter((l) => l.startsWith('{"stage"'))
         .map((l) => JSON.parse(l) as Event);
       done({ code, stdout, stderr, events });
     });

@@ -62,7 +62,7 @@ const runCli = async (dir: string, args: string[]) => {
   });
   const events: Event[] = result.stdout
     .split("\n")
-    .filter((l) => l.startsWith("{"))
+    .filter((l) => l.startsWith('{"stage"'))
     .map((l) => JSON.parse(l) as Event);
   return { code: result.status, events, stdout: result.stdout, stderr: result.stderr };
 };
@@ -242,7 +242,7 @@ describe("pipeline runner", { timeout: 300_000 }, () => {
         let stdout = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
         child.on("exit", (code) =>
-          resolvePromise({ code, events: stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Event) })
+          resolvePromise({ code, events: stdout.split("\n").filter((l) => l.startsWith('{"stage"')).map((l) => JSON.parse(l) as Event) })
         );
       });
     const [a, b] = await Promise.all([runAsync(), runAsync()]);

@@ -36,7 +36,7 @@ export const statuses = (stdout: string): Record<string, string> =>
   Object.fromEntries(
     stdout
       .split("\n")
-      .filter((l) => l.startsWith("{"))
+      .filter((l) => l.startsWith('{"stage"'))
       .map((l) => JSON.parse(l) as { node: string; status: string; reason: string | null })
       .map((e) => [e.node, e.reason ? `${e.status}:${e.reason}` : e.status])
   );

@@ -41,7 +41,7 @@ describe("paper presets", { timeout: 120_000 }, () => {
       if (pipeline.presets.paper === undefined) return expect(Object.keys(pipeline.presets)).not.toContain("paper");
       const result = await cli(["explain", entry.name, "--preset", "paper", "--json"]);
       expect(result.code, result.stderr).toBe(0);
-      const events = result.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { node: string; status: string });
+      const events = result.stdout.split("\n").filter((l) => l.startsWith('{"stage"')).map((l) => JSON.parse(l) as { node: string; status: string });
       // Every node is planned (an empty store: all will run).
       expect(events.map((e) => e.node).sort()).toEqual(pipeline.nodes.map((n) => n.id).sort());
       expect(events.every((e) => e.status === "will-run")).toBe(true);
