@@ -8,9 +8,9 @@
  * hand rather than with @effect/cli because a cached re-run must answer in well under two seconds
  * and that module alone costs about a second to load here.
  */
-import { readdir, readFile, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { Cause, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option } from "effect";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { Cause, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Schema } from "effect";
 import { cacheKey } from "./canonical.ts";
 import { DAG_FORMATS, renderDag, type DagFormat } from "./dag.ts";
 import { layerBackend } from "./backend.ts";
@@ -18,7 +18,10 @@ import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { layerProgress } from "./progress.ts";
-import { runPipeline, type IterationEvent, type StageEvent } from "./runner.ts";
+import { curvePath, CurvePoint, resolveParams, runPipeline, type IterationEvent, type StageEvent } from "./runner.ts";
+import { diffParams, findRun, flattenParams, gitState, listRuns, newRunId, RunNotFound, writeRunRecord, type RunRecord } from "./runs.ts";
+import { compareReport, type ComparedRun } from "./compare-report.ts";
+import { readJson } from "./json-file.ts";
 import { ArtifactStore, DEFAULT_GC_GRACE_MS } from "./store.ts";
 
 export interface PipelineEntry {
@@ -41,6 +44,8 @@ interface ParsedArgs {
   readonly repair: boolean;
   readonly graceMs: number | undefined;
   readonly format: string | undefined;
+  readonly out: string | undefined;
+  readonly metrics: string[];
 }
 
 const USAGE = `Usage: pipeline <command> [options]
@@ -51,6 +56,10 @@ Commands:
   explain <name> [options]      what would run and why, without running
   show <name> [node] [--json]   artifact files and lineage of the last run
   dag <name> [--format F]       the pipeline's DAG as Mermaid (default) or Graphviz DOT (F = dot)
+  runs [name] [--json]          the run log, newest first: params asked for, commit, outcome, time
+  diff <run> <run> [--json]     two runs' differing params and summary figures side by side
+  compare <run>... [--out FILE] an HTML page overlaying the runs' curves, with their params and
+                                summaries (runs: an id, a unique prefix, or @1 = newest, @2, ...)
   gc [--grace SECONDS]          remove blobs no manifest or running run references, older than
                                 the grace period (default ${DEFAULT_GC_GRACE_MS / 60_000} minutes)
   verify [--repair]             hash every blob; --repair drops corrupt blobs and the entries
@@ -67,6 +76,8 @@ Options:
   --json            one JSON object per stage event on stdout, and per loop iteration
                     ({"event":"iteration","node",...,"etaSeconds","metrics"})
   --format F        dag output: mermaid or dot
+  --out FILE        where compare writes its page (default: <store>/exports/compare/...html)
+  --metric NAME     a curve compare draws (repeatable; default: up to 6 per loop)
 `;
 
 const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
@@ -80,6 +91,8 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let repair = false;
   let graceMs: number | undefined;
   let format: string | undefined;
+  let outFile: string | undefined;
+  const metrics: string[] = [];
   const valueOf = (flag: string, i: number): string => {
     const value = argv[i + 1];
     if (value === undefined || value.startsWith("--")) throw new UsageError({ message: `${flag} needs a value.` });
@@ -113,6 +126,12 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
       case "--format":
         format = take();
         break;
+      case "--out":
+        outFile = take();
+        break;
+      case "--metric":
+        metrics.push(take());
+        break;
       case "--repair":
         repair = true;
         break;
@@ -133,7 +152,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         else positional.push(arg);
     }
   }
-  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, format };
+  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, format, out: outFile, metrics };
 };
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length));
@@ -165,6 +184,40 @@ const describeDefect = (cause: Cause.Cause<unknown>): string => {
   if (code === "ENOSPC" || code === "EDQUOT") return `${text}; the disk is full: free space (pipeline gc) and try again.`;
   return text;
 };
+
+/**
+ * A run's summary figures (its pipeline's `summarize` of each node it ran or hit, numeric leaves
+ * only, by "node.path") and its loops' curves, read from the store by the run's cache keys.
+ */
+const comparedRun = (run: RunRecord, registry: ReadonlyArray<PipelineEntry>, storeRoot: string) =>
+  Effect.gen(function* () {
+    const store = yield* ArtifactStore;
+    const entry = registry.find((p) => p.name === run.pipeline);
+    const pipeline = entry === undefined ? undefined : yield* Effect.promise(() => entry.load());
+    const summary = new Map<string, number>();
+    const curves = new Map<string, readonly CurvePoint[]>();
+    for (const node of run.nodes) {
+      if (node.loopKey !== undefined) {
+        const curve = yield* Effect.promise(() => readJson(curvePath(storeRoot, node.loopKey!), Schema.Array(CurvePoint)));
+        if (curve !== undefined) curves.set(node.node, curve);
+      }
+      const stage = pipeline?.nodes.find((n) => n.id === node.node)?.stage;
+      if (entry?.summarize === undefined || stage === undefined || node.key === "") continue;
+      const manifest = yield* store.readManifest(node.key, "none");
+      if (manifest === undefined) continue;
+      const bytes = yield* store.getBlob(manifest.outputs["value"]!.blob).pipe(Effect.orElseSucceed(() => undefined));
+      if (bytes === undefined) continue;
+      const codec = stage._kind === "loop" ? stage.state : stage.output;
+      const value = yield* Effect.try(() => codec.decode(bytes)).pipe(Effect.orElseSucceed(() => undefined));
+      const summarized = value === undefined ? undefined : entry.summarize(node.node, value);
+      if (summarized === undefined) continue;
+      for (const [path, text] of flattenParams(summarized, node.node)) {
+        const x = Number(text);
+        if (text !== "null" && Number.isFinite(x)) summary.set(path, x);
+      }
+    }
+    return { run, summary, curves } satisfies ComparedRun;
+  });
 
 /** Runs the CLI and returns the process exit code. */
 export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<PipelineEntry>): Promise<number> => {
@@ -237,6 +290,10 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       const explainOnly = args.command === "explain";
       if (!args.json) out(`${explainOnly ? "explain" : "run"} ${pipeline.name}${args.preset ? ` --preset ${args.preset}` : ""} (store ${args.store})`);
       const started = performance.now();
+      const startedAt = new Date();
+      // What the run log records of each node (see runs.ts).
+      const nodeEvents = new Map<string, StageEvent>();
+      const nodeKeys = new Map<string, { loopKey: string | undefined; code: string }>();
       const program = runPipeline({
         pipeline,
         preset: args.preset,
@@ -244,7 +301,11 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         until: args.until,
         storeRoot,
         explainOnly,
-        onEvent: (event) => (args.json ? out(JSON.stringify(event)) : out(formatEvent(event))),
+        onEvent: (event) => {
+          nodeEvents.set(event.node, event);
+          out(args.json ? JSON.stringify(event) : formatEvent(event));
+        },
+        onKey: (node, _key, loopKey, code) => void nodeKeys.set(node, { loopKey, code }),
         onCheckpoint: (node, iteration) => void checkpointed.set(node, iteration),
         ...(args.json ? { onIteration: (event: IterationEvent) => out(JSON.stringify(event)) } : {})
       }).pipe(Effect.provide(Layer.mergeAll(storeLayer, layerBackend(), layerProgress(args.json))));
@@ -265,6 +326,46 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       const exit = await Effect.runPromise(Fiber.await(fiber));
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      let runId: string | undefined;
+      const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none();
+      const usageError = Option.isSome(failure) && (failure.value instanceof UsageError || (failure.value as { _tag?: string })._tag === "UsageError");
+      // Every run past its params check is logged (a usage error writes nothing, the log included).
+      if (!explainOnly && !usageError) {
+        const resolved = Either.getOrUndefined(resolveParams(pipeline, args.preset, args.sets));
+        const outcome = signalled !== undefined && Exit.isFailure(exit) ? "interrupted" : Exit.isSuccess(exit) ? "succeeded" : "failed";
+        const record: RunRecord = {
+          version: 1,
+          id: newRunId(startedAt),
+          pipeline: pipeline.name,
+          preset: args.preset ?? null,
+          sets: args.sets.map(([k, v]) => [k, v] as const),
+          until: args.until ?? null,
+          params: (resolved?.tree ?? {}) as Record<string, unknown>,
+          seed: resolved?.seed ?? 0,
+          ...gitState(process.cwd()),
+          startedAt: startedAt.toISOString(),
+          endedAt: new Date().toISOString(),
+          seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+          outcome,
+          ...(Option.isSome(failure) ? { error: String((failure.value as { message?: string }).message ?? failure.value) } : {}),
+          nodes: [...nodeEvents.values()].map((e) => {
+            const keys = nodeKeys.get(e.node);
+            return {
+              node: e.node,
+              stage: e.stage,
+              status: e.status,
+              reason: e.reason,
+              key: e.key,
+              ...(keys?.loopKey !== undefined ? { loopKey: keys.loopKey } : {}),
+              ...(keys !== undefined ? { code: keys.code } : {}),
+              ms: e.ms
+            };
+          })
+        };
+        // The log is a convenience: a store that cannot take it still ran (read-only stores serve hits).
+        await writeRunRecord(storeRoot, record).catch(() => undefined);
+        runId = record.id;
+      }
       // Stopped by the signal (or failing because of it, e.g. a worker torn down): 130 / 143 either way.
       if (signalled !== undefined && Exit.isFailure(exit)) {
         const saved = [...checkpointed.values()];
@@ -276,17 +377,79 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         return signalled === "SIGINT" ? 130 : 143;
       }
       if (Exit.isSuccess(exit)) {
-        if (!args.json) out(`done in ${((performance.now() - started) / 1000).toFixed(2)}s`);
+        if (!args.json) out(`done in ${((performance.now() - started) / 1000).toFixed(2)}s${runId !== undefined ? ` (run ${runId})` : ""}`);
         return 0;
       }
-      const failure = Cause.failureOption(exit.cause);
       if (Option.isSome(failure)) {
         const error = failure.value as { _tag?: string; message?: string };
         err(`error: ${error.message ?? String(error)}`);
-        return error instanceof UsageError || error._tag === "UsageError" ? 2 : 1;
+        return usageError ? 2 : 1;
       }
       err(`error: ${describeDefect(exit.cause)}`);
       return 1;
+    }
+    case "runs": {
+      const runs = await listRuns(storeRoot, args.positional[0]);
+      if (args.json) {
+        for (const run of runs) out(JSON.stringify(run));
+        return 0;
+      }
+      if (runs.length === 0) {
+        out(`no runs${args.positional[0] ? ` of ${args.positional[0]}` : ""} in ${args.store}`);
+        return 0;
+      }
+      out(`${pad("run", 22)}${pad("pipeline", 22)}${pad("outcome", 12)}${pad("time", 10)}${pad("commit", 12)}preset and overrides`);
+      for (const run of runs) {
+        const asked = [run.preset !== null ? `--preset ${run.preset}` : "", ...run.sets.map(([k, v]) => `${k}=${JSON.stringify(v)}`)].filter((x) => x !== "").join(" ");
+        const commit = run.commit === null ? "-" : `${run.commit.slice(0, 8)}${run.dirty ? "+" : ""}`;
+        out(`${pad(run.id, 22)}${pad(run.pipeline, 22)}${pad(run.outcome, 12)}${pad(`${run.seconds.toFixed(1)}s`, 10)}${pad(commit, 12)}${asked || "(defaults)"}`);
+      }
+      return 0;
+    }
+    case "diff":
+    case "compare": {
+      const refs = args.positional;
+      if (args.command === "diff" ? refs.length !== 2 : refs.length < 1) {
+        err(`error: ${args.command === "diff" ? "diff takes two runs" : "compare takes one or more runs"} (an id, a unique prefix, or @1 for the newest); see pipeline runs.`);
+        return 2;
+      }
+      const all = await listRuns(storeRoot);
+      let runs: RunRecord[];
+      try {
+        runs = refs.map((ref) => findRun(all, ref));
+      } catch (error) {
+        if (error instanceof RunNotFound) {
+          err(`error: ${error.message}`);
+          return 2;
+        }
+        throw error;
+      }
+      const compared = await Effect.runPromise(
+        Effect.forEach(runs, (run) => comparedRun(run, registry, storeRoot)).pipe(Effect.provide(storeLayer))
+      );
+      if (args.command === "compare") {
+        const html = await compareReport(compared, { metrics: args.metrics });
+        const path = resolve(args.out ?? join(storeRoot, "exports", "compare", `${runs.map((r) => r.id).join("_vs_")}.html`));
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, html);
+        out(path);
+        return 0;
+      }
+      const a = compared[0]!;
+      const b = compared[1]!;
+      const params = diffParams(a.run, b.run);
+      const figures = [...new Set([...a.summary.keys(), ...b.summary.keys()])].sort().map((k) => ({ figure: k, a: a.summary.get(k) ?? null, b: b.summary.get(k) ?? null }));
+      if (args.json) {
+        out(JSON.stringify({ runs: [a.run.id, b.run.id], params, figures }));
+        return 0;
+      }
+      out(`diff ${a.run.id} (${a.run.pipeline}) .. ${b.run.id} (${b.run.pipeline})`);
+      out(params.length === 0 ? "params: the same" : "params:");
+      for (const d of params) out(`  ${pad(d.path, 44)} ${pad(d.a, 18)} ${d.b}`);
+      out(figures.length === 0 ? "summary figures: none" : "summary figures:");
+      const show = (x: number | null) => (x === null ? "-" : Number.isInteger(x) ? String(x) : x.toPrecision(6));
+      for (const f of figures) out(`  ${pad(f.figure, 44)} ${pad(show(f.a), 18)} ${show(f.b)}${f.a !== null && f.b !== null && f.a !== f.b ? `  (${f.b - f.a > 0 ? "+" : ""}${(f.b - f.a).toPrecision(3)})` : ""}`);
+      return 0;
     }
     case "show": {
       const entry = findEntry(args.positional[0]);

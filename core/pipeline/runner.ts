@@ -14,8 +14,8 @@
  * corrupt or gone is dropped and the plan is made again, so the node that produced it is recomputed.
  */
 import { constants } from "node:fs";
-import { access, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve as resolvePath } from "node:path";
+import { access, stat } from "node:fs/promises";
+import { join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Data, Deferred, Effect, Either, FiberId, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
@@ -27,6 +27,7 @@ import { Pipeline as PipelineOps, type Pipeline, type PipelineNode } from "./pip
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import type { AnyStage, LoopStage, Stage, TaggedFailure } from "./stage.ts";
+import { readJson, writeJsonAtomic } from "./json-file.ts";
 import { ArtifactStore, dataVersionOf, type Manifest } from "./store.ts";
 
 export type Reason = "MISSING" | "CODE" | "PARAMS" | "INPUT";
@@ -81,7 +82,7 @@ export interface RunRequest {
   /** Called with a loop node's latest persisted iteration (on resume and after each checkpoint). */
   readonly onCheckpoint?: (node: string, iteration: number) => void;
   /** Called with each node's cache key once known; `loopKey` is the key checkpoints chain from. */
-  readonly onKey?: (node: string, key: string, loopKey: string | undefined) => void;
+  readonly onKey?: (node: string, key: string, loopKey: string | undefined, code: string) => void;
 }
 
 /** An input of a running stage was corrupt or missing: the plan is made again so its producer re-runs. */
@@ -121,6 +122,25 @@ const NodeRecord = Schema.Struct({
   scheme: Schema.optional(Schema.String)
 });
 type NodeRecord = typeof NodeRecord.Type;
+
+/** One loop iteration's figures, as the stage reported them. */
+export const CurvePoint = Schema.Struct({ iteration: Schema.Number, metrics: Schema.Record({ key: Schema.String, value: Schema.Number }) });
+export type CurvePoint = typeof CurvePoint.Type;
+
+/**
+ * Where a loop's figures per iteration are kept: by the loop's key, like its checkpoints (the state
+ * after k iterations is a pure function of (key, k), so its figures are too), so every run that
+ * uses the loop, cached or not, can draw its whole curve.
+ */
+export const curvePath = (storeRoot: string, loopKey: string) => join(storeRoot, "curves", `${loopKey}.json`);
+
+/** Merges `points` into the loop's saved curve (the newer point wins for an iteration run again). */
+const saveCurve = async (storeRoot: string, loopKey: string, points: readonly CurvePoint[]): Promise<void> => {
+  const path = curvePath(storeRoot, loopKey);
+  const byIteration = new Map((await readJson(path, Schema.Array(CurvePoint)) ?? []).map((p) => [p.iteration, p] as const));
+  for (const p of points) byIteration.set(p.iteration, p);
+  await writeJsonAtomic(path, [...byIteration.values()].sort((a, b) => a.iteration - b.iteration));
+};
 
 /** Loop index: which checkpoints exist for a loop key. */
 const LoopIndex = Schema.Struct({ checkpoints: Schema.Array(Schema.Number) });
@@ -228,23 +248,6 @@ export const resolveParams = (
 
 const stageSourcePath = (stage: AnyStage): string =>
   stage.source.startsWith("file:") ? fileURLToPath(stage.source) : stage.source;
-
-const writeJsonAtomic = async (path: string, value: unknown): Promise<void> => {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  await rename(tmp, path);
-};
-
-const readJson = async <A, I>(path: string, schema: Schema.Schema<A, I>): Promise<A | undefined> => {
-  try {
-    const text = await readFile(path, "utf8");
-    const decoded = Schema.decodeUnknownEither(schema)(JSON.parse(text));
-    return Either.isRight(decoded) ? decoded.right : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 const explainReason = (previous: NodeRecord | undefined, code: string, params: string, inputs: Record<string, string>): Reason => {
   if (previous === undefined) return "MISSING";
@@ -437,7 +440,7 @@ const runOnce = (request: RunRequest) =>
         emit({ stage: stage.name, node: node.id, key: "", status: "will-run", reason: codeChanged ? "CODE" : "INPUT", ms: 0, detail: withChange("an upstream node will run first")!, ...changed });
         return;
       }
-      request.onKey?.(node.id, key, isLoop ? baseKey : undefined);
+      request.onKey?.(node.id, key, isLoop ? baseKey : undefined, code);
       const existing = yield* store.readManifest(key);
       if (existing !== undefined) {
         results.set(node.id, { node: node.id, key, dataVersion: existing.dataVersion, manifest: existing });
@@ -556,6 +559,8 @@ const runOnce = (request: RunRequest) =>
           task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
           let last: Manifest | undefined;
           const loopStarted = performance.now();
+          // The figures of the iterations run since the last checkpoint, saved with it (see `curvePath`).
+          let unsavedCurve: CurvePoint[] = [];
           for (let k = from + 1; k <= item.iterations; k++) {
             let status: string | undefined;
             let metrics: Readonly<Record<string, number>> = {};
@@ -564,11 +569,12 @@ const runOnce = (request: RunRequest) =>
               .pipe(Effect.provide(layers));
             live = state;
             task.advance(1, status);
+            const finiteMetrics = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
+            if (Object.keys(finiteMetrics).length > 0) unsavedCurve.push({ iteration: k, metrics: finiteMetrics });
             if (request.onIteration !== undefined) {
               const elapsedSeconds = (performance.now() - loopStarted) / 1000;
-              const finite = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
               const etaSeconds = (elapsedSeconds / (k - from)) * (item.iterations - k);
-              request.onIteration({ event: "iteration", node: node.id, iteration: k, iterations: item.iterations, elapsedSeconds: Number(elapsedSeconds.toFixed(3)), etaSeconds: Number(etaSeconds.toFixed(1)), metrics: finite });
+              request.onIteration({ event: "iteration", node: node.id, iteration: k, iterations: item.iterations, elapsedSeconds: Number(elapsedSeconds.toFixed(3)), etaSeconds: Number(etaSeconds.toFixed(1)), metrics: finiteMetrics });
             }
             if (k % item.checkpointEvery === 0 || k === item.iterations) {
               // Uninterruptible: a SIGINT/SIGTERM arriving now waits for the checkpoint to be committed.
@@ -578,6 +584,12 @@ const runOnce = (request: RunRequest) =>
                   const written = yield* persist(checkpointKey(iteration), state, loop.state, iteration === item.iterations ? loop.exports : undefined, { iteration });
                   known.add(iteration);
                   yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+                  if (unsavedCurve.length > 0) {
+                    const points = unsavedCurve;
+                    unsavedCurve = [];
+                    // Figures are a convenience for `compare`: a store that cannot hold them still trains.
+                    yield* Effect.promise(() => saveCurve(request.storeRoot, baseKey, points).catch(() => undefined));
+                  }
                   return written;
                 })
               );
