@@ -259,9 +259,10 @@ const explainReason = (previous: NodeRecord | undefined, code: string, params: s
 
 /**
  * The params that differ between a node's previous record and now, as "path (old -> new)" with
- * full dotted paths (the node's subtree prefixed), at most five named: what PARAMS means.
+ * full dotted paths (the node's subtree prefixed), at most five named: what PARAMS means. The
+ * stage's execution params are left out.
  */
-export const describeParamChange = (previous: string, current: string, paramsPath: string): string | undefined => {
+export const describeParamChange = (previous: string, current: string, paramsPath: string, executionParams: readonly string[] = []): string | undefined => {
   const leaves = (value: unknown, path: string, out: Map<string, string>): Map<string, string> => {
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) leaves(v, path === "" ? k : `${path}.${k}`, out);
@@ -279,8 +280,10 @@ export const describeParamChange = (previous: string, current: string, paramsPat
   const a = leaves(before, "", new Map());
   const b = leaves(after, "", new Map());
   const full = (path: string) => (path === "seed" ? "seed" : [paramsPath, path.replace(/^params\.?/, "")].filter((p) => p !== "").join("."));
+  // Execution params (worker counts, ...) never change a result, so they never explain a re-run.
+  const execution = (k: string) => executionParams.some((name) => k === `params.${name}` || k.startsWith(`params.${name}.`));
   const changes = [...new Set([...a.keys(), ...b.keys()])]
-    .filter((k) => a.get(k) !== b.get(k))
+    .filter((k) => a.get(k) !== b.get(k) && !execution(k))
     .sort()
     .map((k) => `${full(k)} (${a.get(k) ?? "unset"} -> ${b.get(k) ?? "unset"})`);
   if (changes.length === 0) return undefined;
@@ -454,7 +457,7 @@ const runOnce = (request: RunRequest) =>
         return;
       }
       const reason = explainReason(previous, code, paramsRecord, inputVersions);
-      const paramChange = reason === "PARAMS" && previous !== undefined ? describeParamChange(previous.params, paramsRecord, node.paramsPath) : undefined;
+      const paramChange = reason === "PARAMS" && previous !== undefined ? describeParamChange(previous.params, paramsRecord, node.paramsPath, stage.executionParams ?? []) : undefined;
       if (request.explainOnly) {
         pending.add(node.id);
         let detail: string | undefined = paramChange;

@@ -15,6 +15,8 @@ describe("describeParamChange", () => {
     expect(describeParamChange(record({ a: 1 }), record({ a: 1, b: [1, 2] }), "")).toBe("changed b (unset -> [1,2])");
     expect(describeParamChange(record({ a: "x" }), record({}), "p")).toBe('changed p.a ("x" -> unset)');
     expect(describeParamChange(record({ a: 1 }), record({ a: 1 }), "p")).toBeUndefined();
+    // Execution params (e.g. worker threads) never change a result, so they are not named.
+    expect(describeParamChange(record({ n: 3, rollouts: { workers: 0 } }), record({ n: 5, rollouts: { workers: 2 } }), "c", ["rollouts"])).toBe("changed c.n (3 -> 5)");
   });
 
   it("names at most five and counts the rest", () => {

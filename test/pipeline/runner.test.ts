@@ -156,7 +156,7 @@ describe("pipeline runner", { timeout: 300_000 }, () => {
     const store = ["--store", join(dir, "store"), "--json"];
     expect((await runCli(dir, ["run", "diamond", "--set", "walk.iterations=6", ...store])).code).toBe(0);
     const plan = await runCli(dir, ["explain", "diamond", "--set", "walk.iterations=10", ...store]);
-    expect(plan.events.find((e) => e.node === "accumulate")).toMatchObject({ status: "will-run", reason: "PARAMS", detail: "resumes from checkpoint 6 of 10" });
+    expect(plan.events.find((e) => e.node === "accumulate")).toMatchObject({ status: "will-run", reason: "PARAMS", detail: "changed walk.iterations (6 -> 10); resumes from checkpoint 6 of 10" });
     const grown = await runCli(dir, ["run", "diamond", "--set", "walk.iterations=10", ...store]);
     expect(statusOf(grown.events).accumulate).toBe("ran:PARAMS");
 

@@ -53,7 +53,7 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
 
     const plan = await run(["explain", "calibrate-exp4", ...sets(["calibration.iterations=5"]), "--json"]);
     const planned = plan.stdout.split("\n").filter((l) => l.includes('"train-calsheq"')).map((l) => JSON.parse(l) as { detail?: string });
-    expect(planned[0]?.detail).toBe("resumes from checkpoint 3 of 5");
+    expect(planned[0]?.detail).toBe("changed calibration.iterations (3 -> 5); resumes from checkpoint 3 of 5");
     const more = await run(["run", "calibrate-exp4", ...sets(["calibration.iterations=5"]), "--json"]);
     expect(statuses(more.stdout)).toEqual({
       "load-l2": "hit",

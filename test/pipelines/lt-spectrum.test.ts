@@ -63,7 +63,7 @@ describe("lt-spectrum pipeline", { timeout: 300_000 }, () => {
 
     const plan = await run(["explain", "lt-spectrum", ...sets(["training.iterations=3"]), "--json"]);
     const planned = plan.stdout.split("\n").filter((l) => l.includes('"train-lt-spectrum"')).map((l) => JSON.parse(l) as { detail?: string });
-    expect(planned[0]?.detail).toBe("resumes from checkpoint 2 of 3");
+    expect(planned[0]?.detail).toBe("changed training.iterations (2 -> 3); resumes from checkpoint 2 of 3");
     const more = await run(["run", "lt-spectrum", ...sets(["training.iterations=3"]), "--json"]);
     // The report reads the training params (to rebuild the env), so it re-runs for PARAMS as well as INPUT.
     expect(statuses(more.stdout)).toEqual({ "train-lt-spectrum": "ran:PARAMS", "lt-spectrum-report": "ran:PARAMS" });
