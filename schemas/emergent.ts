@@ -103,7 +103,7 @@ export const Finding = Schema.Struct({
   attribute: Schema.String,
   metric: Schema.String,
   claimedSign: Schema.Literal(1, -1),
-  /** Where the claim is stated: "SPEC 5" (the five headline findings of section 5.2) or "paper 5.2" (its text). */
+  /** Where the claim is stated: "section 5.2 headline" (the five headline findings of section 5.2) or "section 5.2 text" (its text). */
   source: Schema.String,
   slope: MaybeNumber,
   ciLow: MaybeNumber,

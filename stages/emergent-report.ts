@@ -91,7 +91,7 @@ export const emergentReport = Stage.make({
       const evaluationEpisodes = ev.episodes.numRows;
       const html = htmlReport(
         "Emergent behaviour and game analysis (sections 5.2 and 3.2)",
-        `Shared LP and LT policies trained for ${training.length} iterations on the section 5.2 population (first LP's connectivities, PnL weight and risk aversion randomised), then evaluated with one attribute of the first LP varied at a time (${evaluationEpisodes} evaluation episodes). Findings: each claim as the OLS slope of a per-episode metric on the attribute with an HC1-robust ${(p.level * 100).toFixed(0)}% confidence interval; the five headline findings: ${verdictCounts("SPEC 5")}; other claims of the paper's text: ${verdictCounts("paper 5.2")}.`,
+        `Shared LP and LT policies trained for ${training.length} iterations on the section 5.2 population (first LP's connectivities, PnL weight and risk aversion randomised), then evaluated with one attribute of the first LP varied at a time (${evaluationEpisodes} evaluation episodes). Findings: each claim as the OLS slope of a per-episode metric on the attribute with an HC1-robust ${(p.level * 100).toFixed(0)}% confidence interval; the five headline findings: ${verdictCounts("section 5.2 headline")}; other claims of the paper's text: ${verdictCounts("section 5.2 text")}.`,
         [
           {
             heading: "Findings",

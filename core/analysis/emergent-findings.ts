@@ -16,33 +16,33 @@ export interface Claim {
   /** Column of the per-episode table. */
   readonly metric: string;
   readonly claimedSign: 1 | -1;
-  /** "SPEC 5" (label kept for stored results) for the five headline findings of section 5.2; "paper 5.2" for the other claims of its text. */
-  readonly source: "SPEC 5" | "paper 5.2";
+  /** "section 5.2 headline" for the five headline findings of section 5.2; "section 5.2 text" for the other claims of its text. */
+  readonly source: "section 5.2 headline" | "section 5.2 text";
 }
 
 /** Skew intensity is a negative slope: "more intense skewing" means a MORE NEGATIVE intensity. */
 export const CLAIMS: readonly Claim[] = [
-  { finding: "skew intensity more negative with more flow-LT connectivity", attribute: "flowConnectivity", metric: "skewIntensity", claimedSign: -1, source: "SPEC 5" },
-  { finding: "skew intensity more negative with more risk aversion", attribute: "riskAversion", metric: "skewIntensity", claimedSign: -1, source: "SPEC 5" },
-  { finding: "mean |inventory| decreasing in risk aversion", attribute: "riskAversion", metric: "meanAbsInventory", claimedSign: -1, source: "SPEC 5" },
-  { finding: "hedge fraction increasing in risk aversion", attribute: "riskAversion", metric: "hedgeFraction", claimedSign: 1, source: "SPEC 5" },
-  { finding: "PnL decreasing in risk aversion", attribute: "riskAversion", metric: "pnl", claimedSign: -1, source: "SPEC 5" },
-  { finding: "skewing less intense with more PnL weight", attribute: "pnlWeight", metric: "skewIntensity", claimedSign: 1, source: "paper 5.2" },
-  { finding: "skewing more intense with more PnL-LT connectivity", attribute: "pnlConnectivity", metric: "skewIntensity", claimedSign: -1, source: "paper 5.2" },
-  { finding: "hedging increasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "hedgeFraction", claimedSign: 1, source: "paper 5.2" },
-  { finding: "hedging decreasing in PnL weight", attribute: "pnlWeight", metric: "hedgeFraction", claimedSign: -1, source: "paper 5.2" },
-  { finding: "hedging decreasing in flow-LT connectivity", attribute: "flowConnectivity", metric: "hedgeFraction", claimedSign: -1, source: "paper 5.2" },
-  { finding: "pricing less competitive (higher eps_alpha) with more PnL weight", attribute: "pnlWeight", metric: "averagePrice", claimedSign: 1, source: "paper 5.2" },
-  { finding: "pricing less competitive with more PnL-LT connectivity", attribute: "pnlConnectivity", metric: "averagePrice", claimedSign: 1, source: "paper 5.2" },
-  { finding: "pricing more competitive with more flow-LT connectivity", attribute: "flowConnectivity", metric: "averagePrice", claimedSign: -1, source: "paper 5.2" },
-  { finding: "holding time increasing in PnL weight", attribute: "pnlWeight", metric: "meanHoldingTime", claimedSign: 1, source: "paper 5.2" },
-  { finding: "holding time decreasing in risk aversion", attribute: "riskAversion", metric: "meanHoldingTime", claimedSign: -1, source: "paper 5.2" },
-  { finding: "holding time decreasing in flow-LT connectivity", attribute: "flowConnectivity", metric: "meanHoldingTime", claimedSign: -1, source: "paper 5.2" },
-  { finding: "holding time increasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "meanHoldingTime", claimedSign: 1, source: "paper 5.2" },
-  { finding: "market share decreasing in PnL weight", attribute: "pnlWeight", metric: "marketShare", claimedSign: -1, source: "paper 5.2" },
-  { finding: "PnL increasing in PnL weight", attribute: "pnlWeight", metric: "pnl", claimedSign: 1, source: "paper 5.2" },
-  { finding: "PnL decreasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "pnl", claimedSign: -1, source: "paper 5.2" },
-  { finding: "market share decreasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "marketShare", claimedSign: -1, source: "paper 5.2" }
+  { finding: "skew intensity more negative with more flow-LT connectivity", attribute: "flowConnectivity", metric: "skewIntensity", claimedSign: -1, source: "section 5.2 headline" },
+  { finding: "skew intensity more negative with more risk aversion", attribute: "riskAversion", metric: "skewIntensity", claimedSign: -1, source: "section 5.2 headline" },
+  { finding: "mean |inventory| decreasing in risk aversion", attribute: "riskAversion", metric: "meanAbsInventory", claimedSign: -1, source: "section 5.2 headline" },
+  { finding: "hedge fraction increasing in risk aversion", attribute: "riskAversion", metric: "hedgeFraction", claimedSign: 1, source: "section 5.2 headline" },
+  { finding: "PnL decreasing in risk aversion", attribute: "riskAversion", metric: "pnl", claimedSign: -1, source: "section 5.2 headline" },
+  { finding: "skewing less intense with more PnL weight", attribute: "pnlWeight", metric: "skewIntensity", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "skewing more intense with more PnL-LT connectivity", attribute: "pnlConnectivity", metric: "skewIntensity", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "hedging increasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "hedgeFraction", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "hedging decreasing in PnL weight", attribute: "pnlWeight", metric: "hedgeFraction", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "hedging decreasing in flow-LT connectivity", attribute: "flowConnectivity", metric: "hedgeFraction", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "pricing less competitive (higher eps_alpha) with more PnL weight", attribute: "pnlWeight", metric: "averagePrice", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "pricing less competitive with more PnL-LT connectivity", attribute: "pnlConnectivity", metric: "averagePrice", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "pricing more competitive with more flow-LT connectivity", attribute: "flowConnectivity", metric: "averagePrice", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "holding time increasing in PnL weight", attribute: "pnlWeight", metric: "meanHoldingTime", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "holding time decreasing in risk aversion", attribute: "riskAversion", metric: "meanHoldingTime", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "holding time decreasing in flow-LT connectivity", attribute: "flowConnectivity", metric: "meanHoldingTime", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "holding time increasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "meanHoldingTime", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "market share decreasing in PnL weight", attribute: "pnlWeight", metric: "marketShare", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "PnL increasing in PnL weight", attribute: "pnlWeight", metric: "pnl", claimedSign: 1, source: "section 5.2 text" },
+  { finding: "PnL decreasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "pnl", claimedSign: -1, source: "section 5.2 text" },
+  { finding: "market share decreasing in PnL-LT connectivity", attribute: "pnlConnectivity", metric: "marketShare", claimedSign: -1, source: "section 5.2 text" }
 ];
 
 export interface FindingResult extends Claim {

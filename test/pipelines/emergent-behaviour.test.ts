@@ -96,7 +96,7 @@ describe("emergent-behaviour pipeline", { timeout: 240_000 }, () => {
     const report = nodes.find((n) => n.node === "emergent-report")!;
     const summary = report.summary as { findings: Array<{ verdict: string; source: string }>; plots: number; evaluationEpisodes: number; lastOmegaA: Record<string, number | null> };
     // 5 headline findings of section 5.2 plus the other claims of the paper's text, each with a verdict.
-    expect(summary.findings.filter((f) => f.source === "SPEC 5")).toHaveLength(5);
+    expect(summary.findings.filter((f) => f.source === "section 5.2 headline")).toHaveLength(5);
     for (const f of summary.findings) expect(["reproduced", "opposite", "inconclusive"]).toContain(f.verdict);
     // 4 attributes x 5 values x 2 episodes.
     expect(summary.evaluationEpisodes).toBe(40);
