@@ -17,57 +17,38 @@ const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith
 
 
 export const CalibrationParams = Schema.Struct({
-  /** Experiment of paper section 5.1 (1-4). */
-  experiment: opt(Schema.Literal(1, 2, 3, 4), 4),
-  /** Training iterations N (each: B episodes, one PPO update, one calibrator update). */
-  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 100),
-  /** Checkpoint every K iterations. */
-  checkpointEvery: opt(PositiveInt, 10),
-  /** B: episodes per iteration (= CALSHEQ particles: 60). */
-  episodes: opt(PositiveInt, 20),
-  /** T: steps per episode (paper: 100). */
-  horizon: opt(PositiveInt, 100),
-  /** Episodes per rollout shard (the unit of work of a worker thread). */
-  episodesPerShard: opt(EpisodesPerShard, 5),
-  /** Rollout execution (worker threads); never changes results, so not in the cache key. */
-  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
+  experiment: opt(Schema.Literal(1, 2, 3, 4), 4).annotations({ description: "Experiment of paper section 5.1 (1-4)." }),
+  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 100).annotations({ description: "Training iterations N (each: B episodes, one PPO update, one calibrator update)." }),
+  checkpointEvery: opt(PositiveInt, 10).annotations({ description: "Checkpoint every K iterations." }),
+  episodes: opt(PositiveInt, 20).annotations({ description: "B: episodes per iteration (= CALSHEQ particles: 60)." }),
+  horizon: opt(PositiveInt, 100).annotations({ description: "T: steps per episode (paper: 100)." }),
+  episodesPerShard: opt(EpisodesPerShard, 5).annotations({ description: "Episodes per rollout shard (the unit of work of a worker thread)." }),
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()).annotations({ description: "Rollout execution (worker threads); never changes results, so not in the cache key." }),
   ppo: opt(PpoSettings, PpoSettings.make({})),
   calsheq: opt(
     Schema.Struct({
-      /** alpha_cal / alpha_shared (two-timescale, assumption 4.1). */
-      learningRateRatio: opt(Positive, 1),
-      /** Largest increment per iteration as a fraction of each range (table 3: 1). */
-      maxStepFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 1),
-      /** How a move leaving the state range comes back: clip or reflect. */
-      boundary: opt(Schema.Literal("clip", "reflect"), "clip"),
-      /** Policy form: "increment" is algorithm 1 (state Lambda, particles step from where they are); "distribution" is the paper's CALSHEQ_no_state ablation (particles drawn around Lambda_0, no state; core/calibration/calsheq.ts). */
-      form: opt(Schema.Literal("increment", "distribution"), "distribution"),
-      /** SGD passes of the calibrator's PPO per update. */
-      sgdPasses: opt(PositiveInt, 10),
-      /** Hidden widths of the calibrator's networks. */
-      hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [32, 32])
+      learningRateRatio: opt(Positive, 1).annotations({ description: "alpha_cal / alpha_shared (two-timescale, assumption 4.1)." }),
+      maxStepFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 1).annotations({ description: "Largest increment per iteration as a fraction of each range (table 3: 1)." }),
+      boundary: opt(Schema.Literal("clip", "reflect"), "clip").annotations({ description: "How a move leaving the state range comes back: clip or reflect." }),
+      form: opt(Schema.Literal("increment", "distribution"), "distribution").annotations({ description: "Policy form: \"increment\" is algorithm 1 (state Lambda, particles step from where they are); \"distribution\" is the paper's CALSHEQ_no_state ablation (particles drawn around Lambda_0, no state; core/calibration/calsheq.ts)." }),
+      sgdPasses: opt(PositiveInt, 10).annotations({ description: "SGD passes of the calibrator's PPO per update." }),
+      hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [32, 32]).annotations({ description: "Hidden widths of the calibrator's networks." })
     }),
     { learningRateRatio: 1, maxStepFraction: 1, boundary: "clip" as const, form: "distribution" as const, sgdPasses: 10, hidden: [32, 32] }
   ),
   bo: opt(
     Schema.Struct({
-      /** M: iterations between proposals (100). */
-      every: opt(PositiveInt, 10),
-      /** Acquisition: UCB (the paper's) or expected improvement. */
-      acquisition: opt(Schema.Literal("ucb", "ei"), "ucb"),
-      /** UCB exploration weight (0.5). */
-      kappa: opt(Schema.Number.pipe(Schema.nonNegative()), 0.5)
+      every: opt(PositiveInt, 10).annotations({ description: "M: iterations between proposals (100)." }),
+      acquisition: opt(Schema.Literal("ucb", "ei"), "ucb").annotations({ description: "Acquisition: UCB (the paper's) or expected improvement." }),
+      kappa: opt(Schema.Number.pipe(Schema.nonNegative()), 0.5).annotations({ description: "UCB exploration weight (0.5)." })
     }),
     { every: 10, acquisition: "ucb" as const, kappa: 0.5 }
   ),
   targets: opt(
     Schema.Struct({
-      /** Experiment 4: the market share of LP supertype 1 to reach (table 5: 0.25). */
-      m_super1: opt(Fraction, 0.25),
-      /** The market share all LPs should at least reach (table 5: 0.8). */
-      m_total: opt(Fraction, 0.8),
-      /** Experiments 1-3: the least market share of LP supertype 1 (table 5: 0.15). */
-      m_super1_min: opt(Fraction, 0.15)
+      m_super1: opt(Fraction, 0.25).annotations({ description: "Experiment 4: the market share of LP supertype 1 to reach (table 5: 0.25)." }),
+      m_total: opt(Fraction, 0.8).annotations({ description: "The market share all LPs should at least reach (table 5: 0.8)." }),
+      m_super1_min: opt(Fraction, 0.15).annotations({ description: "Experiments 1-3: the least market share of LP supertype 1 (table 5: 0.15)." })
     }),
     { m_super1: 0.25, m_total: 0.8, m_super1_min: 0.15 }
   )
@@ -75,9 +56,7 @@ export const CalibrationParams = Schema.Struct({
 export type CalibrationParams = typeof CalibrationParams.Type;
 
 export const ReportParams = Schema.Struct({
-  /** Fraction of the last iterations over which the summary figures are averaged. */
-  tailFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 0.1),
-  /** Points per curve in the plots (curves are averaged into this many buckets). */
-  plotPoints: opt(Schema.Int.pipe(Schema.between(10, 10_000)), 200)
+  tailFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 0.1).annotations({ description: "Fraction of the last iterations over which the summary figures are averaged." }),
+  plotPoints: opt(Schema.Int.pipe(Schema.between(10, 10_000)), 200).annotations({ description: "Points per curve in the plots (curves are averaged into this many buckets)." })
 });
 export type ReportParams = typeof ReportParams.Type;

@@ -9,22 +9,14 @@ import { Schema } from "effect";
 const PositiveNumber = Schema.Number.pipe(Schema.positive(), Schema.finite());
 
 export const EcnDataParams = Schema.Struct({
-  /** Where the level-2 data comes from: the embedded synthetic generator, a LOBSTER pair, or a snapshot CSV. */
-  source: Schema.optionalWith(Schema.Literal("synthetic", "lobster", "csv"), { default: () => "synthetic" as const }),
-  /** LOBSTER: a zip, or the message CSV (the orderbook CSV beside it); csv: the snapshot CSV. */
-  path: Schema.optionalWith(Schema.String, { default: () => "" }),
-  /** Session window start in seconds after midnight; null = two hours before the window end. */
-  windowStart: Schema.optionalWith(Schema.NullOr(Schema.Number.pipe(Schema.nonNegative())), { default: () => null }),
-  /** Session window end in seconds after midnight; null = the end of the data. */
-  windowEnd: Schema.optionalWith(Schema.NullOr(Schema.Number.pipe(Schema.nonNegative())), { default: () => null }),
-  /** Simulation step in seconds. */
-  dt: Schema.optionalWith(PositiveNumber, { default: () => 1 }),
-  /** Raw volume per lot (e.g. 100 shares). */
-  volumeUnit: Schema.optionalWith(PositiveNumber, { default: () => 1 }),
-  /** Price units per tick; null = inferred from the data (0.01 for the synthetic data). */
-  tick: Schema.optionalWith(Schema.NullOr(PositiveNumber), { default: () => null }),
-  /** Synthetic data only: number of snapshots at dt. */
-  rows: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 7200 })
+  source: Schema.optionalWith(Schema.Literal("synthetic", "lobster", "csv"), { default: () => "synthetic" as const }).annotations({ description: "Where the level-2 data comes from: the embedded synthetic generator, a LOBSTER pair, or a snapshot CSV." }),
+  path: Schema.optionalWith(Schema.String, { default: () => "" }).annotations({ description: "LOBSTER: a zip, or the message CSV (the orderbook CSV beside it); csv: the snapshot CSV." }),
+  windowStart: Schema.optionalWith(Schema.NullOr(Schema.Number.pipe(Schema.nonNegative())), { default: () => null }).annotations({ description: "Session window start in seconds after midnight; null = two hours before the window end." }),
+  windowEnd: Schema.optionalWith(Schema.NullOr(Schema.Number.pipe(Schema.nonNegative())), { default: () => null }).annotations({ description: "Session window end in seconds after midnight; null = the end of the data." }),
+  dt: Schema.optionalWith(PositiveNumber, { default: () => 1 }).annotations({ description: "Simulation step in seconds." }),
+  volumeUnit: Schema.optionalWith(PositiveNumber, { default: () => 1 }).annotations({ description: "Raw volume per lot (e.g. 100 shares)." }),
+  tick: Schema.optionalWith(Schema.NullOr(PositiveNumber), { default: () => null }).annotations({ description: "Price units per tick; null = inferred from the data (0.01 for the synthetic data)." }),
+  rows: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 7200 }).annotations({ description: "Synthetic data only: number of snapshots at dt." })
 }).pipe(
   // Checked with the params, before anything runs: an empty path would otherwise resolve to the
   // working directory and be reported as an unreadable file.
@@ -41,21 +33,12 @@ export const EcnDataParams = Schema.Struct({
 export type EcnDataParams = typeof EcnDataParams.Type;
 
 export const EcnGmmParams = Schema.Struct({
-  /** Mixture components of both mixtures. */
-  nComponents: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50)), { default: () => 5 }),
-  /** EM restarts from k-means++; the best lower bound wins. */
-  nInit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 5 }),
-  /** Added to covariance diagonals. */
-  regCovar: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1e-6 }),
-  /** Convergence threshold on the change of the mean log-likelihood. */
-  tol: Schema.optionalWith(PositiveNumber, { default: () => 1e-3 }),
-  /** Maximum EM iterations per restart. */
-  maxIter: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 100 }),
-  /**
-   * "long-run-mean": scale each level's volume increases so the model's long-run mean volume is
-   * the data's mean (docs/ecn-model.md); "none": keep the fitted mixture as it is.
-   */
-  depthCalibration: Schema.optionalWith(Schema.Literal("long-run-mean", "none"), { default: () => "long-run-mean" as const })
+  nComponents: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50)), { default: () => 5 }).annotations({ description: "Mixture components of both mixtures." }),
+  nInit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100)), { default: () => 5 }).annotations({ description: "EM restarts from k-means++; the best lower bound wins." }),
+  regCovar: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1e-6 }).annotations({ description: "Added to covariance diagonals." }),
+  tol: Schema.optionalWith(PositiveNumber, { default: () => 1e-3 }).annotations({ description: "Convergence threshold on the change of the mean log-likelihood." }),
+  maxIter: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 100_000)), { default: () => 100 }).annotations({ description: "Maximum EM iterations per restart." }),
+  depthCalibration: Schema.optionalWith(Schema.Literal("long-run-mean", "none"), { default: () => "long-run-mean" as const }).annotations({ description: "\"long-run-mean\": scale each level's volume increases so the model's long-run mean volume is the data's mean (docs/ecn-model.md); \"none\": keep the fitted mixture as it is." })
 });
 export type EcnGmmParams = typeof EcnGmmParams.Type;
 
@@ -102,7 +85,6 @@ export const EcnModel = Schema.Struct({
     mean: MeanMoments,
     covariance: Moments(List(List(Schema.Number)))
   }),
-  /** Which data the model was fitted on, as the run output reports it. */
-  data: Schema.String
+  data: Schema.propertySignature(Schema.String).annotations({ description: "Which data the model was fitted on, as the run output reports it." })
 });
 export type EcnModel = typeof EcnModel.Type;

@@ -26,9 +26,7 @@ export const AttributeValues = Schema.Struct({
 export type AttributeValues = typeof AttributeValues.Type;
 
 export const EvaluationParams = Schema.Struct({
-  /** Episodes per attribute value [100]. */
-  episodes: opt(PositiveInt, 16),
-  /** The values of each attribute of the first LP (the others stay at `base`). */
+  episodes: opt(PositiveInt, 16).annotations({ description: "Episodes per attribute value [100]." }),
   grid: opt(
     Schema.Struct({
       flowConnectivity: opt(Grid(Fraction), [0, 0.25, 0.5, 0.75, 1]),
@@ -42,18 +40,13 @@ export const EvaluationParams = Schema.Struct({
       pnlWeight: [0, 0.25, 0.5, 0.75, 1],
       riskAversion: [0, 0.5, 1, 1.5, 2]
     }
-  ),
-  /** Base values: the network is fully connected, omega and gamma those of LP supertype 2. */
-  base: opt(AttributeValues, { flowConnectivity: 1, pnlConnectivity: 1, pnlWeight: 0.5, riskAversion: 0.5 }),
-  /** Figure 3: numbers of PnL LTs in the market (the first LP at its base values). */
-  pnlLtCounts: opt(Schema.mutable(Schema.Array(NonNegativeInt)).pipe(Schema.minItems(1)), [0, 1, 3, 4]),
-  /** Width of the eps_alpha bins of the flow response curve F(eps) (eq. 27). */
-  epsBinWidth: opt(Positive, 0.1),
-  /** Width (lots) of the inventory buckets of the holding-time curve (figure 14). */
-  inventoryBucket: opt(Positive, 2),
-  /** Skew-vs-inventory points kept per attribute value for the scatter plots (a deterministic stride). */
-  scatterPoints: opt(PositiveInt, 400),
-  episodesPerShard: opt(EpisodesPerShard, 8)
+  ).annotations({ description: "The values of each attribute of the first LP (the others stay at `base`)." }),
+  base: opt(AttributeValues, { flowConnectivity: 1, pnlConnectivity: 1, pnlWeight: 0.5, riskAversion: 0.5 }).annotations({ description: "Base values: the network is fully connected, omega and gamma those of LP supertype 2." }),
+  pnlLtCounts: opt(Schema.mutable(Schema.Array(NonNegativeInt)).pipe(Schema.minItems(1)), [0, 1, 3, 4]).annotations({ description: "Figure 3: numbers of PnL LTs in the market (the first LP at its base values)." }),
+  epsBinWidth: opt(Positive, 0.1).annotations({ description: "Width of the eps_alpha bins of the flow response curve F(eps) (eq. 27)." }),
+  inventoryBucket: opt(Positive, 2).annotations({ description: "Width (lots) of the inventory buckets of the holding-time curve (figure 14)." }),
+  scatterPoints: opt(PositiveInt, 400).annotations({ description: "Skew-vs-inventory points kept per attribute value for the scatter plots (a deterministic stride)." }),
+  episodesPerShard: opt(EpisodesPerShard, 8).annotations({ description: "Episodes per rollout shard (the unit of work of a worker thread); never changes results." })
 });
 export type EvaluationParams = typeof EvaluationParams.Type;
 
@@ -62,36 +55,24 @@ export const GameChoice = Schema.Literal("pnl-1v1", "pnl-2v1", "flow-1v1");
 export type GameChoice = typeof GameChoice.Type;
 
 export const GameTrainingParams = Schema.Struct({
-  game: GameChoice,
-  iterations: opt(NonNegativeInt, 30),
-  checkpointEvery: opt(PositiveInt, 10),
-  /** B, episodes per training iteration. */
-  episodes: opt(PositiveInt, 8),
-  /** T. */
-  horizon: opt(PositiveInt, 100),
-  /** The weights are measured every this many iterations (and at iteration 1). */
-  analysisEvery: opt(PositiveInt, 5),
-  /** Episodes of the batch the game gradient and Jacobian products are estimated on. */
-  analysisEpisodes: opt(PositiveInt, 8),
-  /**
-   * LP risk aversion in these games (the paper states only omega = 1): 0.5, the base of section 5.2.
-   * At 0 the PnL games without ECN are exactly zero-sum (the LP's PnL is the LT's loss, same eta),
-   * so J_21 = -J_12^T, S = 0 and omega_A = 1 whatever the policies.
-   */
-  lpRiskAversion: opt(Schema.Number.pipe(Schema.between(0, 10)), 0.5),
-  episodesPerShard: opt(EpisodesPerShard, 4),
-  /** Worker threads of the training rollouts; never changes results. */
-  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
+  game: Schema.propertySignature(GameChoice).annotations({ description: "Which figure 6 game: the LP and LT populations that play it." }),
+  iterations: opt(NonNegativeInt, 30).annotations({ description: "Training iterations N of the game." }),
+  checkpointEvery: opt(PositiveInt, 10).annotations({ description: "Checkpoint every K iterations." }),
+  episodes: opt(PositiveInt, 8).annotations({ description: "B, episodes per training iteration." }),
+  horizon: opt(PositiveInt, 100).annotations({ description: "T." }),
+  analysisEvery: opt(PositiveInt, 5).annotations({ description: "The weights are measured every this many iterations (and at iteration 1)." }),
+  analysisEpisodes: opt(PositiveInt, 8).annotations({ description: "Episodes of the batch the game gradient and Jacobian products are estimated on." }),
+  lpRiskAversion: opt(Schema.Number.pipe(Schema.between(0, 10)), 0.5).annotations({ description: "LP risk aversion in these games (the paper states only omega = 1): 0.5, the base of section 5.2. At 0 the PnL games without ECN are exactly zero-sum (the LP's PnL is the LT's loss, same eta), so J_21 = -J_12^T, S = 0 and omega_A = 1 whatever the policies." }),
+  episodesPerShard: opt(EpisodesPerShard, 4).annotations({ description: "Episodes per rollout shard (the unit of work of a worker thread); never changes results." }),
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()).annotations({ description: "Worker threads of the training rollouts; never changes results." }),
   lp: opt(PpoSettings, PpoSettings.make({})),
   lt: opt(PpoSettings, PpoSettings.make({}))
 });
 export type GameTrainingParams = typeof GameTrainingParams.Type;
 
 export const ReportParams = Schema.Struct({
-  /** Confidence level of every interval in the findings table. */
-  level: opt(Schema.Number.pipe(Schema.between(0.5, 0.999)), 0.95),
-  /** Moving-average width of the training curves (figures 19-20). */
-  smoothing: opt(PositiveInt, 5)
+  level: opt(Schema.Number.pipe(Schema.between(0.5, 0.999)), 0.95).annotations({ description: "Confidence level of every interval in the findings table." }),
+  smoothing: opt(PositiveInt, 5).annotations({ description: "Moving-average width of the training curves (figures 19-20)." })
 });
 export type ReportParams = typeof ReportParams.Type;
 
@@ -103,8 +84,7 @@ export const Finding = Schema.Struct({
   attribute: Schema.String,
   metric: Schema.String,
   claimedSign: Schema.Literal(1, -1),
-  /** Where the claim is stated: "section 5.2 headline" (the five headline findings of section 5.2) or "section 5.2 text" (its text). */
-  source: Schema.String,
+  source: Schema.propertySignature(Schema.String).annotations({ description: "Where the claim is stated: \"section 5.2 headline\" (the five headline findings of section 5.2) or \"section 5.2 text\" (its text)." }),
   slope: MaybeNumber,
   ciLow: MaybeNumber,
   ciHigh: MaybeNumber,
@@ -117,9 +97,7 @@ export const EmergentSummary = Schema.Struct({
   trainingIterations: Schema.Number,
   evaluationEpisodes: Schema.Number,
   findings: Schema.mutable(Schema.Array(Finding)),
-  /** Per game and pair, the last logged omega_A. */
-  lastOmegaA: Schema.Record({ key: Schema.String, value: MaybeNumber }),
-  /** Plots in the HTML report. */
-  plots: Schema.Number
+  lastOmegaA: Schema.propertySignature(Schema.Record({ key: Schema.String, value: MaybeNumber })).annotations({ description: "Per game and pair, the last logged omega_A." }),
+  plots: Schema.propertySignature(Schema.Number).annotations({ description: "Plots in the HTML report." })
 });
 export type EmergentSummary = typeof EmergentSummary.Type;

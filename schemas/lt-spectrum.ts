@@ -12,20 +12,14 @@ const Fraction = Schema.Number.pipe(Schema.between(0, 1));
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
 export const LtSpectrumTrainingParams = Schema.Struct({
-  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 150),
-  checkpointEvery: opt(PositiveInt, 25),
-  /** B, episodes per iteration. */
-  episodes: opt(PositiveInt, 16),
-  /** T, steps per episode (the paper's 100). */
-  horizon: opt(PositiveInt, 100),
-  /** Learning LTs per episode (independent samples of the same game: the ECN ignores them). */
-  ltsPerEpisode: opt(PositiveInt, 8),
-  /** Target fraction of steps with a sell (q^a) and with a buy (q^b): figure 2's 25% / 75%. */
-  qA: opt(Fraction, 0.25),
-  qB: opt(Fraction, 0.75),
-  /** PnL normaliser eta: the best PnL on the default path (~1,200 ticks x lots) times eta is ~0.5, the scale of the target term. */
-  eta: opt(Schema.Number.pipe(Schema.positive()), 4e-4),
-  /** The fixed mid path: a sine (amplitude, cycles over the episode) or a seeded random walk. */
+  iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 150).annotations({ description: "Training iterations N of the LT shared policy." }),
+  checkpointEvery: opt(PositiveInt, 25).annotations({ description: "Checkpoint every K iterations." }),
+  episodes: opt(PositiveInt, 16).annotations({ description: "B, episodes per iteration." }),
+  horizon: opt(PositiveInt, 100).annotations({ description: "T, steps per episode (the paper's 100)." }),
+  ltsPerEpisode: opt(PositiveInt, 8).annotations({ description: "Learning LTs per episode (independent samples of the same game: the ECN ignores them)." }),
+  qA: opt(Fraction, 0.25).annotations({ description: "Target fraction of steps with a sell (q^a) and with a buy (q^b): figure 2's 25% / 75%." }),
+  qB: opt(Fraction, 0.75).annotations({ description: "Target fraction of steps with a buy (q^b)." }),
+  eta: opt(Schema.Number.pipe(Schema.positive()), 4e-4).annotations({ description: "PnL normaliser eta: the best PnL on the default path (~1,200 ticks x lots) times eta is ~0.5, the scale of the target term." }),
   path: opt(
     Schema.Struct({
       kind: opt(Schema.Literal("sine", "walk"), "sine"),
@@ -35,9 +29,8 @@ export const LtSpectrumTrainingParams = Schema.Struct({
       seed: opt(Schema.Int.pipe(Schema.nonNegative()), 7)
     }),
     { kind: "sine" as const, amplitudeTicks: 20, cycles: 2, stepTicks: 3, seed: 7 }
-  ),
-  /** ECN spread in ticks (the book is rebuilt around the path with this spread). */
-  spreadTicks: opt(PositiveInt, 1),
+  ).annotations({ description: "The fixed mid path: a sine (amplitude, cycles over the episode) or a seeded random walk." }),
+  spreadTicks: opt(PositiveInt, 1).annotations({ description: "ECN spread in ticks (the book is rebuilt around the path with this spread)." }),
   ppo: opt(PpoSettingsSchema, PpoSettingsSchema.make({ entropyCoeff: 0.01 }))
 });
 export type LtSpectrumTrainingParams = typeof LtSpectrumTrainingParams.Type;

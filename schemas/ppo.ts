@@ -11,35 +11,17 @@ const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
 export const PpoSettings = Schema.Struct({
-  /** Adam step size [1e-4]. */
-  learningRate: opt(Positive, 3e-4),
-  /** SGD passes per update [30]. */
-  sgdPasses: opt(PositiveInt, 4),
-  /** Samples per minibatch [128]. */
-  minibatchSize: opt(PositiveInt, 1024),
-  /** Hidden widths of the policy and value networks [[256, 256]]. */
-  hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [64, 64]),
-  /** Surrogate clip [0.3]. */
-  clip: opt(Positive, 0.3),
-  /** Target KL of the adaptive penalty [0.01]. */
-  klTarget: opt(Positive, 0.01),
-  /** Discount zeta [1]. */
-  discount: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
-  /** GAE lambda [1]. */
-  gaeLambda: opt(Schema.Number.pipe(Schema.between(0, 1)), 1),
-  /** Entropy bonus [0]. */
-  entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0),
-  /**
-   * Where the networks compute: "onnxruntime" (native, multi-threaded; the default), "tfjs" (the
-   * portable reference) or "auto" (onnxruntime when it loads, else tfjs; the run's provenance
-   * records which ran). Results differ across backends in float32 rounding, so it is in the key.
-   */
-  backend: opt(Schema.Literal("onnxruntime", "tfjs", "auto"), "onnxruntime"),
-  /**
-   * onnxruntime intra-op threads per network. In the key: different counts can differ in the last
-   * bits (repeated runs with one count are bit-identical).
-   */
-  threads: opt(Schema.Int.pipe(Schema.between(1, 64)), 1)
+  learningRate: opt(Positive, 3e-4).annotations({ description: "Adam step size [1e-4]." }),
+  sgdPasses: opt(PositiveInt, 4).annotations({ description: "SGD passes per update [30]." }),
+  minibatchSize: opt(PositiveInt, 1024).annotations({ description: "Samples per minibatch [128]." }),
+  hidden: opt(Schema.mutable(Schema.Array(PositiveInt)), [64, 64]).annotations({ description: "Hidden widths of the policy and value networks [[256, 256]]." }),
+  clip: opt(Positive, 0.3).annotations({ description: "Surrogate clip [0.3]." }),
+  klTarget: opt(Positive, 0.01).annotations({ description: "Target KL of the adaptive penalty [0.01]." }),
+  discount: opt(Schema.Number.pipe(Schema.between(0, 1)), 1).annotations({ description: "Discount zeta [1]." }),
+  gaeLambda: opt(Schema.Number.pipe(Schema.between(0, 1)), 1).annotations({ description: "GAE lambda [1]." }),
+  entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0).annotations({ description: "Entropy bonus [0]." }),
+  backend: opt(Schema.Literal("onnxruntime", "tfjs", "auto"), "onnxruntime").annotations({ description: "Where the networks compute: \"onnxruntime\" (native, multi-threaded; the default), \"tfjs\" (the portable reference) or \"auto\" (onnxruntime when it loads, else tfjs; the run's provenance records which ran). Results differ across backends in float32 rounding, so it is in the key." }),
+  threads: opt(Schema.Int.pipe(Schema.between(1, 64)), 1).annotations({ description: "onnxruntime intra-op threads per network. In the key: different counts can differ in the last bits (repeated runs with one count are bit-identical)." })
 });
 export type PpoSettings = typeof PpoSettings.Type;
 

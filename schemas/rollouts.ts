@@ -9,18 +9,13 @@ import { Schema } from "effect";
 import { autoWorkerCount } from "../core/rl/rollout-runner.ts";
 
 export const RolloutSettings = Schema.Struct({
-  /** Worker threads for the local executor: "auto" = one per core (at most one per shard); 0 = the main thread. */
-  workers: Schema.optionalWith(Schema.Union(Schema.Literal("auto"), Schema.Int.pipe(Schema.between(0, 256))), { default: () => "auto" as const }),
-  /** Where shards run: "local" (worker threads here) or "bullmq" (worker processes fed through Redis; needs `redis`). */
-  executor: Schema.optionalWith(Schema.Literal("local", "bullmq"), { default: () => "local" as const }),
-  /** Redis URL of the BullMQ executor, e.g. redis://10.0.0.5:6379; start workers with `pnpm rollout-worker --redis URL`. */
-  redis: Schema.optional(Schema.String.pipe(Schema.pattern(/^rediss?:\/\/\S+$/, { message: () => "a Redis URL like redis://host:6379" }))),
-  /** BullMQ queue name (workers take `--queue` with the same name). */
+  workers: Schema.optionalWith(Schema.Union(Schema.Literal("auto"), Schema.Int.pipe(Schema.between(0, 256))), { default: () => "auto" as const }).annotations({ description: "Worker threads for the local executor: \"auto\" = one per core (at most one per shard); 0 = the main thread." }),
+  executor: Schema.optionalWith(Schema.Literal("local", "bullmq"), { default: () => "local" as const }).annotations({ description: "Where shards run: \"local\" (worker threads here) or \"bullmq\" (worker processes fed through Redis; needs `redis`)." }),
+  redis: Schema.optional(Schema.String.pipe(Schema.pattern(/^rediss?:\/\/\S+$/, { message: () => "a Redis URL like redis://host:6379" }))).annotations({ description: "Redis URL of the BullMQ executor, e.g. redis://10.0.0.5:6379; start workers with `pnpm rollout-worker --redis URL`." }),
   queue: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "1-64 letters, digits, _ or -" })), {
     default: () => "otc-rollouts"
-  }),
-  /** BullMQ: a shard job not finished this many seconds after it was issued is issued again (the first result wins). */
-  jobTimeoutSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 600 })
+  }).annotations({ description: "BullMQ queue name (workers take `--queue` with the same name)." }),
+  jobTimeoutSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 600 }).annotations({ description: "BullMQ: a shard job not finished this many seconds after it was issued is issued again (the first result wins)." })
 }).pipe(
   Schema.filter((s) => s.executor !== "bullmq" || s.redis !== undefined || "executor bullmq needs rollouts.redis, the Redis URL your `pnpm rollout-worker` processes use (e.g. redis://host:6379)")
 );

@@ -44,20 +44,14 @@ export const sharedLoopStateCodec = {
 export const rowsOfShared = (state: SharedLoopState): readonly SharedIterationRow[] => state.trainer?.history ?? state.saved?.rows ?? [];
 
 export const SharedTrainingParams = Schema.Struct({
-  /** Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1). */
-  population: opt(Schema.Literal("emergent", "calibration-exp1", "calibration-exp2", "calibration-exp3", "calibration-exp4"), "emergent"),
-  iterations: opt(NonNegativeInt, 50),
-  checkpointEvery: opt(PositiveInt, 10),
-  /** B, episodes per iteration [60]. */
-  episodes: opt(PositiveInt, 8),
-  /** T, steps per episode [100]. */
-  horizon: opt(PositiveInt, 100),
-  /** Episodes per rollout shard (the unit of work of a worker thread). */
-  episodesPerShard: opt(EpisodesPerShard, 4),
-  /** Rollout execution (worker threads); never changes results, so not in the cache key. */
-  rollouts: opt(RolloutSettings, defaultRolloutSettings()),
-  /** Classes whose policy is trained. */
-  learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">),
+  population: opt(Schema.Literal("emergent", "calibration-exp1", "calibration-exp2", "calibration-exp3", "calibration-exp4"), "emergent").annotations({ description: "Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1)." }),
+  iterations: opt(NonNegativeInt, 50).annotations({ description: "Training iterations N of the shared LP and LT policies." }),
+  checkpointEvery: opt(PositiveInt, 10).annotations({ description: "Checkpoint every K iterations." }),
+  episodes: opt(PositiveInt, 8).annotations({ description: "B, episodes per iteration [60]." }),
+  horizon: opt(PositiveInt, 100).annotations({ description: "T, steps per episode [100]." }),
+  episodesPerShard: opt(EpisodesPerShard, 4).annotations({ description: "Episodes per rollout shard (the unit of work of a worker thread)." }),
+  rollouts: opt(RolloutSettings, defaultRolloutSettings()).annotations({ description: "Rollout execution (worker threads); never changes results, so not in the cache key." }),
+  learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">).annotations({ description: "Classes whose policy is trained." }),
   lp: opt(PpoSettingsSchema, defaultSettings()),
   lt: opt(PpoSettingsSchema, defaultSettings())
 });

@@ -23,15 +23,12 @@ import { rowsOf, setupOf, trainingStateCodec } from "../schemas/calibration-arti
 const MethodSummary = Schema.Struct({
   iterations: Schema.Number,
   envSteps: Schema.Number,
-  /** Means over the last `tailFraction` of iterations, under the paper's names. */
-  tail: Schema.Record({ key: Schema.String, value: Schema.Number }),
-  /** Largest per-iteration change of any calibrated parameter's particle mean, in units of its range. */
-  maxParamMeanStep: Schema.Number
+  tail: Schema.propertySignature(Schema.Record({ key: Schema.String, value: Schema.Number })).annotations({ description: "Means over the last `tailFraction` of iterations, under the paper's names." }),
+  maxParamMeanStep: Schema.propertySignature(Schema.Number).annotations({ description: "Largest per-iteration change of any calibrated parameter's particle mean, in units of its range." })
 });
 export const CalibrationSummary = Schema.Struct({
   experiment: Schema.Number,
-  /** The calibrators as actually run (form, timescale ratio, BO proposal interval). */
-  methods: Schema.Struct({ calsheq: Schema.String, bo: Schema.String }),
+  methods: Schema.propertySignature(Schema.Struct({ calsheq: Schema.String, bo: Schema.String })).annotations({ description: "The calibrators as actually run (form, timescale ratio, BO proposal interval)." }),
   tailFraction: Schema.Number,
   targets: Schema.Record({ key: Schema.String, value: Schema.Number }),
   calsheq: MethodSummary,

@@ -37,29 +37,21 @@ const PositiveInt = Schema.Int.pipe(Schema.positive());
 
 /** Params `ecn.neural.train.*`, shared by both variants. */
 export const EcnNeuralTrainParams = Schema.Struct({
-  /** Epochs N (the loop's iteration count; raising it resumes from the last checkpoint). */
-  maxEpochs: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1_000_000)), { default: () => 500 }),
-  /** Checkpoint every K epochs. */
-  checkpointEvery: Schema.optionalWith(PositiveInt, { default: () => 10 }),
-  /** Early stopping: epochs without a better validation loss before training stops. */
-  patience: Schema.optionalWith(PositiveInt, { default: () => 30 }),
-  batchSize: Schema.optionalWith(PositiveInt, { default: () => 100 }),
-  learningRate: Schema.optionalWith(PositiveNumber, { default: () => 1e-3 }),
-  learningRateAfter: Schema.optionalWith(PositiveNumber, { default: () => 1e-4 }),
-  /** Last epoch at `learningRate`; later epochs use `learningRateAfter`. */
-  decayEpoch: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 110 }),
-  /** History window k. */
-  window: Schema.optionalWith(PositiveInt, { default: () => 20 }),
-  lstmUnits: Schema.optionalWith(PositiveInt, { default: () => 32 }),
-  inputWidth: Schema.optionalWith(PositiveInt, { default: () => 32 }),
-  hiddenWidths: Schema.optionalWith(Schema.Array(PositiveInt), { default: () => [64, 64] }),
-  /** Mixture components n_mix. */
-  components: Schema.optionalWith(PositiveInt, { default: () => 5 }),
-  activation: Schema.optionalWith(Schema.Literal("tanh", "relu"), { default: () => "tanh" as const }),
-  /** Start of the learnt shared correlation: the fixed (empirical) one, or the identity. */
-  sharedInit: Schema.optionalWith(Schema.Literal("empirical", "identity"), { default: () => "empirical" as const }),
-  /** Variance floor in raw units, as the vanilla mixture's regCovar. */
-  regCovar: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1e-6 })
+  maxEpochs: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 1_000_000)), { default: () => 500 }).annotations({ description: "Epochs N (the loop's iteration count; raising it resumes from the last checkpoint)." }),
+  checkpointEvery: Schema.optionalWith(PositiveInt, { default: () => 10 }).annotations({ description: "Checkpoint every K epochs." }),
+  patience: Schema.optionalWith(PositiveInt, { default: () => 30 }).annotations({ description: "Early stopping: epochs without a better validation loss before training stops." }),
+  batchSize: Schema.optionalWith(PositiveInt, { default: () => 100 }).annotations({ description: "Samples per minibatch of the LSTM's Adam steps (the paper's 100)." }),
+  learningRate: Schema.optionalWith(PositiveNumber, { default: () => 1e-3 }).annotations({ description: "Adam step size up to `decayEpoch` (the paper's 1e-3)." }),
+  learningRateAfter: Schema.optionalWith(PositiveNumber, { default: () => 1e-4 }).annotations({ description: "Adam step size after `decayEpoch` (the paper's 1e-4)." }),
+  decayEpoch: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 110 }).annotations({ description: "Last epoch at `learningRate`; later epochs use `learningRateAfter`." }),
+  window: Schema.optionalWith(PositiveInt, { default: () => 20 }).annotations({ description: "History window k." }),
+  lstmUnits: Schema.optionalWith(PositiveInt, { default: () => 32 }).annotations({ description: "Units of the LSTM layer." }),
+  inputWidth: Schema.optionalWith(PositiveInt, { default: () => 32 }).annotations({ description: "Width of the dense layer in front of the LSTM." }),
+  hiddenWidths: Schema.optionalWith(Schema.Array(PositiveInt), { default: () => [64, 64] }).annotations({ description: "Widths of the dense layers after the LSTM." }),
+  components: Schema.optionalWith(PositiveInt, { default: () => 5 }).annotations({ description: "Mixture components n_mix." }),
+  activation: Schema.optionalWith(Schema.Literal("tanh", "relu"), { default: () => "tanh" as const }).annotations({ description: "Activation of the dense layers." }),
+  sharedInit: Schema.optionalWith(Schema.Literal("empirical", "identity"), { default: () => "empirical" as const }).annotations({ description: "Start of the learnt shared correlation: the fixed (empirical) one, or the identity." }),
+  regCovar: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 1e-6 }).annotations({ description: "Variance floor in raw units, as the vanilla mixture's regCovar." })
 });
 export type EcnNeuralTrainParams = typeof EcnNeuralTrainParams.Type;
 
@@ -149,30 +141,24 @@ export const trainEcnNeuralShared = trainingStage("shared");
 const SplitScores = Schema.Struct({ train: Schema.Number, val: Schema.Number, test: Schema.Number });
 const ScoreRow = Schema.Struct({
   model: Schema.Literal("vanilla", "neural-fixed", "neural-shared"),
-  /** Mean log-likelihood per sample of the standardised S. */
-  standardised: SplitScores,
-  /** Mean log-likelihood per sample of S in raw units (lots, ticks) = standardised - sumLogStd. */
-  raw: SplitScores,
-  /** Neural only: epochs run, the epoch whose weights are scored, why training stopped. */
-  epochs: Schema.NullOr(Schema.Number),
+  standardised: Schema.propertySignature(SplitScores).annotations({ description: "Mean log-likelihood per sample of the standardised S." }),
+  raw: Schema.propertySignature(SplitScores).annotations({ description: "Mean log-likelihood per sample of S in raw units (lots, ticks) = standardised - sumLogStd." }),
+  epochs: Schema.propertySignature(Schema.NullOr(Schema.Number)).annotations({ description: "Neural only: epochs run, the epoch whose weights are scored, why training stopped." }),
   bestEpoch: Schema.NullOr(Schema.Number),
   stopped: Schema.NullOr(Schema.String)
 });
 export const EcnModelScores = Schema.Struct({
   data: Schema.String,
   sampleCounts: SplitScores,
-  /** sum_j log std_j of the training part: standardised score minus this is the raw score. */
-  sumLogStd: Schema.Number,
+  sumLogStd: Schema.propertySignature(Schema.Number).annotations({ description: "sum_j log std_j of the training part: standardised score minus this is the raw score." }),
   rows: Schema.Array(ScoreRow),
-  /** The paper's table 2 ordering on the test part: vanilla < neural fixed < neural shared. */
-  paperOrderingOnTest: Schema.Boolean
+  paperOrderingOnTest: Schema.propertySignature(Schema.Boolean).annotations({ description: "The paper's table 2 ordering on the test part: vanilla < neural fixed < neural shared." })
 });
 export type EcnModelScores = typeof EcnModelScores.Type;
 export const ecnModelScoresCodec = jsonCodec(EcnModelScores);
 
 const ScoreParams = Schema.Struct({
-  /** Samples per batch when scoring the networks (memory only). */
-  batchSize: Schema.optionalWith(PositiveInt, { default: () => 1000 })
+  batchSize: Schema.optionalWith(PositiveInt, { default: () => 1000 }).annotations({ description: "Samples per batch when scoring the networks (memory only)." })
 });
 
 export const scoreEcnModels = Stage.make({
@@ -293,8 +279,7 @@ export const ecnModelsReport = Stage.make({
  * `data` and `gmm` belong to the other ECN nodes of the group and are accepted as they are.
  */
 export const EcnSimModelParams = Schema.Struct({
-  /** The ECN model of the simulator: the vanilla mixture, or a neural model trained on the same data. */
-  model: Schema.optionalWith(Schema.Literal("gmm", "neural-fixed", "neural-shared"), { default: () => "gmm" as const }),
+  model: Schema.optionalWith(Schema.Literal("gmm", "neural-fixed", "neural-shared"), { default: () => "gmm" as const }).annotations({ description: "The ECN model of the simulator: the vanilla mixture, or a neural model trained on the same data." }),
   neural: Schema.optionalWith(
     Schema.Struct({
       train: Schema.optionalWith(EcnNeuralTrainParams, { default: () => EcnNeuralTrainParams.make({}) }),

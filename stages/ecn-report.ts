@@ -20,14 +20,10 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { ecnModelCodec, l2Codec, tableToSeries } from "../schemas/ecn-artifacts.ts";
 
 const ReportParams = Schema.Struct({
-  /** Model draws per plotted marginal. */
-  draws: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 1_000_000)), { default: () => 5000 }),
-  /** Histogram bins per marginal. */
-  bins: Schema.optionalWith(Schema.Int.pipe(Schema.between(5, 200)), { default: () => 40 }),
-  /** Steps of the simulated ECN book shown in the report (paper figure 4). */
-  bookSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(10, 100_000)), { default: () => 1000 }),
-  /** Steps (after 1000 of burn-in) of the ECN agent alone whose mean level volumes the report shows. */
-  depthSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 20_000 })
+  draws: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 1_000_000)), { default: () => 5000 }).annotations({ description: "Model draws per plotted marginal." }),
+  bins: Schema.optionalWith(Schema.Int.pipe(Schema.between(5, 200)), { default: () => 40 }).annotations({ description: "Histogram bins per marginal." }),
+  bookSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(10, 100_000)), { default: () => 1000 }).annotations({ description: "Steps of the simulated ECN book shown in the report (paper figure 4)." }),
+  depthSteps: Schema.optionalWith(Schema.Int.pipe(Schema.between(100, 10_000_000)), { default: () => 20_000 }).annotations({ description: "Steps (after 1000 of burn-in) of the ECN agent alone whose mean level volumes the report shows." })
 });
 
 /**

@@ -20,8 +20,7 @@ export const episodeRecords = Stage.make({
   description: "per-agent, per-step records of episodes played by the calibrated market",
   source: import.meta.url,
   params: Schema.Struct({
-    /** Episodes to play. */
-    episodes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 4 })
+    episodes: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 4 }).annotations({ description: "Episodes to play." })
   }),
   inputs: { model: ecnModelCodec, sim: ecnSimModelCodec, trained: trainingStateCodec },
   output: arrowTableCodec,

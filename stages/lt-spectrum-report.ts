@@ -24,14 +24,10 @@ const Fraction = Schema.Number.pipe(Schema.between(0, 1));
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
 export const LtSpectrumReportParams = Schema.Struct({
-  /** PnL weights at which the trained policy is evaluated (figure 2: 0, 0.25, 0.75, 1). */
-  omegas: opt(Schema.mutable(Schema.Array(Fraction)), [0, 0.25, 0.75, 1]),
-  /** Episodes per omega (each with `ltsPerEpisode` LTs). */
-  evaluationEpisodes: opt(PositiveInt, 32),
-  /** Act by the most likely action instead of sampling. */
-  greedy: opt(Schema.Boolean, false),
-  /** Check: at omega = 0 each realised fraction within this of its target (default 0.03). */
-  fractionTolerance: opt(Fraction, 0.03)
+  omegas: opt(Schema.mutable(Schema.Array(Fraction)), [0, 0.25, 0.75, 1]).annotations({ description: "PnL weights at which the trained policy is evaluated (figure 2: 0, 0.25, 0.75, 1)." }),
+  evaluationEpisodes: opt(PositiveInt, 32).annotations({ description: "Episodes per omega (each with `ltsPerEpisode` LTs)." }),
+  greedy: opt(Schema.Boolean, false).annotations({ description: "Act by the most likely action instead of sampling." }),
+  fractionTolerance: opt(Fraction, 0.03).annotations({ description: "Check: at omega = 0 each realised fraction within this of its target (default 0.03)." })
 });
 
 const OmegaRow = Schema.Struct({
@@ -50,8 +46,7 @@ export const LtSpectrumSummary = Schema.Struct({
   qB: Schema.Number,
   greedy: Schema.Boolean,
   omegas: Schema.mutable(Schema.Array(OmegaRow)),
-  /** The figure-2 check: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated). */
-  omega0OnTargets: Schema.NullOr(Schema.Boolean),
+  omega0OnTargets: Schema.propertySignature(Schema.NullOr(Schema.Boolean)).annotations({ description: "The figure-2 check: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated)." }),
   omega1PnlPositive: Schema.NullOr(Schema.Boolean)
 });
 export type LtSpectrumSummary = typeof LtSpectrumSummary.Type;

@@ -21,16 +21,13 @@ const PositiveInt = Schema.Int.pipe(Schema.positive());
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
 
 export const SharedReportParams = Schema.Struct({
-  /** Width (iterations) of the moving average the slope is taken on. */
-  smoothing: opt(PositiveInt, 10),
-  /** Slopes smaller than this fraction of the curve's range per iteration count as flat. */
-  flatTolerance: opt(Schema.Number.pipe(Schema.nonNegative()), 0.001)
+  smoothing: opt(PositiveInt, 10).annotations({ description: "Width (iterations) of the moving average the slope is taken on." }),
+  flatTolerance: opt(Schema.Number.pipe(Schema.nonNegative()), 0.001).annotations({ description: "Slopes smaller than this fraction of the curve's range per iteration count as flat." })
 });
 
 export const SharedReportSummary = Schema.Struct({
   iterations: Schema.Number,
-  /** Per reward series: last smoothed value and number of sign changes of the smoothed slope. */
-  series: Schema.Record({ key: Schema.String, value: Schema.Struct({ last: Schema.Number, signChanges: Schema.Number, monotone: Schema.Boolean }) })
+  series: Schema.propertySignature(Schema.Record({ key: Schema.String, value: Schema.Struct({ last: Schema.Number, signChanges: Schema.Number, monotone: Schema.Boolean }) })).annotations({ description: "Per reward series: last smoothed value and number of sign changes of the smoothed slope." })
 });
 export type SharedReportSummary = typeof SharedReportSummary.Type;
 

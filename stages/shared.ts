@@ -91,16 +91,11 @@ export const trainShared = Stage.loop({
 // ---------------------------------------------------------------------------------------------
 
 export const ExploitabilityParams = Schema.Struct({
-  /** Class of the deviating agent. */
-  agentClass: opt(Schema.Literal("lp", "lt"), "lp"),
-  /** Index of the deviating agent within its class in an episode. */
-  agent: opt(NonNegativeInt, 0),
-  /** F, fine-tuning iterations of the deviator. */
-  fineTuneIterations: opt(PositiveInt, 20),
-  /** Batches of B episodes on which deviator and baseline are compared (same seeds). */
-  evaluationBatches: opt(PositiveInt, 4),
-  /** The deviator's PPO (it starts from the shared weights with a fresh optimiser). */
-  ppo: opt(PpoSettingsSchema, defaultSettings())
+  agentClass: opt(Schema.Literal("lp", "lt"), "lp").annotations({ description: "Class of the deviating agent." }),
+  agent: opt(NonNegativeInt, 0).annotations({ description: "Index of the deviating agent within its class in an episode." }),
+  fineTuneIterations: opt(PositiveInt, 20).annotations({ description: "F, fine-tuning iterations of the deviator." }),
+  evaluationBatches: opt(PositiveInt, 4).annotations({ description: "Batches of B episodes on which deviator and baseline are compared (same seeds)." }),
+  ppo: opt(PpoSettingsSchema, defaultSettings()).annotations({ description: "The deviator's PPO (it starts from the shared weights with a fresh optimiser)." })
 });
 export type ExploitabilityParams = typeof ExploitabilityParams.Type;
 

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { Cause, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Schema } from "effect";
 import { cacheKey } from "./canonical.ts";
 import { DAG_FORMATS, renderDag, type DagFormat } from "./dag.ts";
+import { documentParams } from "./params-doc.ts";
 import { layerBackend } from "./backend.ts";
 import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
@@ -55,6 +56,8 @@ Commands:
   run <name> [options]          run a pipeline; prints hit or ran (and why) per stage
   explain <name> [options]      what would run and why, without running
   show <name> [node] [--json]   artifact files and lineage of the last run
+  params <name> [--preset P]    every param --set takes: path, type, default (and preset) value,
+                                meaning (--json: one object per param)
   dag <name> [--format F]       the pipeline's DAG as Mermaid (default) or Graphviz DOT (F = dot)
   runs [name] [--json]          the run log, newest first: params asked for, commit, outcome, time
   diff <run> <run> [--json]     two runs' differing params and summary figures side by side
@@ -263,6 +266,28 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
     case "list": {
       const width = Math.max(...registry.map((p) => p.name.length));
       for (const p of registry) out(args.json ? JSON.stringify({ name: p.name, description: p.description }) : `${pad(p.name, width + 2)}${p.description}`);
+      return 0;
+    }
+    case "params": {
+      const entry = findEntry(args.positional[0]);
+      if (typeof entry === "string") {
+        err(`error: ${entry}`);
+        return 2;
+      }
+      const documented = documentParams(await entry.load(), args.preset);
+      if (Either.isLeft(documented)) {
+        err(`error: ${documented.left.message}`);
+        return 2;
+      }
+      if (args.json) {
+        for (const d of documented.right) out(JSON.stringify(d));
+        return 0;
+      }
+      for (const d of documented.right) {
+        const values = `default ${JSON.stringify(d.value)}${args.preset !== undefined ? `, ${args.preset} ${JSON.stringify(d.presetValue)}` : ""}`;
+        out(`${d.path}  (${d.type}; ${values})`);
+        if (d.meaning !== null) out(`    ${d.meaning}`);
+      }
       return 0;
     }
     case "dag": {
