@@ -316,6 +316,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       if (!args.json) out(`${explainOnly ? "explain" : "run"} ${pipeline.name}${args.preset ? ` --preset ${args.preset}` : ""} (store ${args.store})`);
       const started = performance.now();
       const startedAt = new Date();
+      const runId = newRunId(startedAt);
+      const git = explainOnly ? { commit: null, dirty: null } : gitState(process.cwd());
       // What the run log records of each node (see runs.ts).
       const nodeEvents = new Map<string, StageEvent>();
       const nodeKeys = new Map<string, { loopKey: string | undefined; code: string }>();
@@ -326,6 +328,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         until: args.until,
         storeRoot,
         explainOnly,
+        run: { id: runId, ...git },
         onEvent: (event) => {
           nodeEvents.set(event.node, event);
           out(args.json ? JSON.stringify(event) : formatEvent(event));
@@ -351,7 +354,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       const exit = await Effect.runPromise(Fiber.await(fiber));
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
-      let runId: string | undefined;
+      let logged: string | undefined;
       const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none();
       const usageError = Option.isSome(failure) && (failure.value instanceof UsageError || (failure.value as { _tag?: string })._tag === "UsageError");
       // Every run past its params check is logged (a usage error writes nothing, the log included).
@@ -360,14 +363,14 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         const outcome = signalled !== undefined && Exit.isFailure(exit) ? "interrupted" : Exit.isSuccess(exit) ? "succeeded" : "failed";
         const record: RunRecord = {
           version: 1,
-          id: newRunId(startedAt),
+          id: runId,
           pipeline: pipeline.name,
           preset: args.preset ?? null,
           sets: args.sets.map(([k, v]) => [k, v] as const),
           until: args.until ?? null,
           params: (resolved?.tree ?? {}) as Record<string, unknown>,
           seed: resolved?.seed ?? 0,
-          ...gitState(process.cwd()),
+          ...git,
           startedAt: startedAt.toISOString(),
           endedAt: new Date().toISOString(),
           seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
@@ -389,7 +392,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         };
         // The log is a convenience: a store that cannot take it still ran (read-only stores serve hits).
         await writeRunRecord(storeRoot, record).catch(() => undefined);
-        runId = record.id;
+        logged = record.id;
       }
       // Stopped by the signal (or failing because of it, e.g. a worker torn down): 130 / 143 either way.
       if (signalled !== undefined && Exit.isFailure(exit)) {
@@ -402,7 +405,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         return signalled === "SIGINT" ? 130 : 143;
       }
       if (Exit.isSuccess(exit)) {
-        if (!args.json) out(`done in ${((performance.now() - started) / 1000).toFixed(2)}s${runId !== undefined ? ` (run ${runId})` : ""}`);
+        if (!args.json) out(`done in ${((performance.now() - started) / 1000).toFixed(2)}s${logged !== undefined ? ` (run ${logged})` : ""}`);
         return 0;
       }
       if (Option.isSome(failure)) {

@@ -3,7 +3,10 @@
  * the content-addressed store under `exports/<pipeline>/<node>/`, where other tools can open them.
  * `run` writes them when a node finishes, hit or ran, so `show` only reads. A small record written last beside the files names the cache key they were copied
  * from: `show` presents the files as current only when that key is the node's latest result, so
- * files left by an older run, or by an interrupted copy, are never passed off as current.
+ * files left by an older run, or by an interrupted copy, are never passed off as current. HTML
+ * pages get a provenance header of the run that wrote them (run id, preset, overrides, seed, data
+ * files, commit, time): it is in the exported copy only, so the stored result stays a pure function
+ * of its inputs.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,7 +17,9 @@ const RECORD = ".export.json";
 
 const ExportRecord = Schema.Struct({
   key: Schema.String,
-  files: Schema.Record({ key: Schema.String, value: Schema.String })
+  files: Schema.Record({ key: Schema.String, value: Schema.String }),
+  /** The run that wrote them (its provenance header is in the HTML files). */
+  run: Schema.optional(Schema.String)
 });
 type ExportRecord = typeof ExportRecord.Type;
 
@@ -54,18 +59,35 @@ const io = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) =>
  * key. Each file is written under a private name and renamed; the record goes last. Files of an
  * earlier result that this one does not export are removed.
  */
-export const writeExports = (storeRoot: string, pipeline: string, node: string, manifest: Manifest, valueExtension: string) =>
+/** A run's provenance for the HTML exports: a header inserted at the top of each page's body. */
+export interface ExportProvenance {
+  readonly run: string;
+  readonly html: string;
+}
+
+const withHeader = (bytes: Uint8Array, header: string): Uint8Array => {
+  const page = new TextDecoder().decode(bytes);
+  const body = /<body[^>]*>/i.exec(page);
+  const at = body === null ? 0 : body.index + body[0].length;
+  return new TextEncoder().encode(page.slice(0, at) + header + page.slice(at));
+};
+
+export const writeExports = (storeRoot: string, pipeline: string, node: string, manifest: Manifest, valueExtension: string, provenance?: ExportProvenance) =>
   Effect.gen(function* () {
     const store = yield* ArtifactStore;
     const dir = exportDir(storeRoot, pipeline, node);
     const wanted = exportNames(manifest, valueExtension);
     const files = Object.fromEntries(Object.entries(wanted).map(([name, { file }]) => [name, file]));
     const previous = yield* Effect.promise(() => readRecord(dir));
-    if (previous?.key === manifest.key && (yield* Effect.promise(() => allExist(dir, files)))) return;
+    const htmlFiles = Object.values(files).some((f) => f.endsWith(".html"));
+    // Pages carry the header of the run that wrote them, so a new run rewrites them even for a cached result.
+    const sameRun = provenance === undefined || !htmlFiles || previous?.run === provenance.run;
+    if (previous?.key === manifest.key && sameRun && (yield* Effect.promise(() => allExist(dir, files)))) return;
     yield* io(() => rm(join(dir, RECORD), { force: true }).then(() => mkdir(dir, { recursive: true })));
     const tag = `${process.pid}.${Math.random().toString(36).slice(2)}`;
     for (const { file, blob } of Object.values(wanted)) {
-      const bytes = yield* store.getBlob(blob);
+      const stored = yield* store.getBlob(blob);
+      const bytes = provenance !== undefined && file.endsWith(".html") ? withHeader(stored, provenance.html) : stored;
       const tmp = join(dir, `.${file}.${tag}.tmp`);
       yield* io(() => writeFile(tmp, bytes).then(() => rename(tmp, join(dir, file))));
     }
@@ -74,7 +96,7 @@ export const writeExports = (storeRoot: string, pipeline: string, node: string, 
     for (const name of present) {
       if (!keep.has(name) && name !== RECORD && !name.endsWith(".tmp")) yield* io(() => rm(join(dir, name), { force: true }));
     }
-    const record: ExportRecord = { key: manifest.key, files };
+    const record: ExportRecord = { key: manifest.key, files, ...(provenance !== undefined ? { run: provenance.run } : {}) };
     const tmp = join(dir, `${RECORD}.${tag}.tmp`);
     yield* io(() => writeFile(tmp, JSON.stringify(record)).then(() => rename(tmp, join(dir, RECORD))));
   });

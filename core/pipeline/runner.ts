@@ -77,6 +77,8 @@ export interface RunRequest {
   /** Plan only: report what would run and why, run nothing. */
   readonly explainOnly?: boolean;
   readonly onEvent?: (event: StageEvent) => void;
+  /** The run's identity for the provenance header of exported HTML pages (given by the CLI). */
+  readonly run?: { readonly id: string; readonly commit: string | null; readonly dirty: boolean | null };
   /** Called after each loop iteration with its figures (what `--json` prints as progress events). */
   readonly onIteration?: (event: IterationEvent) => void;
   /** Called with a loop node's latest persisted iteration (on resume and after each checkpoint). */
@@ -354,9 +356,35 @@ const runOnce = (request: RunRequest) =>
     // A node's files for other tools are written by the run, so `show` only reads. A failure to
     // copy them is a warning: the result itself is stored.
     const exportNode = (node: PipelineNode, manifest: Manifest) =>
-      writeExports(request.storeRoot, request.pipeline.name, node.id, manifest, (node.stage._kind === "loop" ? node.stage.state : node.stage.output).extension).pipe(
+      writeExports(
+        request.storeRoot,
+        request.pipeline.name,
+        node.id,
+        manifest,
+        (node.stage._kind === "loop" ? node.stage.state : node.stage.output).extension,
+        request.run === undefined ? undefined : { run: request.run.id, html: provenanceHeader(node, manifest) }
+      ).pipe(
         Effect.catchAll((e) => Effect.logWarning(`could not write the export files of node "${node.id}" (${"message" in e ? e.message : String(e)}); pipeline show will not list them`))
       );
+
+    const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    /** Where a page came from: the run, what was asked, the data files read, the code and the time. */
+    const provenanceHeader = (node: PipelineNode, manifest: Manifest): string => {
+      const run = request.run!;
+      const overrides = (request.sets ?? []).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+      const files = [...fileVersions.keys()];
+      const parts = [
+        `pipeline <b>${escapeHtml(request.pipeline.name)}</b>, node ${escapeHtml(node.id)}`,
+        `preset ${escapeHtml(request.preset ?? "(default)")}`,
+        `overrides ${escapeHtml(overrides || "none")}`,
+        `seed ${resolved.seed}`,
+        `data files ${escapeHtml(files.length > 0 ? files.join(", ") : "none (the pipeline's embedded data)")}`,
+        `commit ${escapeHtml(run.commit === null ? "unknown (not a git checkout)" : `${run.commit.slice(0, 12)}${run.dirty ? " with uncommitted changes" : ""}`)}`,
+        `result ${escapeHtml(manifest.key.slice(0, 12))} computed ${escapeHtml(String(manifest.provenance.endedAt ?? ""))}`,
+        `run ${escapeHtml(run.id)} (pipeline runs)`
+      ];
+      return `<div class="provenance" style="font:12px system-ui,sans-serif;color:#444;background:#f4f4f4;border:1px solid #ddd;padding:6px 10px;margin:0 0 12px">${parts.join(" &middot; ")}</div>`;
+    };
 
     const loadOutput = (nodeId: string) =>
       Effect.gen(function* () {

@@ -88,6 +88,12 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(methods.calsheq).toMatch(/^CALSHEQ_no_state .*alpha_cal \/ alpha_shared = 10\b/);
     expect(methods.bo).toMatch(/a proposal every 2 iterations/);
     expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "iterations.parquet", "summary.json"]));
+    // The exported page says where it came from: the run that wrote it, what was asked, the seed and data.
+    const newest = JSON.parse((await run(["runs", "calibrate-exp4", "--json"])).stdout.split("\n")[0]!) as { id: string };
+    const page = readFileSync(node.files["report.html"]!, "utf8");
+    expect(page).toContain(`run ${newest.id}`);
+    expect(page).toMatch(/overrides [^&]*report\.tailFraction=0\.5/);
+    expect(page).toMatch(/seed 1 &middot; data files none/);
 
     // Episode records: one row per agent (10 LPs + 500 LTs) per step of each recorded episode.
     const records = await run(["show", "calibrate-exp4", "episode-records", "--json"]);
