@@ -14,6 +14,7 @@ import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec } from "../schemas/ecn-neural-artifacts.ts";
 import { trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 import { buildTrainer } from "./support/calibration-trainer.ts";
+import { stepRecordTable } from "../schemas/step-record-table.ts";
 
 export const episodeRecords = Stage.make({
   name: "episode-records",
@@ -35,9 +36,9 @@ export const episodeRecords = Stage.make({
         trainer.setState(saved);
       }
       const live = trainer;
-      return yield* Stage.attempt("episode-records", () => {
-        const { rows: _rows, ...columns } = live.recordEpisodes(p.episodes, rng);
-        return arrow.tableFromArrays(columns as unknown as Record<string, Int32Array | Uint8Array | Float32Array | Float64Array>);
-      });
+      const seed = (yield* Rng).seed;
+      return yield* Stage.attempt("episode-records", () =>
+        stepRecordTable(live.recordEpisodes(p.episodes, rng), { "otc.params": JSON.stringify(p), "otc.seed": String(seed), "otc.stage": "episode-records" })
+      );
     })
 });

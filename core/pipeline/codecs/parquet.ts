@@ -19,12 +19,18 @@ const parquetWasm = (): typeof ParquetWasm => {
   return loaded;
 };
 
-/** Parquet bytes (zstd-compressed) of an Arrow table. */
+/**
+ * Parquet bytes (zstd-compressed) of an Arrow table. The table's schema metadata (e.g. column
+ * descriptions) also goes into the file's key-value metadata, where tools that do not decode the
+ * embedded Arrow schema (DuckDB's `parquet_kv_metadata`) find it.
+ */
 export const tableToParquet = (table: Table): Uint8Array => {
   const wasm = parquetWasm();
   // writeParquet consumes (frees) both the WebAssembly table and the properties.
   const wasmTable = wasm.Table.fromIPCStream(tableToIPC(table, "stream"));
-  const properties = new wasm.WriterPropertiesBuilder().setCompression(wasm.Compression.ZSTD).build();
+  let builder = new wasm.WriterPropertiesBuilder().setCompression(wasm.Compression.ZSTD);
+  if (table.schema.metadata.size > 0) builder = builder.setKeyValueMetadata(new Map(table.schema.metadata));
+  const properties = builder.build();
   return wasm.writeParquet(wasmTable, properties);
 };
 

@@ -1,0 +1,72 @@
+/**
+ * The step record as a self-describing table: DuckDB reads the Parquet export with labels for the
+ * coded columns (agentClass LP/LT, counterparty LP i/ECN/none, ltAction buy/sell/no trade), integer
+ * columns as integers, the LP actions under their names (null on LT rows), and the file's
+ * key-value metadata giving every column's unit and meaning; the labels agree with the codes.
+ */
+import { DuckDBInstance } from "@duckdb/node-api";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { tableToParquet } from "../../core/pipeline/codecs/parquet.ts";
+import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
+import { CLASS_LP, COUNTERPARTY_ECN, COUNTERPARTY_NONE, OtcEnv } from "../../core/otc/env.ts";
+import { Random } from "../../core/random/philox.ts";
+import { stepInStages } from "../../core/rl/vec-env.ts";
+import { stepRecordTable } from "../../schemas/step-record-table.ts";
+import { standInModel } from "./fixtures.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "otc-record-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("stepRecordTable", () => {
+  it("reads in DuckDB with labels, integer types and column descriptions", async () => {
+    const env = new OtcEnv({ config: { ...defaultGameConfig(emergentBehaviourPopulation()), horizon: 5 }, batchSize: 2, ecnModel: standInModel({ meanVolume: 8 }), record: true });
+    const rng = Random.fromSeed(4);
+    env.reset(rng.split("reset"));
+    const draws = rng.split("actions");
+    for (let t = 0; t < 5; t++) {
+      const actions = env.classes.map((c) => (c.action.kind === "discrete" ? Float32Array.from({ length: c.count }, () => draws.int(3)) : Float32Array.from({ length: c.count * 3 }, () => draws.uniformIn(0, 1))));
+      stepInStages(env, (ci) => actions[ci]!, rng);
+    }
+    const record = env.takeRecord();
+    const file = join(dir, "episodes.parquet");
+    writeFileSync(file, tableToParquet(stepRecordTable(record, { "otc.seed": "4" })));
+
+    const instance = await DuckDBInstance.create(":memory:");
+    const connection = await instance.connect();
+    try {
+      const q = async (sql: string) => (await connection.runAndReadAll(sql)).getRowsJS();
+      const from = `read_parquet('${file}')`;
+      const types = Object.fromEntries((await q(`select column_name, column_type from (describe select * from ${from})`)).map(([n, t]) => [n, t]));
+      expect(types).toMatchObject({ episode: "INTEGER", t: "INTEGER", agent: "INTEGER", agentClass: "VARCHAR", counterparty: "VARCHAR", ltAction: "VARCHAR", lpSpread: "FLOAT", inventory: "DOUBLE" });
+      expect(Object.keys(types)).not.toContain("action0");
+
+      const classes = Object.fromEntries((await q(`select agentClass, count(*) from ${from} group by 1`)).map(([k, n]) => [k, Number(n)]));
+      let lps = 0;
+      for (let r = 0; r < record.rows; r++) if (record.agentClass[r] === CLASS_LP) lps++;
+      expect(classes).toEqual({ LP: lps, LT: record.rows - lps });
+      expect(await q(`select count(*) from ${from} where agentClass = 'LT' and lpSpread is not null`)).toEqual([[0n]]);
+      expect(await q(`select count(*) from ${from} where agentClass = 'LP' and ltAction is not null`)).toEqual([[0n]]);
+      const actions = (await q(`select distinct ltAction from ${from} where agentClass = 'LT' order by 1`)).map(([a]) => a);
+      expect(actions.every((a) => ["buy", "sell", "no trade"].includes(String(a)))).toBe(true);
+
+      // Counterparty labels agree with the codes, row by row.
+      const labels = (await q(`select counterparty from ${from}`)).map(([c]) => c);
+      for (let r = 0; r < record.rows; r++) {
+        const code = record.counterparty[r]!;
+        const expected = record.agentClass[r] === CLASS_LP ? null : code === COUNTERPARTY_ECN ? "ECN" : code === COUNTERPARTY_NONE ? "none" : `LP ${code}`;
+        expect(labels[r]).toBe(expected);
+      }
+
+      const metadata = Object.fromEntries((await q(`select decode(key), decode(value) from parquet_kv_metadata('${file}')`)).map(([k, v]) => [k, v]));
+      const columns = JSON.parse(String(metadata["otc.columns"])) as Record<string, { unit: string; meaning: string }>;
+      expect(Object.keys(columns).sort()).toEqual(Object.keys(types).sort());
+      expect(columns["inventory"]).toEqual({ unit: "lots", meaning: "inventory after the step" });
+      expect(metadata["otc.seed"]).toBe("4");
+    } finally {
+      connection.closeSync();
+    }
+  });
+});
