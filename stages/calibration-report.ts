@@ -126,7 +126,25 @@ const lineChart = (
   } as VegaLiteSpec;
 };
 
-const toTable = (methods: Array<[string, readonly IterationRow[]]>): arrow.Table => {
+/** Counters published as integers (the rest of the figures are doubles). */
+const INTEGER_COLUMNS = new Set(["iteration", "env_steps"]);
+
+/** What each column family holds, for the table's metadata (the names follow CleanRL's namespaces). */
+const COLUMN_FAMILIES: ReadonlyArray<readonly [string, string]> = [
+  ["method", "calibrator: calsheq or bo"],
+  ["iteration", "training iteration, 1-based"],
+  ["env_steps", "environment steps so far (episodes x T per iteration)"],
+  ["agent_steps", "agent steps so far (env steps x learning agents)"],
+  ["calibration/", "the calibrator: reward r_cal (mean and stDev over the iteration's episodes), its policy loss and mean |step|"],
+  ["targets/", "the calibration targets' observed values this iteration (market shares, trade-size percentiles); the targets are in otc.targets"],
+  ["rewards/", "mean episode reward per LP supertype"],
+  ["market/", "where the LT flow went: ECN share, part absorbed by the resting book, flow no venue quoted"],
+  ["params/", "calibrated parameters: particle mean (and stDev as params_std/) of each Lambda entry"],
+  ["losses/", "the LP policy's PPO losses and KL"],
+  ["charts/", "the LP policy's mean episode reward and KL coefficient"]
+];
+
+const toTable = (methods: Array<[string, readonly IterationRow[]]>, targets: Readonly<Record<string, number>>): arrow.Table => {
   const keys = new Set<string>();
   for (const [, rows] of methods) for (const r of rows) for (const k of Object.keys(r)) keys.add(k);
   const total = methods.reduce((s, [, rows]) => s + rows.length, 0);
@@ -141,7 +159,15 @@ const toTable = (methods: Array<[string, readonly IterationRow[]]>): arrow.Table
       i++;
     }
   }
-  return arrow.tableFromArrays({ method, ...columns });
+  const vectors: Record<string, arrow.Vector> = { method: arrow.vectorFromArray(method, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32())) };
+  for (const [k, values] of Object.entries(columns)) vectors[k] = INTEGER_COLUMNS.has(k) ? arrow.makeVector(Int32Array.from(values)) : arrow.makeVector(values);
+  const table = new arrow.Table(vectors);
+  const families = Object.fromEntries(COLUMN_FAMILIES);
+  const metadata = new Map([
+    ["otc.columns", JSON.stringify(families)],
+    ["otc.targets", JSON.stringify(targets)]
+  ]);
+  return new arrow.Table(new arrow.Schema(table.schema.fields, metadata), table.batches);
 };
 
 export const calibrationReport = Stage.make({
@@ -239,6 +265,6 @@ export const calibrationReport = Stage.make({
           { heading: "Training curves (figures 7, 8, 25-32)", svgs }
         ]
       );
-      return { html, table: toTable([["calsheq", calsheqRows], ["bo", boRows]]), summary };
+      return { html, table: toTable([["calsheq", calsheqRows], ["bo", boRows]], targets), summary };
     })
 });

@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";
+import { parquetToTable } from "../../core/pipeline/codecs/parquet.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -88,6 +89,11 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(methods.calsheq).toMatch(/^CALSHEQ_no_state .*alpha_cal \/ alpha_shared = 10\b/);
     expect(methods.bo).toMatch(/a proposal every 2 iterations/);
     expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "iterations.parquet", "summary.json"]));
+    // The per-iteration table describes itself: integer counters, labelled methods, the targets beside the observed values.
+    const iterations = parquetToTable(readFileSync(node.files["iterations.parquet"]!));
+    expect(String(iterations.schema.fields.find((f) => f.name === "iteration")?.type)).toBe("Int32");
+    expect(String(iterations.schema.fields.find((f) => f.name === "method")?.type)).toMatch(/^Dictionary/);
+    expect(JSON.parse(iterations.schema.metadata.get("otc.targets")!)).toEqual({ m_super1: 0.25, m_total: 0.8 });
     // The exported page says where it came from: the run that wrote it, what was asked, the seed and data.
     const newest = JSON.parse((await run(["runs", "calibrate-exp4", "--json"])).stdout.split("\n")[0]!) as { id: string };
     const page = readFileSync(node.files["report.html"]!, "utf8");
