@@ -3,22 +3,11 @@
  * loops), and exactly one edge per wired input, from its producer to its consumer, in both
  * formats; an unknown format is bad usage (exit 2).
  */
-import { describe, expect, it, vi } from "vitest";
-import { main } from "../../core/pipeline/cli.ts";
+import { describe, expect, it } from "vitest";
 import { registry } from "../../pipelines/index.ts";
+import { inProcessCli } from "./in-process-cli.ts";
 
-const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(args, registry), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-};
+const cli = inProcessCli();
 
 describe("pipeline dag calibrate-exp4", () => {
   it("has every node once and one edge per wired input, in Mermaid and DOT", async () => {

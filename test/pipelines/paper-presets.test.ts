@@ -7,27 +7,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../core/pipeline/cli.ts";
+import { afterAll, describe, expect, it } from "vitest";
 import { registry } from "../../pipelines/index.ts";
+import { inProcessCli } from "./in-process-cli.ts";
 
 const store = mkdtempSync(join(tmpdir(), "paper-presets-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
-/** Runs the CLI in-process and captures what it writes. */
-const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main([...args, "--store", store], registry);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-};
+const cli = inProcessCli(store);
 
 describe("paper presets", { timeout: 120_000 }, () => {
   it("at least the calibration experiments define one", async () => {

@@ -9,27 +9,16 @@ import { Either } from "effect";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../core/pipeline/cli.ts";
+import { afterAll, describe, expect, it } from "vitest";
 import type { ParamDoc } from "../../core/pipeline/params-doc.ts";
 import { resolveParams } from "../../core/pipeline/runner.ts";
 import { registry } from "../../pipelines/index.ts";
+import { inProcessCli } from "./in-process-cli.ts";
 
 const store = mkdtempSync(join(tmpdir(), "otc-params-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
-const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main([...args, "--store", store], registry), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-};
+const cli = inProcessCli(store);
 
 const listed = async (name: string, preset?: string): Promise<ParamDoc[]> => {
   const result = await cli(["params", name, "--json", ...(preset ? ["--preset", preset] : [])]);
