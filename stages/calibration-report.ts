@@ -226,17 +226,22 @@ export const calibrationReport = Stage.make({
               ...(band && r[band] !== undefined ? { lo: r[field]! - r[band]!, hi: r[field]! + r[band]! } : {})
             }))
         );
+      // The paper's figure numbers: rewards are figure 7; target fits are figures 8, 26, 27, 28 and
+      // calibrated parameters figures 29-32 for experiments 1-4.
+      const targetFigure = [8, 26, 27, 28][experiment - 1];
+      const paramsFigure = [29, 30, 31, 32][experiment - 1];
+      const fig = (n: number | undefined, title: string) => (n === undefined ? title : `Figure ${n}: ${title}`);
       const specs: VegaLiteSpec[] = [
-        lineChart("Calibrator reward r_cal (mean +-1 stDev across episodes)", "r_cal", series("calibration/reward", "calibration/reward_std")),
-        lineChart("Market share of LP supertype 1", "m_super1", series("targets/m_super1"), experiment === 4 ? targets["m_super1"] : targets["m_super1_min"]),
-        lineChart("Market share of all LPs", "m_total", series("targets/m_total"), targets["m_total"]),
+        lineChart(fig(7, "calibrator reward r_cal (mean +-1 stDev across episodes)"), "r_cal", series("calibration/reward", "calibration/reward_std")),
+        lineChart(fig(targetFigure, "market share of LP supertype 1 (dashed: target)"), "m_super1", series("targets/m_super1"), experiment === 4 ? targets["m_super1"] : targets["m_super1_min"]),
+        lineChart(fig(targetFigure, "market share of all LPs (dashed: target, a lower bound)"), "m_total", series("targets/m_total"), targets["m_total"]),
         lineChart("ECN share of all LT quantity decided (1 - m_total); every ECN order fills", "ECN share", series("market/ecn_share")),
         lineChart("Part of the ECN's LT fills the resting book absorbed (the rest: extrapolated depth)", "fraction", series("market/ecn_from_resting_book")),
-        lineChart("LP supertype 1 episode reward", "reward", series("rewards/lp_super1")),
-        lineChart("LP supertype 2 episode reward", "reward", series("rewards/lp_super2"))
+        lineChart(fig(7, "LP supertype 1 episode reward (mean +-1 stDev across its LPs' episodes)"), "reward", series("rewards/lp_super1", "rewards/lp_super1_std")),
+        lineChart(fig(7, "LP supertype 2 episode reward (mean +-1 stDev across its LPs' episodes)"), "reward", series("rewards/lp_super2", "rewards/lp_super2_std"))
       ];
       for (const name of space.names) {
-        specs.push(lineChart(`Calibrated parameter ${name} (mean +-1 stDev across particles)`, name, series(`params/${name}/mean`, `params/${name}/std`)));
+        specs.push(lineChart(fig(paramsFigure, `calibrated parameter ${name} (mean +-1 stDev across particles)`), name, series(`params/${name}/mean`, `params/${name}/std`)));
       }
       const svgs: string[] = [];
       for (const spec of specs) svgs.push(yield* Effect.promise(() => renderSvg(spec)));

@@ -211,11 +211,13 @@ export class CalibrationTrainer {
       return sum / a.length;
     };
     const lpReward = new Float64Array(nSuper);
+    const lpRewardSquares = new Float64Array(nSuper);
     const lpCount = new Float64Array(nSuper);
     // lpSupertype lists one episode's LPs; every episode has the same LPs in the same order.
     for (let i = 0; i < outcomes.lpEpisodeReward.length; i++) {
       const s = outcomes.lpSupertype[i % outcomes.nLp]!;
       lpReward[s]! += outcomes.lpEpisodeReward[i]!;
+      lpRewardSquares[s]! += outcomes.lpEpisodeReward[i]! ** 2;
       lpCount[s]! += 1;
     }
 
@@ -267,7 +269,13 @@ export class CalibrationTrainer {
     const put = (k: string, v: number) => {
       if (Number.isFinite(v)) row[k] = v;
     };
-    for (let s = 0; s < nSuper; s++) put(`rewards/lp_super${s + 1}`, lpCount[s]! > 0 ? lpReward[s]! / lpCount[s]! : Number.NaN);
+    for (let s = 0; s < nSuper; s++) {
+      const n = lpCount[s]!;
+      const mean = n > 0 ? lpReward[s]! / n : Number.NaN;
+      put(`rewards/lp_super${s + 1}`, mean);
+      // The spread of the supertype's LPs' episode rewards: figure 7's +-1 stDev band.
+      put(`rewards/lp_super${s + 1}_std`, n > 0 ? Math.sqrt(Math.max(0, lpRewardSquares[s]! / n - mean * mean)) : Number.NaN);
+    }
     for (let p = 0; p < 9; p++) {
       put(`targets/vhat_super1_p${p + 1}`, vhat1[p]!);
       put(`targets/vhat_super2_p${p + 1}`, vhat2[p]!);

@@ -94,12 +94,18 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(String(iterations.schema.fields.find((f) => f.name === "iteration")?.type)).toBe("Int32");
     expect(String(iterations.schema.fields.find((f) => f.name === "method")?.type)).toMatch(/^Dictionary/);
     expect(JSON.parse(iterations.schema.metadata.get("otc.targets")!)).toEqual({ m_super1: 0.25, m_total: 0.8 });
+    // Figure 7's bands: the spread of each LP supertype's episode rewards, never negative.
+    const spread = iterations.getChild("rewards/lp_super2_std")!.toArray() as Float64Array;
+    expect(spread.length).toBe(10);
+    expect(Array.from(spread).every((x) => x >= 0)).toBe(true);
     // The exported page says where it came from: the run that wrote it, what was asked, the seed and data.
     const newest = JSON.parse((await run(["runs", "calibrate-exp4", "--json"])).stdout.split("\n")[0]!) as { id: string };
     const page = readFileSync(node.files["report.html"]!, "utf8");
     expect(page).toContain(`run ${newest.id}`);
     expect(page).toMatch(/overrides [^&]*report\.tailFraction=0\.5/);
     expect(page).toMatch(/seed 1 &middot; data files none/);
+    // Figures carry the paper's numbers: experiment 4's target fit is figure 28, its parameters figure 32.
+    for (const figure of ["Figure 7", "Figure 28", "Figure 32"]) expect(page).toContain(figure);
 
     // Episode records: one row per agent (10 LPs + 500 LTs) per step of each recorded episode.
     const records = await run(["show", "calibrate-exp4", "episode-records", "--json"]);
