@@ -615,6 +615,9 @@ const runOnce = (request: RunRequest) =>
                   const written = yield* persist(checkpointKey(iteration), state, loop.state, iteration === item.iterations ? loop.exports : undefined, { iteration });
                   known.add(iteration);
                   yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+                  // Committed once indexed: reported now, inside the region, so an interruption
+                  // arriving meanwhile cannot leave the report a checkpoint behind the store.
+                  request.onCheckpoint?.(node.id, iteration);
                   if (unsavedCurve.length > 0) {
                     const points = unsavedCurve;
                     unsavedCurve = [];
@@ -624,7 +627,6 @@ const runOnce = (request: RunRequest) =>
                   return written;
                 })
               );
-              request.onCheckpoint?.(node.id, k);
             }
           }
           task.done();
