@@ -17,11 +17,14 @@ const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith
 /** At least 5 values per attribute, so a slope and its interval are meaningful. */
 const Grid = <A, I>(value: Schema.Schema<A, I>) => Schema.mutable(Schema.Array(value)).pipe(Schema.minItems(5));
 
+const defaultBase = { flowConnectivity: 1, pnlConnectivity: 1, pnlWeight: 0.5, riskAversion: 0.5 };
+
+/** The first LP's attributes; each defaults to its base value, so `--set ...base.pnlWeight=0.2` alone is valid. */
 export const AttributeValues = Schema.Struct({
-  flowConnectivity: Fraction,
-  pnlConnectivity: Fraction,
-  pnlWeight: Fraction,
-  riskAversion: Schema.Number.pipe(Schema.between(0, 2))
+  flowConnectivity: opt(Fraction, defaultBase.flowConnectivity).annotations({ description: "Connectivity of the first LP to the flow LTs." }),
+  pnlConnectivity: opt(Fraction, defaultBase.pnlConnectivity).annotations({ description: "Connectivity of the first LP to the PnL LTs." }),
+  pnlWeight: opt(Fraction, defaultBase.pnlWeight).annotations({ description: "PnL weight omega of the first LP." }),
+  riskAversion: opt(Schema.Number.pipe(Schema.between(0, 2)), defaultBase.riskAversion).annotations({ description: "Risk aversion gamma of the first LP." })
 });
 export type AttributeValues = typeof AttributeValues.Type;
 
@@ -41,7 +44,7 @@ export const EvaluationParams = Schema.Struct({
       riskAversion: [0, 0.5, 1, 1.5, 2]
     }
   ).annotations({ description: "The values of each attribute of the first LP (the others stay at `base`)." }),
-  base: opt(AttributeValues, { flowConnectivity: 1, pnlConnectivity: 1, pnlWeight: 0.5, riskAversion: 0.5 }).annotations({ description: "Base values: the network is fully connected, omega and gamma those of LP supertype 2." }),
+  base: opt(AttributeValues, defaultBase).annotations({ description: "Base values: the network is fully connected, omega and gamma those of LP supertype 2." }),
   pnlLtCounts: opt(Schema.mutable(Schema.Array(NonNegativeInt)).pipe(Schema.minItems(1)), [0, 1, 3, 4]).annotations({ description: "Figure 3: numbers of PnL LTs in the market (the first LP at its base values)." }),
   epsBinWidth: opt(Positive, 0.1).annotations({ description: "Width of the eps_alpha bins of the flow response curve F(eps) (eq. 27)." }),
   inventoryBucket: opt(Positive, 2).annotations({ description: "Width (lots) of the inventory buckets of the holding-time curve (figure 14)." }),

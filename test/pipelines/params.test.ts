@@ -52,6 +52,20 @@ describe("pipeline params", { timeout: 300_000 }, () => {
     });
   }
 
+  it("every listed param of every pipeline can be set on its own to its listed value", async () => {
+    for (const entry of registry) {
+      const pipeline = await entry.load();
+      const docs = (await listed(entry.name)).filter((d) => d.value !== null);
+      const refused: string[] = [];
+      for (const d of docs) {
+        const pair = `${d.path}=${JSON.stringify(d.value)}`;
+        const resolved = resolveParams(pipeline, undefined, [[d.path, d.value!]]);
+        if (Either.isLeft(resolved)) refused.push(`${pair}: ${resolved.left.message}`);
+      }
+      expect(refused, entry.name).toEqual([]);
+    }
+  });
+
   it("calibrate-exp4: every listed default is accepted by --set and changes no key", async () => {
     const docs = await listed("calibrate-exp4", "paper");
     expect(docs.find((d) => d.path === "calibration.iterations")).toMatchObject({ value: 800, presetValue: 3334 });
