@@ -4,6 +4,7 @@
  * formats; an unknown format is bad usage (exit 2).
  */
 import { describe, expect, it } from "vitest";
+import { renderDag, type LoopBody } from "../../core/pipeline/dag.ts";
 import { registry } from "../../pipelines/index.ts";
 import { inProcessCli } from "./in-process-cli.ts";
 
@@ -31,6 +32,35 @@ describe("pipeline dag calibrate-exp4", () => {
     expect([...ids.values()].sort()).toEqual(pipeline.nodes.map((n) => n.id).sort());
     const mermaidEdges = [...mermaid.stdout.matchAll(/^ {2}(n\d+) -->\|([^|]+)\| (n\d+)$/gm)].map((m) => `${ids.get(m[1]!)}->${ids.get(m[3]!)}:${m[2]}`).sort();
     expect(mermaidEdges).toEqual(wired);
+  });
+
+  it("draws a loop's body inside a box beside the loop, in both formats, when one is given", async () => {
+    const pipeline = await registry.find((p) => p.name === "calibrate-exp4")!.load();
+    const body: LoopBody = {
+      steps: [{ id: "build-supertypes" }, { id: "rollouts" }, { id: "ppo-update" }, { id: "calibrator-update" }],
+      edges: [
+        { from: "build-supertypes", to: "rollouts", label: "populations" },
+        { from: "rollouts", to: "ppo-update", label: "batch" },
+        { from: "rollouts", to: "calibrator-update", label: "rewards" }
+      ]
+    };
+    const bodyOf = (node: { id: string }) => (node.id === "train-calsheq" ? body : undefined);
+    const plain = renderDag(pipeline, "dot");
+    const dot = renderDag(pipeline, "dot", bodyOf);
+    // The pipeline's own nodes and edges are unchanged; the body adds one cluster and its link.
+    const outer = (text: string) => text.split("\n").filter((l) => /^ {2}"/.test(l) && !l.includes('label="body"'));
+    expect(outer(dot)).toEqual(outer(plain));
+    const cluster = /subgraph "cluster_train-calsheq" \{\n([\s\S]*?)\n {2}\}/.exec(dot)?.[1] ?? "";
+    const bodyEdges = [...cluster.matchAll(/^ {4}"train-calsheq\/([^"]+)" -> "train-calsheq\/([^"]+)" \[label="([^"]+)"\];$/gm)].map((m) => `${m[1]}->${m[2]}:${m[3]}`);
+    expect(bodyEdges).toEqual(body.edges.map((e) => `${e.from}->${e.to}:${e.label}`));
+    expect(dot.match(/subgraph "cluster_/g)).toHaveLength(1);
+    expect(dot).toContain('  "train-calsheq" -> "train-calsheq/build-supertypes" [style=dotted, arrowhead=none, label="body"];');
+
+    const mermaid = renderDag(pipeline, "mermaid", bodyOf);
+    const loopIndex = pipeline.nodes.findIndex((n) => n.id === "train-calsheq");
+    expect(mermaid).toContain(`  subgraph n${loopIndex}_body ["train-calsheq: each iteration"]`);
+    expect(mermaid).toContain(`    n${loopIndex}_1 -->|batch| n${loopIndex}_2`);
+    expect(mermaid).toContain(`  n${loopIndex} -.-|body| n${loopIndex}_body`);
   });
 
   it("refuses an unknown format or pipeline with exit 2", async () => {
