@@ -136,7 +136,8 @@ const COLUMN_FAMILIES: ReadonlyArray<readonly [string, string]> = [
   ["env_steps", "environment steps so far (episodes x T per iteration)"],
   ["agent_steps", "agent steps so far (env steps x learning agents)"],
   ["calibration/", "the calibrator: reward r_cal (mean and stDev over the iteration's episodes), its policy loss and mean |step|"],
-  ["targets/", "the calibration targets' observed values this iteration (market shares, trade-size percentiles); the targets are in otc.targets"],
+  ["observed/", "the calibration targets' observed values this iteration (market shares, trade-size percentiles)"],
+  ["targets/", "the calibration targets (also in otc.targets); m_super1_min and m_total are lower bounds"],
   ["rewards/", "mean episode reward per LP supertype"],
   ["market/", "where the LT flow went: ECN share, part absorbed by the resting book, flow no venue quoted"],
   ["params/", "calibrated parameters: particle mean (and stDev as params_std/) of each Lambda entry"],
@@ -160,7 +161,12 @@ const toTable = (methods: Array<[string, readonly IterationRow[]]>, targets: Rea
     }
   }
   const vectors: Record<string, arrow.Vector> = { method: arrow.vectorFromArray(method, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32())) };
-  for (const [k, values] of Object.entries(columns)) vectors[k] = INTEGER_COLUMNS.has(k) ? arrow.makeVector(Int32Array.from(values)) : arrow.makeVector(values);
+  for (const [k, values] of Object.entries(columns)) {
+    // The training rows log what was measured under targets/*: published as observed/*, beside the targets themselves.
+    const name = k.startsWith("targets/") ? `observed/${k.slice("targets/".length)}` : k;
+    vectors[name] = INTEGER_COLUMNS.has(k) ? arrow.makeVector(Int32Array.from(values)) : arrow.makeVector(values);
+  }
+  for (const [name, target] of Object.entries(targets)) vectors[`targets/${name}`] = arrow.makeVector(new Float64Array(total).fill(target));
   const table = new arrow.Table(vectors);
   const families = Object.fromEntries(COLUMN_FAMILIES);
   const metadata = new Map([

@@ -94,6 +94,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(String(iterations.schema.fields.find((f) => f.name === "iteration")?.type)).toBe("Int32");
     expect(String(iterations.schema.fields.find((f) => f.name === "method")?.type)).toMatch(/^Dictionary/);
     expect(JSON.parse(iterations.schema.metadata.get("otc.targets")!)).toEqual({ m_super1: 0.25, m_total: 0.8 });
+    expect(Array.from(iterations.getChild("targets/m_super1")!.toArray() as Float64Array)).toEqual(Array(10).fill(0.25));
+    expect(Array.from(iterations.getChild("observed/m_super1")!.toArray() as Float64Array).every((x) => x >= 0 && x <= 1)).toBe(true);
     // Figure 7's bands: the spread of each LP supertype's episode rewards, never negative.
     const spread = iterations.getChild("rewards/lp_super2_std")!.toArray() as Float64Array;
     expect(spread.length).toBe(10);
