@@ -246,6 +246,23 @@ export const calibrationReport = Stage.make({
         lineChart(fig(7, "LP supertype 1 episode reward (mean +-1 stDev across its LPs' episodes)"), "reward", series("rewards/lp_super1", "rewards/lp_super1_std")),
         lineChart(fig(7, "LP supertype 2 episode reward (mean +-1 stDev across its LPs' episodes)"), "reward", series("rewards/lp_super2", "rewards/lp_super2_std"))
       ];
+      // Experiments 1-3 also target the trade-size percentiles (figures 8, 26, 27): one chart per
+      // percentile and targeted supertype, the target dashed.
+      if (t.kind === "shares-and-percentiles") {
+        const targeted: Array<[number, readonly number[]]> = [[1, t.percentilesSuper1], ...(t.percentilesSuper2 === null ? [] : [[2, t.percentilesSuper2] as [number, readonly number[]]])];
+        for (const [supertype, levels] of targeted) {
+          levels.forEach((target, k) =>
+            specs.push(
+              lineChart(
+                fig(targetFigure, `supertype ${supertype}: ${(k + 1) * 10}th percentile of received trade sizes (dashed: target)`),
+                "lots",
+                series(`targets/vhat_super${supertype}_p${k + 1}`),
+                target
+              )
+            )
+          );
+        }
+      }
       for (const name of space.names) {
         specs.push(lineChart(fig(paramsFigure, `calibrated parameter ${name} (mean +-1 stDev across particles)`), name, series(`params/${name}/mean`, `params/${name}/std`)));
       }

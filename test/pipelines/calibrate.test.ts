@@ -133,4 +133,15 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     const mid = table.getChild("midNext")!.toArray() as Float64Array;
     expect(mid.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
   });
+
+  it("reports experiment 1's trade-size percentile targets as the paper's figure 8", async () => {
+    const result = await run(["run", "calibrate-exp1", ...sets(), "--until", "calibration-report", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const shown = JSON.parse((await run(["show", "calibrate-exp1", "calibration-report", "--json"])).stdout) as { nodes: Array<{ files: Record<string, string> }> };
+    const page = readFileSync(shown.nodes[0]!.files["report.html"]!, "utf8");
+    // Experiment 1 targets supertype 1's nine percentiles only (table 5); its parameters are figure 29.
+    const charts = new Set(page.match(/Figure 8: supertype \d: \d+th percentile/g) ?? []);
+    expect([...charts].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => `Figure 8: supertype 1: ${k * 10}th percentile`).sort());
+    expect(page).toContain("Figure 29");
+  });
 });
