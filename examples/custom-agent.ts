@@ -7,10 +7,10 @@
  *
  *   pnpm example            (or: pnpm tsx examples/custom-agent.ts [episodes])
  */
-import { OtcParallelEnv, calibrationPopulation, defaultGameConfig, syntheticEcn, type AgentAction } from "otc-marl/env";
+import { OtcParallelEnv, experimentPopulation, defaultGameConfig, syntheticEcn, type AgentAction } from "otc-marl/env";
 
 const episodes = Number(process.argv[2] ?? 3);
-const env = new OtcParallelEnv({ config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 100 }, ecn: syntheticEcn() });
+const env = new OtcParallelEnv({ config: { ...defaultGameConfig(experimentPopulation(4)), horizon: 100 }, ecn: syntheticEcn() });
 const labels = env.observationSpace("lp_0").kind === "box" ? env.observationSpace("lp_0").labels : [];
 const inventoryAt = labels.indexOf("inventory");
 

@@ -35,6 +35,7 @@
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
+import { experimentDefinition, shareTargetsOf, type ExperimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
 import { trainBo, trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport } from "../stages/calibration-report.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
@@ -46,9 +47,9 @@ import { episodeRecords } from "../stages/episode-records.ts";
  * iterations of B = 60 episodes of T = 100 steps. RLlib stops at the first iteration whose
  * cumulative step count reaches the budget, so the count rounds up: 6,667 and 3,334 iterations.
  */
-const paperIterations = (experiment: 1 | 2 | 3 | 4) => Math.ceil((experiment <= 2 ? 40_000_000 : 20_000_000) / (60 * 100));
+const paperIterations = (experiment: ExperimentDefinition) => Math.ceil(experiment.budgetEnvSteps / (60 * 100));
 
-const paperPreset = (experiment: 1 | 2 | 3 | 4): ParamTree => ({
+const paperPreset = (experiment: ExperimentDefinition): ParamTree => ({
   ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } },
   calibration: {
     iterations: paperIterations(experiment),
@@ -60,21 +61,26 @@ const paperPreset = (experiment: 1 | 2 | 3 | 4): ParamTree => ({
   }
 });
 
-/** Experiment 4's quick settings (measured in docs/market-mechanics.md). */
-const quickExp4 = { iterations: 800, calsheq: { learningRateRatio: 10 }, bo: { every: 5 } };
+/** The experiment's quick schedule (its module's `quick`, measured there) as calibration params. */
+const quickSchedule = ({ quick }: ExperimentDefinition): ParamTree => ({
+  ...(quick.iterations !== undefined ? { iterations: quick.iterations } : {}),
+  calsheq: { learningRateRatio: quick.learningRateRatio },
+  ...(quick.boEvery !== undefined ? { bo: { every: quick.boEvery } } : {})
+});
 
-export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
-  Pipeline.make({
-    name: `calibrate-exp${experiment}`,
-    description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
+/** The pipeline `calibrate-exp<id>` of a registered experiment. */
+export const calibrationPipeline = (id: ExperimentId) => {
+  const experiment = experimentDefinition(id);
+  return Pipeline.make({
+    name: `calibrate-exp${id}`,
+    description: `calibration experiment ${id}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
     defaults: {
       seed: 1,
       // ecn.model picks the simulated books' model (gmm | neural-fixed | neural-shared); the neural
       // ones are trained in the run with ecn.neural.train (quick: a few epochs, as in ecn-models).
       ecn: { data: {}, gmm: { nInit: 1 }, model: "gmm", neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } },
-      // Quick scale (the module note says why): the policy's learning rate and the calibrator's
-      // ratio; for experiment 4 (the main job) also the budget and BO's proposal interval.
-      calibration: { experiment, ppo: { learningRate: 1e-4 }, ...(experiment === 4 ? quickExp4 : { calsheq: { learningRateRatio: 3 } }) },
+      // Quick scale (the module note says why): the policy's learning rate and the experiment's schedule.
+      calibration: { experiment: id, ppo: { learningRate: 1e-4 }, targets: shareTargetsOf(experiment.targets), ...quickSchedule(experiment) },
       report: {},
       records: {}
     },
@@ -89,3 +95,4 @@ export const calibrationPipeline = (experiment: 1 | 2 | 3 | 4) =>
       p.node("episode-records", episodeRecords, { model, sim, trained: calsheq }, "records");
     }
   });
+};

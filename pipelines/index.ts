@@ -3,11 +3,15 @@
  * `pipeline list` answers without loading any pipeline; each pipeline module is imported only
  * when it is run or shown.
  */
+import { experimentIds, type ExperimentId } from "../core/calibration/experiments.ts";
 import type { PipelineEntry } from "../core/pipeline/cli.ts";
 
-const calibration = (experiment: 1 | 2 | 3 | 4): PipelineEntry => ({
+/** The experiment of the main job (README), listed first. */
+const MAIN_EXPERIMENT: ExperimentId = 4;
+
+const calibration = (experiment: ExperimentId): PipelineEntry => ({
   name: `calibrate-exp${experiment}`,
-  description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (paper section 5.1)${experiment === 4 ? " - the main job" : ""}`,
+  description: `calibration experiment ${experiment}: CALSHEQ vs Bayesian optimisation (paper section 5.1)${experiment === MAIN_EXPERIMENT ? " - the main job" : ""}`,
   load: async () => (await import("./calibrate.ts")).calibrationPipeline(experiment),
   summarize: (node, value) => {
     if (node === "calibration-report") return (value as { summary: unknown }).summary;
@@ -22,10 +26,7 @@ const ecnSummary = (value: unknown) => {
 };
 
 export const registry: ReadonlyArray<PipelineEntry> = [
-  calibration(4),
-  calibration(1),
-  calibration(2),
-  calibration(3),
+  ...[MAIN_EXPERIMENT, ...experimentIds().filter((id) => id !== MAIN_EXPERIMENT)].map(calibration),
   {
     name: "ecn-models",
     description: "vanilla vs neural ECN models (LSTM mixture density, fixed/shared correlation): table 2",

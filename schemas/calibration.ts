@@ -1,12 +1,13 @@
 /**
  * Params of the calibration stages (paper tables 3-5): the training schedule, the LP
  * shared policy's PPO, the CALSHEQ calibrator, the BO baseline and the targets. Defaults are the
- * `quick` scale of experiments 1-3; the calibration pipelines set the policy's learning rate and
- * the calibrator's ratio, and for experiment 4 also 800 iterations, ratio 10 and a BO proposal
- * every 5 iterations (pipelines/calibrate.ts says what changes from the paper and why); the
- * `paper` preset restores the paper's values.
+ * `quick` scale; the calibration pipelines set the policy's learning rate and each experiment's
+ * quick schedule (its module's `quick`: for experiment 4, 800 iterations, ratio 10 and a BO
+ * proposal every 5 iterations; pipelines/calibrate.ts says what changes from the paper and why);
+ * the `paper` preset restores the paper's values.
  */
 import { Schema } from "effect";
+import { experimentIds, isExperiment } from "../core/calibration/experiments.ts";
 import { PpoSettings } from "./ppo.ts";
 import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
 
@@ -17,7 +18,10 @@ const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith
 
 
 export const CalibrationParams = Schema.Struct({
-  experiment: opt(Schema.Literal(1, 2, 3, 4), 4).annotations({ description: "Experiment of paper section 5.1 (1-4)." }),
+  experiment: opt(
+    Schema.Int.pipe(Schema.filter((id) => isExperiment(id) || `a registered experiment (${experimentIds().join(", ")})`)),
+    4
+  ).annotations({ description: "Calibration experiment: the paper's 1-4 (section 5.1) or another registered one (core/calibration/experiments.ts)." }),
   iterations: opt(Schema.Int.pipe(Schema.nonNegative()), 100).annotations({ description: "Training iterations N (each: B episodes, one PPO update, one calibrator update)." }),
   checkpointEvery: opt(PositiveInt, 10).annotations({ description: "Checkpoint every K iterations." }),
   episodes: opt(PositiveInt, 20).annotations({ description: "B: episodes per iteration (= CALSHEQ particles: 60)." }),

@@ -7,7 +7,8 @@
  * LT-spectrum loop.
  */
 import { Schema } from "effect";
-import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
+import { experimentIds, experimentPopulation } from "../core/calibration/experiments.ts";
+import { defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
 import type { Population } from "../core/otc/supertypes.ts";
 import type { SharedIterationRow, SharedTrainer, SharedTrainerState } from "../core/rl/shared-trainer.ts";
 import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
@@ -44,7 +45,7 @@ export const sharedLoopStateCodec = {
 export const rowsOfShared = (state: SharedLoopState): readonly SharedIterationRow[] => state.trainer?.history ?? state.saved?.rows ?? [];
 
 export const SharedTrainingParams = Schema.Struct({
-  population: opt(Schema.Literal("emergent", "calibration-exp1", "calibration-exp2", "calibration-exp3", "calibration-exp4"), "emergent").annotations({ description: "Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1)." }),
+  population: opt(Schema.String.pipe(Schema.filter((choice) => populationChoices().includes(choice) || `one of ${populationChoices().join(", ")}`)), "emergent").annotations({ description: "Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1)." }),
   iterations: opt(NonNegativeInt, 50).annotations({ description: "Training iterations N of the shared LP and LT policies." }),
   checkpointEvery: opt(PositiveInt, 10).annotations({ description: "Checkpoint every K iterations." }),
   episodes: opt(PositiveInt, 8).annotations({ description: "B, episodes per iteration [60]." }),
@@ -57,8 +58,16 @@ export const SharedTrainingParams = Schema.Struct({
 });
 export type SharedTrainingParams = typeof SharedTrainingParams.Type;
 
-export const sharedPopulation = (choice: SharedTrainingParams["population"]): Population =>
-  choice === "emergent" ? emergentBehaviourPopulation() : calibrationPopulation(Number(choice.slice(-1)) as 1 | 2 | 3 | 4);
+/** The populations a shared training can run on: "emergent" and "calibration-exp<id>" of every registered experiment. */
+const calibrationChoices = () => new Map<string, number>(experimentIds().map((id) => [`calibration-exp${id}`, id]));
+const populationChoices = () => ["emergent", ...calibrationChoices().keys()];
+
+export const sharedPopulation = (choice: SharedTrainingParams["population"]): Population => {
+  if (choice === "emergent") return emergentBehaviourPopulation();
+  const experiment = calibrationChoices().get(choice);
+  if (experiment === undefined) throw new Error(`Unknown population "${choice}"; use one of ${populationChoices().join(", ")}.`);
+  return experimentPopulation(experiment);
+};
 
 export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon });
 

@@ -193,7 +193,8 @@ export const calibrationReport = Stage.make({
       const p = params;
       const setup = setupOf(inputs.calsheq);
       const experiment: ExperimentId = setup.experiment;
-      const { space } = experimentDefinition(experiment);
+      const definition = experimentDefinition(experiment);
+      const { space } = definition;
       const ranges = Float64Array.from(space.upper, (u, i) => u - space.lower[i]!);
       const calsheqRows = rowsOf(inputs.calsheq);
       const boRows = rowsOf(inputs.bo);
@@ -232,14 +233,14 @@ export const calibrationReport = Stage.make({
               ...(band && r[band] !== undefined ? { lo: r[field]! - r[band]!, hi: r[field]! + r[band]! } : {})
             }))
         );
-      // The paper's figure numbers: rewards are figure 7; target fits are figures 8, 26, 27, 28 and
-      // calibrated parameters figures 29-32 for experiments 1-4.
-      const targetFigure = [8, 26, 27, 28][experiment - 1];
-      const paramsFigure = [29, 30, 31, 32][experiment - 1];
+      // The paper's figure numbers: rewards are figure 7; target fits and calibrated parameters are
+      // the experiment's own (figures 8, 26, 27, 28 and 29-32 for experiments 1-4).
+      const targetFigure = definition.figures?.targets;
+      const paramsFigure = definition.figures?.parameters;
       const fig = (n: number | undefined, title: string) => (n === undefined ? title : `Figure ${n}: ${title}`);
       const specs: VegaLiteSpec[] = [
         lineChart(fig(7, "calibrator reward r_cal (mean +-1 stDev across episodes)"), "r_cal", series("calibration/reward", "calibration/reward_std")),
-        lineChart(fig(targetFigure, "market share of LP supertype 1 (dashed: target)"), "m_super1", series("targets/m_super1"), experiment === 4 ? targets["m_super1"] : targets["m_super1_min"]),
+        lineChart(fig(targetFigure, "market share of LP supertype 1 (dashed: target)"), "m_super1", series("targets/m_super1"), targets["m_super1"] ?? targets["m_super1_min"]),
         lineChart(fig(targetFigure, "market share of all LPs (dashed: target, a lower bound)"), "m_total", series("targets/m_total"), targets["m_total"]),
         lineChart("ECN share of all LT quantity decided (1 - m_total); every ECN order fills", "ECN share", series("market/ecn_share")),
         lineChart("Part of the ECN's LT fills the resting book absorbed (the rest: extrapolated depth)", "fraction", series("market/ecn_from_resting_book")),

@@ -1,8 +1,8 @@
 /**
  * Configuration of the OTC game (paper sections 2.2.2 and 5): the population of
  * supertypes, the horizon, the LP price grid and action bounds, the ECN settings, and the scales
- * that normalise observations. Also the populations of the paper's experiments: the calibration
- * experiments 1-4 of section 5.1 and the emergent-behaviour setup of section 5.2.
+ * that normalise observations. Also the populations of the paper's experiments: the shape of the
+ * calibration experiments of section 5.1 and the emergent-behaviour setup of section 5.2.
  *
  * Decisions where the paper is silent (written down here so that configs can override them):
  * - LP risk aversion in experiments 1-3 is not calibrated and not stated; it is 0.5 (the base value
@@ -97,30 +97,38 @@ export const stationaryLtSupertypes = (agentsPerSupertype = 50, supertypes = 10)
 export interface CalibrationStart {
   /** Initial connectivity probability per LT supertype, per LP supertype ([2][10]); 0.5 by default. */
   readonly connectivity?: readonly (readonly number[])[];
-  /** Supertype-1 risk aversion (exp 4) or both supertypes' (exp 1-3). */
+  /** Supertype-1 risk aversion (and supertype 2's when it is shared). */
   readonly gamma1?: number;
-  /** Supertype-2 risk-aversion mean and stDev (exp 4). */
+  /** Supertype-2 risk-aversion mean and stDev (when it is a clipped normal). */
   readonly gamma2Mean?: number;
   readonly gamma2StDev?: number;
 }
 
+/** The shape of a calibration population: how many LPs, and how LP supertype 2's risk aversion is set. */
+export interface CalibrationPopulationShape {
+  /** n_LP: one LP of supertype 1 and n_LP - 1 of supertype 2 (table 4: 5 or 10). */
+  readonly nLp: number;
+  /** "shared": supertype 2 has supertype 1's constant gamma; "clipped-normal": its own N(mean, stDev) clipped to [0, 10]. */
+  readonly lp2RiskAversion: "shared" | "clipped-normal";
+}
+
 /**
- * The population of calibration experiment 1, 2, 3 or 4 (table 4): 500 stationary LTs
- * in 10 supertypes; LP supertype 1 with one agent and supertype 2 with n_LP - 1 (n_LP = 5 for
- * experiments 1-2, 10 for 3-4), omega = 1, m_target = 1. `start` sets the calibrated parameters.
+ * A population of the calibration experiments of section 5.1 (table 4): 500 stationary LTs
+ * in 10 supertypes; LP supertype 1 with one agent and supertype 2 with n_LP - 1, omega = 1,
+ * m_target = 1. `start` sets the calibrated parameters. Each experiment's module
+ * (core/calibration/experiments/) gives its shape.
  */
-export const calibrationPopulation = (experiment: 1 | 2 | 3 | 4, start: CalibrationStart = {}): Population => {
-  const nLp = experiment <= 2 ? 5 : 10;
+export const calibrationPopulation = (shape: CalibrationPopulationShape, start: CalibrationStart = {}): Population => {
   const lt = stationaryLtSupertypes();
   const connectivity = (s: number): ParamDist[] =>
     lt.map((_, j) => constant(start.connectivity?.[s]?.[j] ?? 0.5));
   const gamma1 = start.gamma1 ?? 0.5;
   const lpBase = { eta: constant(DEFAULT_ETA), omega: constant(1), mTarget: constant(1), ecnConnected: true };
   const gamma2: ParamDist =
-    experiment === 4 ? clippedNormal(start.gamma2Mean ?? 0.5, start.gamma2StDev ?? 0.5, 0, 10) : constant(gamma1);
+    shape.lp2RiskAversion === "clipped-normal" ? clippedNormal(start.gamma2Mean ?? 0.5, start.gamma2StDev ?? 0.5, 0, 10) : constant(gamma1);
   const lp: LpSupertype[] = [
     { name: "lp1", count: 1, gamma: constant(gamma1), connectivity: connectivity(0), ...lpBase },
-    { name: "lp2", count: nLp - 1, gamma: gamma2, connectivity: connectivity(1), ...lpBase }
+    { name: "lp2", count: shape.nLp - 1, gamma: gamma2, connectivity: connectivity(1), ...lpBase }
   ];
   return { lp, lt };
 };

@@ -7,3 +7,5 @@ export { OtcParallelEnv, ParallelEnvError, syntheticEcn, type AgentAction, type 
 export { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation, stationaryLtSupertypes, type OtcGameConfig } from "./config.ts";
 export { clippedNormal, constant, uniform, type LpSupertype, type LtSupertype, type ParamDist, type Population } from "./supertypes.ts";
 export type { OtcEcnSpec } from "./rollout-env.ts";
+/** The populations of the calibration experiments (section 5.1), e.g. `experimentPopulation(4)` at its starting profile. */
+export { experimentPopulation, experimentIds } from "../calibration/experiments.ts";

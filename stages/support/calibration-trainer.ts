@@ -8,7 +8,7 @@
 import { Effect } from "effect";
 import { defaultBayesOptParams } from "../../core/calibration/bayes-opt.ts";
 import { defaultCalsheqParams } from "../../core/calibration/calsheq.ts";
-import { experimentDefinition, type CalibrationTargets, type ExperimentId } from "../../core/calibration/experiments.ts";
+import { experimentDefinition, targetsWith } from "../../core/calibration/experiments.ts";
 import { CalibrationTrainer, type CalibrationMethod, type CalibrationTrainingParams } from "../../core/calibration/trainer.ts";
 import type { OtcEcnSpec } from "../../core/otc/rollout-env.ts";
 import { Backend } from "../../core/pipeline/backend.ts";
@@ -21,12 +21,8 @@ import { workerBackend } from "../../schemas/rollouts.ts";
 import { acquireRolloutExecutor } from "./rollout-executor.ts";
 
 export const trainingParams = (p: CalibrationParams, method: CalibrationMethod): CalibrationTrainingParams => {
-  const experiment = p.experiment as ExperimentId;
-  const base = experimentDefinition(experiment).targets;
-  const targets: CalibrationTargets =
-    base.kind === "shares"
-      ? { ...base, shareSuper1: p.targets.m_super1, minShareTotal: p.targets.m_total }
-      : { ...base, minShareSuper1: p.targets.m_super1_min, minShareTotal: p.targets.m_total };
+  const experiment = p.experiment;
+  const targets = targetsWith(experimentDefinition(experiment).targets, p.targets);
   const calibratorPpo = defaultCalsheqParams.ppo;
   return {
     experiment,

@@ -10,12 +10,13 @@
  * the same on calls of 40 one-step episodes in 40 jobs, where compute is negligible. On a 2-core
  * machine 4 worker processes oversubscribe the cores. Prints one JSON object.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { defaultGameConfig } from "../../core/otc/config.ts";
 import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
 import { FsArtifactStore } from "../../core/pipeline/store.ts";
 import { Random } from "../../core/random/philox.ts";
@@ -78,7 +79,7 @@ interface Measured {
 
 /** Runs `calls` iterations of B episodes on `executor` (undefined: the main thread). */
 const measure = async (executor: ShardExecutor | undefined, b = episodes, perShard = episodesPerShard, steps = horizon): Promise<Measured> => {
-  const args = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: steps }, ecn: { kind: "gmm" as const, data: standInGmmData() } };
+  const args = { config: { ...defaultGameConfig(experimentPopulation(4)), horizon: steps }, ecn: { kind: "gmm" as const, data: standInGmmData() } };
   const runner = new RolloutRunner({ factory: otcRolloutEnv, location: otcRolloutLocation, args, episodes: b, episodesPerShard: perShard, workers: 0, backend: "wasm", ...(executor ? { executor } : {}) });
   const agent = new PpoAgent(runner.classes[0]!.obsDim, runner.classes[0]!.action, ppo, Random.fromSeed(1));
   const started = performance.now();

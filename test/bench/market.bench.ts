@@ -9,10 +9,11 @@
  * them. A fitted model JSON (`pnpm pipeline show calibrate-exp4 fit-ecn-gmm` gives its path) may
  * be passed as first argument instead. Usage: `pnpm bench market [model.json]`.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { readFileSync } from "node:fs";
 import { fitEcnModel, gmmVariationModel, type EcnSamplerData } from "../../core/ecn/model.ts";
 import { generateSyntheticL2 } from "../../core/ecn/synthetic.ts";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { defaultGameConfig } from "../../core/otc/config.ts";
 import { OtcEnv } from "../../core/otc/env.ts";
 import { Random } from "../../core/random/philox.ts";
 
@@ -25,7 +26,7 @@ const samplerData = (): EcnSamplerData => {
 };
 
 const model = gmmVariationModel(samplerData());
-const population = calibrationPopulation(4);
+const population = experimentPopulation(4);
 const config = defaultGameConfig(population);
 const B = 2;
 

@@ -6,8 +6,9 @@
  * Rates are per CPU second of this process (the machine is shared), wall-clock rates beside them.
  * Goal: >= 20,000 episode-steps/s for experiment 4. Prints one JSON object.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { Random } from "../../core/random/philox.ts";
-import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
+import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
 import { OtcEnv } from "../../core/otc/env.ts";
 import { stepInStages } from "../../core/rl/vec-env.ts";
 import { OrderBook } from "../../core/book/order-book.ts";
@@ -85,7 +86,7 @@ const measureEcnAlone = (steps: number) => {
   return Math.round(steps / ((cpu.user + cpu.system) / 1e6));
 };
 
-const exp4 = calibrationPopulation(4);
+const exp4 = experimentPopulation(4);
 const result = {
   bench: "otc-env",
   batchSize: B,

@@ -25,9 +25,10 @@
  * paper iteration), RL_BENCH_ITERATION_PASSES (default 30).
  * Run: pnpm bench rl
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import * as tf from "@tensorflow/tfjs";
 import { cpus } from "node:os";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { defaultGameConfig } from "../../core/otc/config.ts";
 import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { initTfBackend } from "../../core/rl/backend.ts";
@@ -139,7 +140,7 @@ let flopsPerSamplePass = 0;
 const msPerStep: Record<string, number> = {};
 /** One paper-preset iteration of calibrate-exp4's LP training, rollouts then update. */
 const paperIteration = async (compute: NetworkComputeParams, updatePasses: number) => {
-  const args = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 100 }, ecn: { kind: "gmm" as const, data: standInGmmData() } };
+  const args = { config: { ...defaultGameConfig(experimentPopulation(4)), horizon: 100 }, ecn: { kind: "gmm" as const, data: standInGmmData() } };
   const params: PpoParams = { ...paramsFor(compute, 128, updatePasses), learningRate: 1e-4 };
   const runner = new RolloutRunner({ factory: otcRolloutEnv, location: otcRolloutLocation, args, episodes, episodesPerShard: 5, workers: 0, backend: "wasm" });
   const agent = new PpoAgent(runner.classes[0]!.obsDim, runner.classes[0]!.action, params, Random.fromSeed(1));

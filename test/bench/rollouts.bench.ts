@@ -8,8 +8,9 @@
  * spread evenly over the workers, per call and per job) and the process CPU seconds per env step. On a 2-core machine,
  * 2 workers can at best halve the wall time of the main-thread run. Prints one JSON object.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { cpus } from "node:os";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { defaultGameConfig } from "../../core/otc/config.ts";
 import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { initTfBackend } from "../../core/rl/backend.ts";
@@ -21,7 +22,7 @@ const backend = await initTfBackend("wasm");
 const episodes = Number(process.env.ROLLOUT_BENCH_EPISODES ?? 60);
 const episodesPerShard = 5;
 const calls = Number(process.env.ROLLOUT_BENCH_CALLS ?? 4);
-const args = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 100 }, ecn: { kind: "gmm" as const, data: standInGmmData() } };
+const args = { config: { ...defaultGameConfig(experimentPopulation(4)), horizon: 100 }, ecn: { kind: "gmm" as const, data: standInGmmData() } };
 
 const ppoWith = (hidden: number[]): PpoParams => ({
   ...defaultPpoParams,

@@ -2,7 +2,6 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import {
   CalibrationExperimentError,
-  EXPERIMENT_IDS,
   TARGET_PERCENTILES_SUPER1,
   TARGET_PERCENTILES_SUPER2,
   calibrationMetricsFromSupertypeSizes,
@@ -10,10 +9,14 @@ import {
   calibrationReward,
   calibrationRewardBreakdown,
   experimentDefinition,
+  experimentIds,
   experimentPopulation,
   percentiles10to90,
   type CalibrationMetrics
 } from "../../core/calibration/experiments.ts";
+
+/** The paper's four experiments (registered by core/calibration/experiments.ts). */
+const PAPER_EXPERIMENTS = [1, 2, 3, 4] as const;
 
 const shifted = (values: readonly number[], by: number) => Float64Array.from(values, (v) => v + by);
 
@@ -142,7 +145,7 @@ describe("calibrationReward (r_cal of section 5.1)", () => {
   it("lies in (0, 1] and does not increase when any target is missed by more", () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...EXPERIMENT_IDS),
+        fc.constantFrom(...PAPER_EXPERIMENTS),
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.double({ min: -5, max: 5, noNaN: true }),
@@ -165,7 +168,7 @@ describe("calibrationReward (r_cal of section 5.1)", () => {
 
 describe("experiment definitions (tables 3, 4)", () => {
   it("have the calibrated parameters, ranges, LP counts and budgets of the paper", () => {
-    for (const id of EXPERIMENT_IDS) {
+    for (const id of PAPER_EXPERIMENTS) {
       const def = experimentDefinition(id);
       const d = id === 4 ? 23 : 20;
       expect(def.space.names.length).toBe(d);
@@ -190,11 +193,12 @@ describe("experiment definitions (tables 3, 4)", () => {
     expect([exp4.lower[at("lp2.gamma.mean")], exp4.upper[at("lp2.gamma.mean")]]).toEqual([0, 5]);
     expect([exp4.lower[at("lp2.gamma.std")], exp4.upper[at("lp2.gamma.std")]]).toEqual([0, 2]);
     expect(experimentDefinition(1).space.names).not.toContain("lp1.gamma");
-    expect(() => experimentDefinition(5 as 1)).toThrow(CalibrationExperimentError);
+    expect(experimentIds()).toEqual([1, 2, 3, 4]);
+    expect(() => experimentDefinition(5)).toThrow(CalibrationExperimentError);
   });
 
   it("build populations of 500 stationary LTs (q_LT = i) and LPs carrying Lambda", () => {
-    for (const id of EXPERIMENT_IDS) {
+    for (const id of PAPER_EXPERIMENTS) {
       const def = experimentDefinition(id);
       const lambda = Float64Array.from(def.space.names, (_, i) => (i % 7) / 7);
       if (id === 4) lambda.set([1.5, 2.5, 0.75], 20);

@@ -6,6 +6,7 @@
  * population size (experiment 4: 10 LPs, 500 stationary LTs), where the ECN book is far too thin
  * for the flow routed to it.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { calibrationMetricsFromTrades } from "../../core/calibration/experiments.ts";
@@ -45,7 +46,7 @@ describe("experiment-4 market with neutral LP actions", () => {
   it("fills every LT order decided, and m_total = LP-filled / all LT quantity decided", () => {
     const B = 2;
     const T = 30;
-    const env = exp4Env(calibrationPopulation(4), B, T);
+    const env = exp4Env(experimentPopulation(4), B, T);
     env.reset(Random.fromSeed(11));
     for (let t = 0; t < T; t++) {
       env.step(neutral(env));
@@ -121,7 +122,7 @@ describe("an ECN side emptied by the flow", () => {
     // A book of about 3 lots per level: the flow of 500 LTs empties a side at the start of many steps.
     const B = 2;
     const T = 40;
-    const env = exp4Env(calibrationPopulation(4), B, T, 3);
+    const env = exp4Env(experimentPopulation(4), B, T, 3);
     env.reset(Random.fromSeed(5));
     let emptyAtQuote = 0;
     for (let t = 0; t < T; t++) {
@@ -154,7 +155,7 @@ describe("per-step invariants at the paper's population size (property)", () => 
     fc.assert(
       fc.property(connectivity, fc.integer({ min: 0, max: 1_000_000 }), fc.double({ min: 0, max: 3, noNaN: true }), (conn, seed, gamma) => {
         const T = 8;
-        const env = exp4Env(calibrationPopulation(4, { connectivity: conn, gamma1: gamma }), 1, T);
+        const env = exp4Env(calibrationPopulation({ nLp: 10, lp2RiskAversion: "clipped-normal" }, { connectivity: conn, gamma1: gamma }), 1, T);
         const rng = Random.fromSeed(seed);
         const actionRng = rng.split("actions");
         env.reset(rng.split("reset"));

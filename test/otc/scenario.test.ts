@@ -5,12 +5,12 @@
  * a sentence naming the path and what is allowed; a combination the market cannot run (q^a + q^b
  * > 1) is refused as a whole.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { describe, expect, it } from "vitest";
-import { calibrationPopulation } from "../../core/otc/config.ts";
 import { applyScenario, ScenarioError, scenarioPaths } from "../../core/otc/scenario.ts";
 import { clippedNormal, constant } from "../../core/otc/supertypes.ts";
 
-const population = calibrationPopulation(4);
+const population = experimentPopulation(4);
 
 describe("applyScenario", () => {
   it("changes exactly the named number", () => {

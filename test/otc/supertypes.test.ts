@@ -1,3 +1,4 @@
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Random } from "../../core/random/philox.ts";
@@ -13,7 +14,7 @@ import {
   type LtSupertype,
   type Population
 } from "../../core/otc/supertypes.ts";
-import { calibrationPopulation, emergentBehaviourPopulation } from "../../core/otc/config.ts";
+import { emergentBehaviourPopulation } from "../../core/otc/config.ts";
 
 const lt = (name: string, count: number, qLT = 1, stationary = true): LtSupertype => ({
   name,
@@ -174,7 +175,7 @@ describe("population types", () => {
 
   it("builds the paper's populations (sections 5.1 and 5.2)", () => {
     for (const exp of [1, 2, 3, 4] as const) {
-      const types = new PopulationTypes(calibrationPopulation(exp));
+      const types = new PopulationTypes(experimentPopulation(exp));
       expect(types.nLt).toBe(500);
       expect(types.nLtSupertypes).toBe(10);
       expect(types.nLp).toBe(exp <= 2 ? 5 : 10);

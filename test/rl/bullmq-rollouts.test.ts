@@ -7,6 +7,7 @@
  * iterations, and a worker on a stale code version (it must refuse its job, naming both versions,
  * and stop). Skips, saying so, where `redis-server` is not installed (`.ci/run` installs it).
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -25,7 +26,7 @@ import { Random } from "../../core/random/philox.ts";
 import { BullmqShardExecutor, checkRedisUrl } from "../../core/rl/bullmq-rollouts.ts";
 import { PpoAgent } from "../../core/rl/ppo.ts";
 import { RolloutRunner } from "../../core/rl/rollout-runner.ts";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { defaultGameConfig } from "../../core/otc/config.ts";
 import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
 import { cliRunner, repo, setFlags } from "../pipelines/cli.ts";
@@ -243,7 +244,7 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
       onNotice: (m) => notices.push(m)
     });
     const runnerWith = (executor?: BullmqShardExecutor) =>
-      new RolloutRunner({ factory: otcRolloutEnv, location: otcRolloutLocation, args: { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 10 }, ecn }, episodes: 4, episodesPerShard: 1, workers: 0, backend: "cpu", ...(executor ? { executor } : {}) });
+      new RolloutRunner({ factory: otcRolloutEnv, location: otcRolloutLocation, args: { config: { ...defaultGameConfig(experimentPopulation(4)), horizon: 10 }, ecn }, episodes: 4, episodesPerShard: 1, workers: 0, backend: "cpu", ...(executor ? { executor } : {}) });
     const [inThread, remote] = [runnerWith(), runnerWith(impatient)];
     const agent = new PpoAgent(inThread.classes[0]!.obsDim, inThread.classes[0]!.action, tinyOtcPpo(16), Random.fromSeed(2));
     const queue = new Queue("otc-rollouts", { connection: { url, maxRetriesPerRequest: null } });

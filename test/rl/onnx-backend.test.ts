@@ -7,6 +7,7 @@
  * (each building its own onnxruntime networks from the weights) equal rollouts in the main thread;
  * a backend that cannot load fails with a sentence naming the fallback.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Random } from "../../core/random/philox.ts";
 import { initTfBackend } from "../../core/rl/backend.ts";
@@ -15,7 +16,7 @@ import { OnnxRuntimeLoadError } from "../../core/rl/onnx-runtime.ts";
 import { PpoAgent, defaultPpoParams, ppoUpdate, type PpoBatch, type PpoMetrics, type PpoParams } from "../../core/rl/ppo.ts";
 import { collectRollouts } from "../../core/rl/rollout.ts";
 import type { ActionSpec, MultiClassVecEnv } from "../../core/rl/vec-env.ts";
-import { calibrationPopulation, defaultGameConfig } from "../../core/otc/config.ts";
+import { defaultGameConfig } from "../../core/otc/config.ts";
 import { otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
 import { RolloutRunner } from "../../core/rl/rollout-runner.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
@@ -162,7 +163,7 @@ describe.each(cases)("onnxruntime vs tfjs, %s policy", (_name, makeEnv, obsDim) 
 
 describe("onnxruntime in rollout worker threads", { timeout: 120_000 }, () => {
   it("the OTC rollouts give bit-identical batches in the main thread and on worker threads", async () => {
-    const args: OtcRolloutArgs = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 12 }, ecn: { kind: "gmm", data: standInGmmData() } };
+    const args: OtcRolloutArgs = { config: { ...defaultGameConfig(experimentPopulation(4)), horizon: 12 }, ecn: { kind: "gmm", data: standInGmmData() } };
     const ppo = tinyOtcPpo(16);
     const params: PpoParams = { ...ppo, network: { ...ppo.network, compute: onnx() } };
     const collect = async (workers: number) => {

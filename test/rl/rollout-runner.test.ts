@@ -6,10 +6,11 @@
  * depend on the batch); a training run with workers equals one without; a worker that cannot find
  * its env factory fails the call with a clear error instead of hanging.
  */
+import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
-import { calibrationPopulation, defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
+import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
 import { mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { PpoAgent } from "../../core/rl/ppo.ts";
@@ -20,7 +21,7 @@ import { tinyCalibrationParams, tinyOtcPpo } from "./toy-envs.ts";
 
 const tinyPpo = tinyOtcPpo(16);
 
-const args: OtcRolloutArgs = { config: { ...defaultGameConfig(calibrationPopulation(4)), horizon: 12 }, ecn: { kind: "gmm", data: standInGmmData() } };
+const args: OtcRolloutArgs = { config: { ...defaultGameConfig(experimentPopulation(4)), horizon: 12 }, ecn: { kind: "gmm", data: standInGmmData() } };
 const episodes = 5;
 
 const runner = (episodesPerShard: number, workers: number) =>

@@ -1,0 +1,41 @@
+/**
+ * Calibration experiment 3 of paper section 5.1 (tables 3-5): 10 LPs (one of supertype 1,
+ * 9 of supertype 2) and 500 stationary LTs; Lambda is both LP supertypes' connectivities to the
+ * 10 LT supertypes (20 parameters; risk aversions stay at 0.5); the targets are LP supertype 1 at
+ * least 15% of the flow, all LPs at least 80%, and the 10%-90% percentiles of the trade sizes
+ * each LP supertype receives (table 5), with r_cal = 1 / (1 + r1 + 0.2 r2 + 0.2 r3).
+ */
+import { calibrationPopulation } from "../../otc/config.ts";
+import {
+  calibrationSpace,
+  clippedLambda,
+  connectivityOf,
+  connectivityParameters,
+  TARGET_PERCENTILES_SUPER1,
+  TARGET_PERCENTILES_SUPER2,
+  targetReward,
+  type ExperimentDefinition
+} from "../experiment.ts";
+
+const space = calibrationSpace(connectivityParameters());
+
+export const experiment3: ExperimentDefinition = {
+  id: 3,
+  summary: "market shares and both LP supertypes' trade-size percentiles (10 LPs)",
+  nLp: 10,
+  lpCounts: [1, 9],
+  budgetEnvSteps: 20_000_000,
+  space,
+  targets: {
+    kind: "shares-and-percentiles",
+    minShareSuper1: 0.15,
+    minShareTotal: 0.8,
+    percentilesSuper1: TARGET_PERCENTILES_SUPER1,
+    percentilesSuper2: TARGET_PERCENTILES_SUPER2,
+    percentileWeight: 0.2
+  },
+  population: (lambda) => calibrationPopulation({ nLp: 10, lp2RiskAversion: "shared" }, { connectivity: connectivityOf(clippedLambda(space, lambda, 3)) }),
+  reward: targetReward,
+  quick: { learningRateRatio: 3 },
+  figures: { targets: 27, parameters: 31 }
+};
