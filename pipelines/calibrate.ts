@@ -36,7 +36,8 @@
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { experimentDefinition, shareTargetsOf, type ExperimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
-import { trainBo, trainCalsheq } from "../stages/calibration.ts";
+import { trainBo, trainCalsheq, type CalibrationServices } from "../stages/calibration.ts";
+import { trainingResources } from "../stages/support/resources.ts";
 import { calibrationReport } from "../stages/calibration-report.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { trainEcnSimModel } from "../stages/ecn-neural.ts";
@@ -71,7 +72,7 @@ const quickSchedule = ({ quick }: ExperimentDefinition): ParamTree => ({
 /** The pipeline `calibrate-exp<id>` of a registered experiment. */
 export const calibrationPipeline = (id: ExperimentId) => {
   const experiment = experimentDefinition(id);
-  return Pipeline.make({
+  return Pipeline.make<CalibrationServices>({
     name: `calibrate-exp${id}`,
     description: `calibration experiment ${id}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
     defaults: {
@@ -85,6 +86,8 @@ export const calibrationPipeline = (id: ExperimentId) => {
       records: {}
     },
     presets: { quick: {}, paper: paperPreset(experiment) },
+    // Rollout executors (worker threads or BullMQ, as calibration.rollouts asks) and the network backend, for the whole run.
+    resources: trainingResources,
     build: (p) => {
       const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
       const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");

@@ -18,6 +18,7 @@
  * omega_A every 10 on 16 episodes. `tiny` is a smoke test of every stage for the tests.
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
+import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
@@ -53,7 +54,7 @@ const paper: ParamTree = {
   games: { pnl1v1: paperGame, pnl2v1: paperGame, flow1v1: paperGame }
 };
 
-export const emergentBehaviour = Pipeline.make({
+export const emergentBehaviour = Pipeline.make<TrainingServices>({
   name: "emergent-behaviour",
   description: "section 5.2 emergent LP behaviour vs its attributes, figure 6 game weights, findings (paper section 5.2)",
   defaults: {
@@ -65,6 +66,7 @@ export const emergentBehaviour = Pipeline.make({
     report: {}
   },
   presets: { quick: {}, paper, tiny },
+  resources: trainingResources,
   build: (p) => {
     const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
     const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");

@@ -5,14 +5,16 @@
  * cyclic).
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
+import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { exploitabilityStage, trainShared } from "../stages/shared.ts";
 import { sharedReport } from "../stages/shared-report.ts";
 
-export const sharedDiagnostics = Pipeline.make({
+export const sharedDiagnostics = Pipeline.make<TrainingServices>({
   name: "shared-diagnostics",
   description: "shared LP/LT policies: reward over training per supertype and exploitability (section 3.1)",
   defaults: { seed: 1, ecn: { data: {}, gmm: { nInit: 1 } }, shared: { training: {}, exploitability: {} }, report: {} },
+  resources: trainingResources,
   build: (p) => {
     const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
     const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");

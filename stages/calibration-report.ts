@@ -10,7 +10,7 @@ import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { calibratorLabel } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
-import type { CalibrationTrainingParams, IterationRow } from "../core/calibration/trainer.ts";
+import type { CalibrationTrainingParams, IterationRow } from "../core/calibration/loop.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
@@ -201,7 +201,7 @@ export const calibrationReport = Stage.make({
       const t = setup.targets;
       const targets: Record<string, number> =
         t.kind === "shares" ? { m_super1: t.shareSuper1, m_total: t.minShareTotal } : { m_super1_min: t.minShareSuper1, m_total: t.minShareTotal };
-      const paramsOf = (state: typeof inputs.calsheq): CalibrationTrainingParams | undefined => state.trainer?.params ?? state.saved?.params;
+      const paramsOf = (state: typeof inputs.calsheq): CalibrationTrainingParams | undefined => state.params;
       const calsheqParams = paramsOf(inputs.calsheq);
       const boParams = paramsOf(inputs.bo);
       const methodLabels = {

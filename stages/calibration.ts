@@ -1,25 +1,125 @@
 /**
- * Stages of the calibration experiments (paper section 4, algorithm 1): the loop
- * nodes `train-calsheq` and `train-bo` (rollouts -> LP shared-policy PPO update -> calibrator
- * update, one iteration per loop step, checkpointed) over core/calibration/trainer.ts. The loop
- * state is the live trainer between iterations and its plain `TrainerState` in checkpoints.
- * `episode-records`, which replays the trained market, is in its own module
+ * The training loops of the calibration experiments (paper section 4, algorithm 1, and the BO
+ * baseline of section 5.1): the loop nodes `train-calsheq` and `train-bo`. Their state is plain
+ * data (core/calibration/loop.ts: the LP shared policy's weights and Adam moments, the
+ * calibrator's state, the per-iteration rows) and one iteration is a small DAG of stages run in
+ * memory, checkpointed every K iterations:
+ *   build-supertypes -> rollouts -> ppo-update -> episode-rewards -> calibrator-update (CALSHEQ)
+ *                                                                 -> bo-propose (BO)
+ * The body stages are in stages/body/ (rollouts and ppo-update are the ones every training loop
+ * shares). `episode-records`, which replays the trained market, is in its own module
  * (stages/episode-records.ts) so that editing it does not re-run the training loops.
  */
 import { Effect } from "effect";
-import type { CalibrationMethod } from "../core/calibration/trainer.ts";
+import { experimentDefinition } from "../core/calibration/experiments.ts";
+import { initialCalibrationState, iterationRow, type CalibrationLoopState, type CalibrationMethod } from "../core/calibration/loop.ts";
+import type { OtcEpisodeOutcomes } from "../core/otc/env.ts";
+import { LoopBody } from "../core/pipeline/loop-body.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { CalibrationParams } from "../schemas/calibration.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
-import { trainingStateCodec, type TrainingLoopState } from "../schemas/calibration-artifacts.ts";
-import { buildTrainer, trainingParams } from "./support/calibration-trainer.ts";
-import { resolvePpoBackend } from "./support/network-backend.ts";
+import { trainingStateCodec } from "../schemas/calibration-artifacts.ts";
+import { boPropose } from "./body/bo-propose.ts";
+import { buildSupertypes } from "./body/build-supertypes.ts";
+import { calibratorUpdate } from "./body/calibrator-update.ts";
+import { episodeRewards } from "./body/episode-rewards.ts";
+import { ppoUpdateStage } from "./body/ppo-update.ts";
+import { rollouts } from "./body/rollouts.ts";
+import { calibrationEnv, ecnSpecOf, initialBoState, initialCalsheqState, resolvedTrainingParams } from "./support/calibration.ts";
+import { initialLearnerState, learnerSpecs } from "./support/learners.ts";
+import type { NetworkBackend } from "./support/network-backend.ts";
+import type { RolloutExecutor } from "./support/rollout-executor.ts";
 
-const makeTrainer = (model: EcnModel, sim: EcnSimModel, p: CalibrationParams, method: CalibrationMethod) =>
-  Effect.flatMap(resolvePpoBackend(p.ppo), (ppo) => buildTrainer(model, sim, trainingParams({ ...p, ppo }, method), p));
+interface CalibrationInputs {
+  readonly model: EcnModel;
+  readonly sim: EcnSimModel;
+}
+
+/** The services the calibration loops need from their pipeline. */
+export type CalibrationServices = RolloutExecutor | NetworkBackend;
+
+/** The env of the episodes and the LP's learner, from the params the state was trained with. */
+const setupOf = (p: CalibrationParams, inputs: CalibrationInputs, method: CalibrationMethod) =>
+  Effect.gen(function* () {
+    const training = yield* resolvedTrainingParams(p, method);
+    const env = calibrationEnv(training, ecnSpecOf(inputs.model, inputs.sim));
+    const learners = yield* learnerSpecs(env, () => training.ppo);
+    return { training, env, learners };
+  });
+
+const calibrationBody = (method: CalibrationMethod) =>
+  LoopBody.make<CalibrationParams, CalibrationInputs, CalibrationLoopState, CalibrationServices>((b) => {
+    const setup = b.setup("setup", (p, inputs) => setupOf(p, inputs, method));
+    const env = b.field(setup, "env");
+    const learners = b.field(setup, "learners");
+    const policies = b.map("policies", { lp: b.field(b.state, "lp") }, ({ lp }) => ({ lp }));
+    const supertypes = b.step("build-supertypes", buildSupertypes, { calsheq: b.field(b.state, "calsheq"), bo: b.field(b.state, "bo") }, {
+      params: (p) => ({ experiment: p.experiment, episodes: p.episodes })
+    });
+    const played = b.step(
+      "rollouts",
+      rollouts,
+      { env, learners, policies, episodeInputs: b.field(supertypes, "populations") },
+      { params: (p) => ({ episodes: p.episodes, episodesPerShard: p.episodesPerShard, rollouts: p.rollouts }), stream: { from: "iteration", path: ["shared", "rollouts"] } }
+    );
+    const updated = b.step(
+      "ppo-update",
+      ppoUpdateStage,
+      { learners, policies, batches: b.field(played, "batches") },
+      { params: () => ({ learning: ["lp"] }), stream: { from: "iteration", path: ["shared", "update"] } }
+    );
+    // The calibration env's extras are its episode outcomes (core/otc/rollout-env.ts).
+    const outcomes = b.map("outcomes", { extras: b.field(played, "extras") }, ({ extras }) => extras as readonly OtcEpisodeOutcomes[]);
+    const rewards = b.step("episode-rewards", episodeRewards, { outcomes }, { params: (p) => ({ experiment: p.experiment, targets: p.targets }) });
+    const episodeR = b.field(b.field(rewards, "episodes"), "rewards");
+    const calibrator =
+      method === "calsheq"
+        ? b.map(
+            "calibrator",
+            { update: b.step("calibrator-update", calibratorUpdate, { calsheq: b.map("calsheq", { s: b.field(b.state, "calsheq") }, ({ s }) => s!), rewards: episodeR }, { params: (p) => p, stream: { from: "iteration", path: ["calibrator"] } }) },
+            ({ update }) => ({ calsheq: update.calsheq, bo: null, step: update.step })
+          )
+        : b.map(
+            "calibrator",
+            {
+              bo: b.step("bo-propose", boPropose, { bo: b.map("bo", { s: b.field(b.state, "bo") }, ({ s }) => s!), rewards: episodeR, iteration: b.iteration }, { params: (p) => ({ experiment: p.experiment, bo: p.bo }), stream: { from: "node", path: ["init", "bo"] } })
+            },
+            ({ bo }) => ({ calsheq: null, bo, step: { loss: Number.NaN, meanAbsoluteStep: Number.NaN } })
+          );
+    return b.finish({ state: b.state, supertypes, played, updated, rewards, calibrator }, (v, { params: p, iteration, seconds }): { state: CalibrationLoopState; metrics: Record<string, number>; status: string } => {
+      const state = v.state;
+      const envSteps = state.envSteps + p.episodes * p.horizon;
+      const row = iterationRow({
+        iteration,
+        envSteps,
+        names: experimentDefinition(state.experiment).space.names,
+        profiles: v.supertypes.profiles,
+        lpBatch: v.played.batches[0]!,
+        ppo: v.updated.metrics["lp"]!,
+        outcomes: v.rewards.outcomes,
+        episodes: v.rewards.episodes,
+        calibrator: v.calibrator.step
+      });
+      const next: CalibrationLoopState = {
+        ...state,
+        iteration,
+        envSteps,
+        lp: v.updated.policies["lp"]!,
+        calsheq: v.calibrator.calsheq,
+        bo: v.calibrator.bo,
+        rows: [...state.rows, row]
+      };
+      const stepsPerSecond = (p.episodes * p.horizon) / seconds;
+      return {
+        state: next,
+        metrics: { ...row, "charts/env_steps_per_second": stepsPerSecond },
+        status: `r_cal ${row["calibration/reward"]?.toFixed(3)} m_super1 ${row["targets/m_super1"]?.toFixed(3)} m_total ${row["targets/m_total"]?.toFixed(3)} | ${stepsPerSecond.toFixed(0)} env steps/s`
+      };
+    });
+  });
 
 const trainingStage = (method: CalibrationMethod) =>
   Stage.loop({
@@ -36,28 +136,16 @@ const trainingStage = (method: CalibrationMethod) =>
     checkpointEvery: (p) => p.checkpointEvery,
     inputs: { model: ecnModelCodec, sim: ecnSimModelCodec },
     state: trainingStateCodec,
-    init: (inputs, p) => Effect.map(makeTrainer(inputs.model, inputs.sim, p, method), (trainer): TrainingLoopState => ({ trainer })),
-    // Rollout threads or Redis connections close when the run ends; the trainer stays readable.
-    release: (state) => Effect.promise(async () => state.trainer?.rollouts.close()),
-    step: (state, inputs, p, context) =>
+    init: (inputs, p) =>
       Effect.gen(function* () {
-        let trainer = state.trainer;
-        if (trainer === undefined) {
-          trainer = yield* makeTrainer(inputs.model, inputs.sim, p, method);
-          trainer.setState(state.saved!);
-        }
-        const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
-        const started = performance.now();
-        const live = trainer;
-        const row = yield* Stage.attemptPromise(method === "calsheq" ? "train-calsheq" : "train-bo", () => live.iterate(rng));
-        const seconds = (performance.now() - started) / 1000;
-        const stepsPerSecond = (p.episodes * p.horizon) / seconds;
-        context.metrics({ ...row, "charts/env_steps_per_second": stepsPerSecond });
-        context.status(
-          `r_cal ${row["calibration/reward"]?.toFixed(3)} m_super1 ${row["targets/m_super1"]?.toFixed(3)} m_total ${row["targets/m_total"]?.toFixed(3)} | ${stepsPerSecond.toFixed(0)} env steps/s`
-        );
-        return { trainer };
-      })
+        const { training, learners } = yield* setupOf(p, inputs, method);
+        // The node's `init` stream, split as the first trainer did: the LP policy, then the calibrator.
+        const init = (yield* Rng).stream.split("init");
+        const lp = yield* initialLearnerState(learners[0]!, init.split("lp-policy"));
+        const calsheq = method === "calsheq" ? yield* initialCalsheqState(training, init.split("calsheq")) : null;
+        return initialCalibrationState(training, lp, calsheq, method === "bo" ? initialBoState(training, init.split("bo")) : null);
+      }),
+    body: calibrationBody(method)
   });
 
 export const trainCalsheq = trainingStage("calsheq");

@@ -6,6 +6,7 @@
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
+import { recordCalibratedEpisodes } from "../core/calibration/loop.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { Rng } from "../core/pipeline/rng.ts";
@@ -13,8 +14,9 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec } from "../schemas/ecn-neural-artifacts.ts";
 import { trainingStateCodec } from "../schemas/calibration-artifacts.ts";
-import { buildTrainer } from "./support/calibration-trainer.ts";
 import { stepRecordTable } from "../schemas/step-record-table.ts";
+import { calibrationEnv, ecnSpecOf } from "./support/calibration.ts";
+import { learnerSpecs, liveAgent } from "./support/learners.ts";
 
 export const episodeRecords = Stage.make({
   name: "episode-records",
@@ -28,17 +30,14 @@ export const episodeRecords = Stage.make({
   exports: [{ name: "episodes", extension: "parquet", encode: (table: arrow.Table) => tableToParquet(table) }],
   run: (inputs, p) =>
     Effect.gen(function* () {
-      const rng = (yield* Rng).stream;
-      let trainer = inputs.trained.trainer;
-      if (trainer === undefined) {
-        const saved = inputs.trained.saved!;
-        trainer = yield* buildTrainer(inputs.model, inputs.sim, saved.params, undefined);
-        trainer.setState(saved);
-      }
-      const live = trainer;
-      const seed = (yield* Rng).seed;
+      const { stream: rng, seed } = yield* Rng;
+      const trained = inputs.trained;
+      const ecn = ecnSpecOf(inputs.model, inputs.sim);
+      // The LP policy as trained, on the backend it was trained on (recorded in the state's params).
+      const [lp] = yield* learnerSpecs(calibrationEnv(trained.params, ecn), () => trained.params.ppo);
+      const agent = yield* liveAgent(lp!, trained.lp);
       return yield* Stage.attempt("episode-records", () =>
-        stepRecordTable(live.recordEpisodes(p.episodes, rng), { "otc.params": JSON.stringify(p), "otc.seed": String(seed), "otc.stage": "episode-records" })
+        stepRecordTable(recordCalibratedEpisodes(trained, agent, ecn, p.episodes, rng), { "otc.params": JSON.stringify(p), "otc.seed": String(seed), "otc.stage": "episode-records" })
       );
     })
 });

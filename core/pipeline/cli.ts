@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { Cause, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Schema } from "effect";
 import { cacheKey } from "./canonical.ts";
 import { DAG_FORMATS, renderDag, type DagFormat } from "./dag.ts";
+import { describeBody } from "./loop-body.ts";
 import { documentParams } from "./params-doc.ts";
 import { layerBackend } from "./backend.ts";
 import { readExports } from "./exports.ts";
@@ -331,7 +332,11 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         run: { id: runId, ...git },
         onEvent: (event) => {
           nodeEvents.set(event.node, event);
-          out(args.json ? JSON.stringify(event) : formatEvent(event));
+          // An explain shows what one iteration of each loop runs: its body's steps.
+          const stage = pipeline.nodes.find((n) => n.id === event.node)?.stage;
+          const body = explainOnly && stage?._kind === "loop" && stage.body !== undefined ? describeBody(stage.body) : undefined;
+          if (args.json) out(JSON.stringify(body === undefined ? event : { ...event, body }));
+          else out([formatEvent(event), ...(body === undefined ? [] : ["           each iteration:", ...body.map((line) => `             ${line}`)])].join("\n"));
         },
         onKey: (node, _key, loopKey, code) => void nodeKeys.set(node, { loopKey, code }),
         onCheckpoint: (node, iteration) => void checkpointed.set(node, iteration),

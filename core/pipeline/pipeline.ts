@@ -5,9 +5,10 @@
  * pipeline is built, before anything runs. Each node names the subtree of the pipeline's params it
  * reads; defaults, presets and `--set` overrides are layered over that tree (see `params.ts`).
  */
-import { Data } from "effect";
+import { Data, type Layer } from "effect";
 import type { JsonValue, ParamTree } from "./params.ts";
-import type { LoopStage, Stage } from "./stage.ts";
+import type { LoopStage, Stage, TaggedFailure } from "./stage.ts";
+import type { ArtifactStore } from "./store.ts";
 
 declare const outputType: unique symbol;
 
@@ -20,7 +21,7 @@ export interface NodeRef<O> {
 
 export interface PipelineNode {
   readonly id: string;
-  readonly stage: Stage<any, any, any> | LoopStage<any, any, any>;
+  readonly stage: Stage<any, any, any, any> | LoopStage<any, any, any, any>;
   /** Input name -> upstream node id. */
   readonly inputs: Readonly<Record<string, string>>;
   /** Dotted path of the params subtree this node decodes ("" for the whole tree). */
@@ -34,36 +35,51 @@ export interface Pipeline {
   readonly presets: Readonly<Record<string, ParamTree>>;
   /** Nodes in a valid execution (topological) order. */
   readonly nodes: ReadonlyArray<PipelineNode>;
+  /** The services the pipeline's stages need beyond the framework's, built once per run (see `PipelineDefinition`). */
+  readonly resources?: Resources<unknown>;
 }
+
+/**
+ * Services a pipeline provides its stages for a run (a rollout executor, a network backend): one
+ * Layer, built when the run starts and released by its Scope when the run ends or fails. It may
+ * use the artifact store (e.g. to move payloads through blobs).
+ */
+export type Resources<R> = Layer.Layer<R, TaggedFailure, ArtifactStore>;
 
 export class PipelineDefinitionError extends Data.TaggedError("PipelineDefinitionError")<{ readonly message: string }> {}
 
 type InputRefs<I> = { readonly [K in keyof I]: NodeRef<I[K]> };
 
-export interface PipelineBuilder {
-  node<P, I, O>(id: string, stage: Stage<P, I, O>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<O>;
-  loop<P, I, S>(id: string, stage: LoopStage<P, I, S>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<S>;
+/** Wires nodes; a stage may need the services `R` the pipeline's resources provide. */
+export interface PipelineBuilder<R = never> {
+  node<P, I, O>(id: string, stage: Stage<P, I, O, R>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<O>;
+  loop<P, I, S>(id: string, stage: LoopStage<P, I, S, R>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<S>;
 }
 
-export interface PipelineDefinition {
+export interface PipelineDefinition<R = never> {
   readonly name: string;
   readonly description: string;
   /** The params tree every node reads from; must include `seed`. */
   readonly defaults: ParamTree & { readonly seed: JsonValue };
   readonly presets?: Readonly<Record<string, ParamTree>>;
-  readonly build: (builder: PipelineBuilder) => void;
+  /** The services `R` its stages need, provided for the whole run (tests may swap them: `RunRequest.resources`). */
+  readonly resources?: Resources<R>;
+  readonly build: (builder: PipelineBuilder<R>) => void;
 }
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 export const Pipeline = {
-  make(definition: PipelineDefinition): Pipeline {
+  make<R = never>(definition: PipelineDefinition<R>): Pipeline {
     const nodes: PipelineNode[] = [];
     const ids = new Set<string>();
     const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: string) => {
       const where = `pipeline "${definition.name}", node "${id}"`;
       if (!NODE_ID.test(id)) throw new PipelineDefinitionError({ message: `${where}: node ids are lower-case words joined by dashes.` });
       if (ids.has(id)) throw new PipelineDefinitionError({ message: `${where}: the node id is used twice.` });
+      if (stage._kind === "loop" && (stage.body === undefined) === (stage.step === undefined)) {
+        throw new PipelineDefinitionError({ message: `${where}: loop stage "${stage.name}" needs exactly one of a body and a step.` });
+      }
       const expected = Object.keys(stage.inputs).sort();
       const given = Object.keys(refs).sort();
       for (const name of expected) {
@@ -90,7 +106,8 @@ export const Pipeline = {
       description: definition.description,
       defaults: definition.defaults,
       presets: definition.presets ?? {},
-      nodes
+      nodes,
+      ...(definition.resources !== undefined ? { resources: definition.resources as Resources<unknown> } : {})
     };
   },
 

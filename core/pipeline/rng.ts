@@ -14,10 +14,13 @@ export interface RngService {
   readonly seed: number;
 }
 
+/** The stream of node `node` in a run seeded with `seed`. */
+export const nodeStream = (seed: number, node: string): Random => Random.fromSeed(seed).split(`node:${node}`);
+
 export class Rng extends Context.Tag("pipeline/Rng")<Rng, RngService>() {
   /** The stream of node `node` in a run seeded with `seed`. */
   static forNode(seed: number, node: string): Layer.Layer<Rng> {
-    return Layer.succeed(Rng, { stream: Random.fromSeed(seed).split(`node:${node}`), seed });
+    return Layer.succeed(Rng, { stream: nodeStream(seed, node), seed });
   }
 }
 

@@ -17,18 +17,21 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Data, Deferred, Effect, Either, FiberId, Layer, ParseResult, Schema } from "effect";
+import { mkdir, writeFile } from "node:fs/promises";
+import { Context, Data, Deferred, Effect, Either, FiberId, Layer, ParseResult, Schema } from "effect";
 import { Backend } from "./backend.ts";
 import { cacheKey, canonicalJson } from "./canonical.ts";
 import { writeExports } from "./exports.ts";
 import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
+import { prepareBody, type PreparedBody } from "./loop-body.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
-import { Pipeline as PipelineOps, type Pipeline, type PipelineNode } from "./pipeline.ts";
+import { Pipeline as PipelineOps, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
-import type { AnyStage, LoopStage, Stage, TaggedFailure } from "./stage.ts";
+import type { AnyStage, LoopContext, LoopStage, Stage, StageServices, TaggedFailure } from "./stage.ts";
 import { readJson, writeJsonAtomic } from "./json-file.ts";
 import { ArtifactStore, dataVersionOf, type Manifest } from "./store.ts";
+import { makeWorkspace, Workspace } from "./workspace.ts";
 
 export type Reason = "MISSING" | "CODE" | "PARAMS" | "INPUT";
 export type EventStatus = "hit" | "ran" | "failed" | "will-run";
@@ -85,7 +88,17 @@ export interface RunRequest {
   readonly onCheckpoint?: (node: string, iteration: number) => void;
   /** Called with each node's cache key once known; `loopKey` is the key checkpoints chain from. */
   readonly onKey?: (node: string, key: string, loopKey: string | undefined, code: string) => void;
+  /**
+   * Loop-body steps (e.g. "rollouts") whose output every iteration is kept as files for inspection
+   * (their stage's exports, e.g. Parquet), in `keptDir`. Only iterations that run are kept.
+   */
+  readonly keep?: ReadonlyArray<string>;
+  /** Replaces the pipeline's resources for this run (tests: an in-thread rollout executor, a fake backend). */
+  readonly resources?: Resources<unknown>;
 }
+
+/** Where `keep` puts a loop step's outputs: one file per iteration and export. */
+export const keptDir = (storeRoot: string, pipeline: string, node: string, step: string) => join(storeRoot, "kept", pipeline, node, step);
 
 /** An input of a running stage was corrupt or missing: the plan is made again so its producer re-runs. */
 class InputLost extends Data.TaggedError("InputLost")<{ readonly node: string; readonly message: string }> {}
@@ -334,7 +347,7 @@ export const runPipeline = (request: RunRequest) =>
   );
 
 const runOnce = (request: RunRequest) =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const store = yield* ArtifactStore;
     const backend = yield* Backend;
     const emit = request.onEvent ?? (() => undefined);
@@ -348,6 +361,15 @@ const runOnce = (request: RunRequest) =>
     const resolved = { ...all, nodes: all.nodes.filter((item) => selected.includes(item.node)) };
     yield* checkFileInputs(all.nodes);
     const runtime = runtimeFingerprint();
+    // The pipeline's services (rollout executor, network backend), built once for the run and
+    // released by this run's scope however it ends; an explain runs nothing and builds none.
+    const resources = request.resources ?? request.pipeline.resources;
+    const resourceContext: Context.Context<never> =
+      resources === undefined || request.explainOnly
+        ? Context.empty()
+        : ((yield* Layer.build(resources).pipe(
+            Effect.mapError((e) => new StageRunError({ node: "(resources)", stage: "(resources)", message: `The run's services could not start: ${e.message}` }))
+          )) as Context.Context<never>);
     const results = new Map<string, NodeResult>();
     /** Node ids whose output is unknown during explain (they would run first). */
     const pending = new Set<string>();
@@ -501,7 +523,11 @@ const runOnce = (request: RunRequest) =>
         return;
       }
 
-      const layers = Layer.mergeAll(Rng.forNode(resolved.seed, node.id), Layer.succeed(Backend, backend));
+      // Live objects the node materialises (networks, envs) stay in its workspace until it ends.
+      const workspace = makeWorkspace();
+      const layers = Layer.mergeAll(Rng.forNode(resolved.seed, node.id), Layer.succeed(Backend, backend), Layer.succeed(Workspace, workspace), Layer.succeedContext(resourceContext));
+      // A stage's own services beyond the framework's are the pipeline's resources, in `layers`.
+      const inNode = <A>(effect: Effect.Effect<A, TaggedFailure, unknown>) => (effect as Effect.Effect<A, TaggedFailure, StageServices>).pipe(Effect.provide(layers));
       const execute = Effect.gen(function* () {
         // Another process may have finished this key while we waited for the lock.
         const again = yield* store.readManifest(key);
@@ -552,7 +578,7 @@ const runOnce = (request: RunRequest) =>
 
         if (!isLoop) {
           const plain = stage as Stage<unknown, unknown, unknown>;
-          const value = yield* plain.run(inputs, item.params).pipe(Effect.provide(layers));
+          const value = yield* inNode(plain.run(inputs, item.params)).pipe(Effect.ensuring(workspace.close));
           decodedOutputs.set(node.id, value);
           return { manifest: yield* Effect.uninterruptible(persist(key, value, plain.output, plain.exports)), ran: true };
         }
@@ -581,9 +607,23 @@ const runOnce = (request: RunRequest) =>
         if (from > 0) request.onCheckpoint?.(node.id, from);
         // The latest live state, released (threads, connections) however the loop ends.
         let live: unknown;
-        const releaseLive = Effect.suspend(() => (live !== undefined && loop.release !== undefined ? loop.release(live) : Effect.void));
+        const releaseLive = Effect.suspend(() => (live !== undefined && loop.release !== undefined ? loop.release(live) : Effect.void)).pipe(Effect.zipRight(workspace.close));
+        const sink = (step: string, iteration: number, files: ReadonlyArray<{ name: string; extension: string; bytes: Uint8Array }>) =>
+          Effect.promise(async () => {
+            const dir = keptDir(request.storeRoot, request.pipeline.name, node.id, step);
+            await mkdir(dir, { recursive: true });
+            for (const f of files) await writeFile(join(dir, `${String(iteration).padStart(6, "0")}.${f.name}.${f.extension}`), f.bytes);
+          });
+        let body: PreparedBody<unknown, unknown> | undefined;
+        const iterate = (current: unknown, context: LoopContext) =>
+          Effect.gen(function* () {
+            if (loop.body === undefined) return yield* loop.step!(current, inputs, item.params, context);
+            // Set up once per run of the loop (after init or a resume), in the node's services.
+            body ??= yield* prepareBody(loop.body, item.params, inputs, { keep: request.keep ?? [], sink });
+            return yield* body.iterate(current, context);
+          });
         const last = yield* Effect.gen(function* () {
-          if (from === 0) state = yield* loop.init(inputs, item.params).pipe(Effect.provide(layers));
+          if (from === 0) state = yield* inNode(loop.init(inputs, item.params));
           live = state;
           const progress = yield* Progress;
           const task = progress.task(`${node.id}`, item.iterations);
@@ -595,9 +635,7 @@ const runOnce = (request: RunRequest) =>
           for (let k = from + 1; k <= item.iterations; k++) {
             let status: string | undefined;
             let metrics: Readonly<Record<string, number>> = {};
-            state = yield* loop
-              .step(state, inputs, item.params, { iteration: k, iterations: item.iterations, status: (text) => (status = text), metrics: (values) => (metrics = values) })
-              .pipe(Effect.provide(layers));
+            state = yield* inNode(iterate(state, { iteration: k, iterations: item.iterations, status: (text) => (status = text), metrics: (values) => (metrics = values) }));
             live = state;
             task.advance(1, status);
             const finiteMetrics = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
@@ -686,4 +724,4 @@ const runOnce = (request: RunRequest) =>
       );
     }
     return { results, seed: resolved.seed, tree: resolved.tree };
-  });
+  }));

@@ -5,20 +5,25 @@
  * `Progress`, `Backend`, `ArtifactStore`) and fails only with tagged errors. `source` is the stage module's URL: its
  * code fingerprint (the module and the local modules it imports) enters the cache key, so editing
  * the stage or anything it calls re-runs it. A loop stage is the same idea for training loops: an
- * initial state, a body applied once per iteration, and a checkpoint every K iterations.
+ * initial state (plain data), a body of stages applied once per iteration (loop-body.ts), and a
+ * checkpoint every K iterations.
  */
 import { Data, Effect, Schema } from "effect";
 import type { Backend } from "./backend.ts";
 import type { Codec } from "./codecs/codec.ts";
+import type { LoopBody } from "./loop-body.ts";
 import type { Progress } from "./progress.ts";
 import type { Rng } from "./rng.ts";
 import type { ArtifactStore } from "./store.ts";
+import type { Workspace } from "./workspace.ts";
 
 /**
- * The services a stage's effect may use. The artifact store is there for transient blobs (e.g.
- * payloads for remote workers); a stage's results still go through its declared output.
+ * The services every stage's effect may use. The artifact store is there for transient blobs (e.g.
+ * payloads for remote workers); a stage's results still go through its declared output. The
+ * workspace keeps live objects a node materialises from plain data for as long as it runs. A
+ * stage may need more (`R`: e.g. a rollout executor): the pipeline provides those for the run.
  */
-export type StageServices = Rng | Progress | Backend | ArtifactStore;
+export type StageServices = Rng | Progress | Backend | ArtifactStore | Workspace;
 
 /** A failure inside a stage, reported to the user as one sentence. */
 export class StageFailure extends Data.TaggedError("StageFailure")<{
@@ -35,7 +40,7 @@ export interface TaggedFailure {
 
 export type InputCodecs<I> = { readonly [K in keyof I]: Codec<I[K]> };
 
-export interface Stage<P, I, O> {
+export interface Stage<P, I, O, R = never> {
   readonly _kind: "stage";
   readonly name: string;
   readonly description: string;
@@ -56,7 +61,7 @@ export interface Stage<P, I, O> {
    * worker threads): left out of the cache key, recorded in the provenance.
    */
   readonly executionParams?: ReadonlyArray<string>;
-  readonly run: (inputs: I, params: P) => Effect.Effect<O, TaggedFailure, StageServices>;
+  readonly run: (inputs: I, params: P) => Effect.Effect<O, TaggedFailure, StageServices | R>;
 }
 
 export interface LoopContext {
@@ -70,7 +75,7 @@ export interface LoopContext {
   readonly metrics: (values: Readonly<Record<string, number>>) => void;
 }
 
-export interface LoopStage<P, I, S> {
+export interface LoopStage<P, I, S, R = never> {
   readonly _kind: "loop";
   readonly name: string;
   readonly description: string;
@@ -88,26 +93,30 @@ export interface LoopStage<P, I, S> {
   readonly scheduleParams: ReadonlyArray<string>;
   /** As for `Stage`: params that never change results (worker threads), left out of the key. */
   readonly executionParams?: ReadonlyArray<string>;
-  readonly init: (inputs: I, params: P) => Effect.Effect<S, TaggedFailure, StageServices>;
-  /** One iteration. Its randomness must come from `Rng` split by the iteration index. */
-  readonly step: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices>;
+  readonly init: (inputs: I, params: P) => Effect.Effect<S, TaggedFailure, StageServices | R>;
+  /** One iteration as a small DAG of stages run in memory (loop-body.ts); a loop has a body or a `step`. */
+  readonly body?: LoopBody<P, I, S, R>;
+  /** One iteration written by hand. Its randomness must come from `Rng` split by the iteration index. */
+  readonly step?: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices | R>;
   /**
-   * Frees what the live state holds besides its data (threads, connections) when the loop's run
-   * ends, successfully or not. The state is still read afterwards (it is the loop's output), so
-   * this must leave its data intact.
+   * Frees what a live state holds besides its data when the loop's run ends (a hand-written step
+   * whose state holds live objects). Body loops keep live objects in the workspace instead.
    */
   readonly release?: (state: S) => Effect.Effect<void>;
 }
 
-export type AnyStage = Stage<any, any, any> | LoopStage<any, any, any>;
+export type AnyStage = Stage<any, any, any, any> | LoopStage<any, any, any, any>;
 
 /** A thrown error or rejection of a domain computation as the stage's one-sentence failure. */
 const failureOf = (stage: string) => (cause: unknown) =>
   new StageFailure({ stage, message: cause instanceof Error ? cause.message : String(cause), cause });
 
 export const Stage = {
-  make: <P, I, O>(definition: Omit<Stage<P, I, O>, "_kind">): Stage<P, I, O> => ({ _kind: "stage", ...definition }),
-  loop: <P, I, S>(definition: Omit<LoopStage<P, I, S>, "_kind">): LoopStage<P, I, S> => ({ _kind: "loop", ...definition }),
+  // `R` as inferred includes the framework's services; a stage's own services are the rest.
+  make: <P, I, O, R = never>(definition: Omit<Stage<P, I, O, R>, "_kind">): Stage<P, I, O, Exclude<R, StageServices>> =>
+    ({ _kind: "stage", ...definition }) as Stage<P, I, O, Exclude<R, StageServices>>,
+  loop: <P, I, S, R = never>(definition: Omit<LoopStage<P, I, S, R>, "_kind">): LoopStage<P, I, S, Exclude<R, StageServices>> =>
+    ({ _kind: "loop", ...definition }) as LoopStage<P, I, S, Exclude<R, StageServices>>,
   /** Wraps a synchronous domain computation, turning a thrown error into a `StageFailure`. */
   attempt: <A>(stage: string, f: () => A): Effect.Effect<A, StageFailure> => Effect.try({ try: f, catch: failureOf(stage) }),
   /** Wraps an asynchronous domain computation, turning a rejection into a `StageFailure`. */

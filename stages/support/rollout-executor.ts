@@ -1,12 +1,14 @@
 /**
- * The `RolloutExecutor` service (ARCHITECTURE section 5): where the training stages' rollout
- * shards run. The stages ask it for a `ShardExecutor` per rollout runner; which Layer answers is
- * chosen by the stage's `rollouts` execution params (`rolloutExecutorLayer`):
+ * The `RolloutExecutor` service (ARCHITECTURE sections 5 and 6): where the training stages' rollout
+ * shards run. A pipeline provides it for the whole run (`RolloutExecutor.live`, a scoped Layer:
+ * every executor it hands out is closed when the run ends or fails); a stage asks it for a
+ * `ShardExecutor` with its `rollouts` execution params, which choose:
  * - `local` (default): worker threads on this machine (`rollouts.workers`, 0 = the main thread);
  * - `bullmq`: shard jobs on a BullMQ queue in Redis (`rollouts.redis`), played by
  *   `pnpm rollout-worker` processes on any hosts; weights and results travel through the artifact
  *   store's blobs, so workers on other hosts need the store's directory mounted.
- * Neither changes a result, which is why `rollouts` stays out of cache keys.
+ * Neither changes a result, which is why `rollouts` stays out of cache keys. Tests swap the Layer
+ * (`RolloutExecutor.inThread`, or one of their own).
  */
 import { Context, Data, Effect, Layer } from "effect";
 import { ArtifactStore } from "../../core/pipeline/store.ts";
@@ -18,57 +20,58 @@ export class RolloutExecutorError extends Data.TaggedError("RolloutExecutorError
 
 export interface RolloutExecutorService {
   /**
-   * An executor for a runner of `shards` shards, or undefined to play them in the calling thread.
-   * The runner that receives it owns it (and closes it).
+   * An executor for a runner of `shards` shards as `settings` ask, or undefined to play them in the
+   * calling thread. It lives until the run ends (closing it earlier is allowed: it restarts on demand).
    */
-  readonly acquire: (shards: number) => Effect.Effect<ShardExecutor | undefined, RolloutExecutorError>;
+  readonly acquire: (settings: RolloutSettings, shards: number) => Effect.Effect<ShardExecutor | undefined, RolloutExecutorError>;
 }
+
+const missingRedis = () =>
+  new RolloutExecutorError({
+    message: "rollouts.executor is bullmq but rollouts.redis is not set; set it beside the executor (e.g. --set calibration.rollouts.redis=redis://host:6379) to the Redis your `pnpm rollout-worker` processes use."
+  });
 
 export class RolloutExecutor extends Context.Tag("otc-marl/stages/RolloutExecutor")<RolloutExecutor, RolloutExecutorService>() {
-  /** Worker threads on this machine: `workers` of them ("auto": one per core, at most one per shard), 0 = the calling thread. */
-  static local(workers: RolloutSettings["workers"]): Layer.Layer<RolloutExecutor> {
-    return Layer.succeed(RolloutExecutor, {
-      acquire: (shards) =>
-        Effect.sync(() => {
-          const threads = Math.min(workerCountOf({ workers }, shards), shards);
+  /**
+   * The run's executors: worker threads (`workers`; "auto" = one per core, at most one per shard)
+   * or BullMQ through Redis, the artifact store's blobs carrying weights and results. All are
+   * closed when the Layer's scope (the run) ends.
+   */
+  static readonly live: Layer.Layer<RolloutExecutor, never, ArtifactStore> = Layer.scoped(
+    RolloutExecutor,
+    Effect.gen(function* () {
+      const store = yield* ArtifactStore;
+      const blobs = {
+        put: (bytes: Uint8Array) => Effect.runPromise(store.putBlob(bytes)),
+        get: (hash: string) => Effect.runPromise(store.getBlob(hash))
+      };
+      const handedOut: ShardExecutor[] = [];
+      yield* Effect.addFinalizer(() => Effect.promise(() => Promise.allSettled(handedOut.splice(0).map((e) => e.close()))));
+      const create = (settings: RolloutSettings, shards: number): ShardExecutor | undefined => {
+        if (settings.executor === "local") {
+          const threads = Math.min(workerCountOf(settings, shards), shards);
           return threads === 0 ? undefined : threadShardExecutor(threads);
-        })
-    });
-  }
+        }
+        if (settings.redis === undefined) throw missingRedis();
+        return new BullmqShardExecutor({ redis: settings.redis, queue: settings.queue, blobs, jobTimeoutMs: settings.jobTimeoutSeconds * 1000 });
+      };
+      return {
+        acquire: (settings, shards) =>
+          Effect.try({
+            try: () => {
+              const executor = create(settings, shards);
+              if (executor !== undefined) handedOut.push(executor);
+              return executor;
+            },
+            catch: (error) => (error instanceof RolloutExecutorError ? error : new RolloutExecutorError({ message: error instanceof Error ? error.message : String(error) }))
+          })
+      };
+    })
+  );
 
-  /** BullMQ worker processes through Redis at `redis`, the artifact store's blobs carrying weights and results. */
-  static bullmq(options: { readonly redis: string; readonly queue: string; readonly jobTimeoutSeconds: number }): Layer.Layer<RolloutExecutor, never, ArtifactStore> {
-    return Layer.effect(
-      RolloutExecutor,
-      Effect.gen(function* () {
-        const store = yield* ArtifactStore;
-        const blobs = {
-          put: (bytes: Uint8Array) => Effect.runPromise(store.putBlob(bytes)),
-          get: (hash: string) => Effect.runPromise(store.getBlob(hash))
-        };
-        return {
-          acquire: () =>
-            Effect.try({
-              try: () => new BullmqShardExecutor({ redis: options.redis, queue: options.queue, blobs, jobTimeoutMs: options.jobTimeoutSeconds * 1000 }),
-              catch: (error) => new RolloutExecutorError({ message: error instanceof Error ? error.message : String(error) })
-            })
-        };
-      })
-    );
-  }
+  /** Every shard in the calling thread, whatever the settings (tests; results are the same). */
+  static readonly inThread: Layer.Layer<RolloutExecutor> = Layer.succeed(RolloutExecutor, { acquire: () => Effect.succeed(undefined) });
 }
 
-/** The Layer the settings choose. */
-export const rolloutExecutorLayer = (settings: RolloutSettings): Layer.Layer<RolloutExecutor, RolloutExecutorError, ArtifactStore> => {
-  if (settings.executor === "local") return RolloutExecutor.local(settings.workers);
-  if (settings.redis === undefined) {
-    return Layer.fail(
-      new RolloutExecutorError({ message: "rollouts.executor is bullmq but rollouts.redis is not set; set it beside the executor (e.g. --set calibration.rollouts.redis=redis://host:6379) to the Redis your `pnpm rollout-worker` processes use." })
-    );
-  }
-  return RolloutExecutor.bullmq({ redis: settings.redis, queue: settings.queue, jobTimeoutSeconds: settings.jobTimeoutSeconds });
-};
-
 /** The executor for a runner of `shards` shards as `settings` choose (undefined: the calling thread). */
-export const acquireRolloutExecutor = (settings: RolloutSettings, shards: number) =>
-  Effect.flatMap(RolloutExecutor, (executors) => executors.acquire(shards)).pipe(Effect.provide(rolloutExecutorLayer(settings)));
+export const acquireRolloutExecutor = (settings: RolloutSettings, shards: number) => Effect.flatMap(RolloutExecutor, (executors) => executors.acquire(settings, shards));

@@ -17,10 +17,9 @@ import * as tf from "@tensorflow/tfjs";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest";
-import { Effect } from "effect";
+import { Effect, Layer } from "effect";
 import { defaultRolloutSettings } from "../../schemas/rollouts.ts";
-import { acquireRolloutExecutor } from "../../stages/support/rollout-executor.ts";
-import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
+import { acquireRolloutExecutor, RolloutExecutor } from "../../stages/support/rollout-executor.ts";
 import { ArtifactStore, FsArtifactStore } from "../../core/pipeline/store.ts";
 import { Random } from "../../core/random/philox.ts";
 import { BullmqShardExecutor, checkRedisUrl } from "../../core/rl/bullmq-rollouts.ts";
@@ -31,7 +30,8 @@ import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts
 import { standInGmmData } from "../otc/fixtures.ts";
 import { cliRunner, repo, setFlags } from "../pipelines/cli.ts";
 import { exitOf, freePort, hasRedisServer, startRedisServer, waitForOutput } from "./processes.ts";
-import { tinyCalibrationParams, tinyOtcPpo } from "./toy-envs.ts";
+import { tinyOtcPpo } from "./toy-envs.ts";
+import { openLoop, tinyCalibration, type OpenLoop } from "../calibration/drive.ts";
 
 const hasRedis = hasRedisServer();
 if (!hasRedis) console.warn("bullmq-rollouts.test.ts skipped: redis-server is not installed (apt-get install redis-server; .ci/run does this).");
@@ -42,14 +42,16 @@ interface WorkerProcess {
   output: string;
 }
 
-const params = tinyCalibrationParams({ episodes: 12, horizon: 10, episodesPerShard: 1, calibratorMinibatch: 6 });
+const params = tinyCalibration({ episodes: 12, horizon: 10, episodesPerShard: 1 });
 const ecn = { kind: "gmm" as const, data: standInGmmData() };
 
 describe("BullMQ executor errors", () => {
   it.effect("asking for bullmq without a Redis URL fails with a sentence saying what to set", () =>
     Effect.gen(function* () {
       const settings = { ...defaultRolloutSettings(), executor: "bullmq" as const };
-      const failure = yield* Effect.flip(acquireRolloutExecutor(settings, 4).pipe(Effect.provide(ArtifactStore.layerFs(tmpdir()))));
+      const failure = yield* Effect.flip(
+        acquireRolloutExecutor(settings, 4).pipe(Effect.provide(RolloutExecutor.live), Effect.provide(ArtifactStore.layerFs(tmpdir())), Effect.scoped)
+      );
       expect(failure._tag).toBe("RolloutExecutorError");
       expect(failure.message).toMatch(/rollouts\.redis is not set; set it .*--set calibration\.rollouts\.redis=redis:\/\//);
     })
@@ -78,8 +80,8 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
   let redis: ChildProcess | undefined;
   let url = "";
   let executor: BullmqShardExecutor;
-  let local: CalibrationTrainer;
-  let remote: CalibrationTrainer;
+  let local: OpenLoop;
+  let remote: OpenLoop;
   let iteration = 0;
 
   const startRedis = async () => {
@@ -107,11 +109,12 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
   /** One iteration of both runs; their rows and weights must agree bit for bit. */
   const step = async (during?: () => Promise<void>) => {
     iteration++;
-    const rng = Random.fromSeed(9).split(iteration);
-    const expected = await local.iterate(rng);
-    const [row] = await Promise.all([remote.iterate(rng), during?.()]);
-    expect(row).toEqual(expected);
-    expect(serialize(remote.getState())).toEqual(serialize(local.getState()));
+    const expected = await local.next();
+    const [row] = await Promise.all([remote.next(), during?.()]);
+    expect(row.iteration).toBe(iteration);
+    expect(remote.driver.current().state.rows).toEqual(local.driver.current().state.rows);
+    expect(serialize(remote.driver.current().state)).toEqual(serialize(local.driver.current().state));
+    expect(row["calibration/reward"]).toBe(expected["calibration/reward"]);
     return row;
   };
 
@@ -126,15 +129,16 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
       sweepMs: 200,
       onNotice: (m) => notices.push(m)
     });
-    local = new CalibrationTrainer(params, ecn, Random.fromSeed(4), { workers: 0, backend: "cpu" });
-    remote = new CalibrationTrainer(params, ecn, Random.fromSeed(4), { workers: 0, backend: "cpu", executor });
+    local = await openLoop("calsheq", params);
+    // The run's executor is this test's BullMQ executor (its Layer swapped in, as a test may).
+    remote = await openLoop("calsheq", params, { executor: Layer.succeed(RolloutExecutor, { acquire: () => Effect.succeed(executor) }) });
     await Promise.all([startWorker(), startWorker()]);
   });
 
   afterAll(async () => {
     if (process.env["DEBUG_BULLMQ_TEST"]) console.log(notices, workers.map((w) => w.output));
-    await remote?.dispose();
-    await local?.dispose();
+    await remote?.close();
+    await local?.close();
     for (const w of workers) w.child.kill("SIGKILL");
     await Promise.all(workers.map((w) => exitOf(w.child)));
     if (redis !== undefined && redis.exitCode === null) await stopRedis();

@@ -9,7 +9,6 @@
 import { experimentPopulation } from "../../core/calibration/experiments.ts";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CalibrationTrainer } from "../../core/calibration/trainer.ts";
 import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/config.ts";
 import { mergeEpisodeOutcomes, otcRolloutEnv, otcRolloutLocation, type OtcRolloutArgs } from "../../core/otc/rollout-env.ts";
 import { Random } from "../../core/random/philox.ts";
@@ -17,7 +16,9 @@ import { PpoAgent } from "../../core/rl/ppo.ts";
 import { RolloutRunner, type RolloutResult } from "../../core/rl/rollout-runner.ts";
 import type { OtcEpisodeOutcomes } from "../../core/otc/env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
-import { tinyCalibrationParams, tinyOtcPpo } from "./toy-envs.ts";
+import { tinyOtcPpo } from "./toy-envs.ts";
+import { tinyCalibration, trainedState } from "../calibration/drive.ts";
+import { RolloutExecutor } from "../../stages/support/rollout-executor.ts";
 
 const tinyPpo = tinyOtcPpo(16);
 
@@ -95,14 +96,8 @@ describe("RolloutRunner", { timeout: 120_000 }, () => {
   });
 
   it("a calibration run with two worker threads ends with the same weights and rows as one without", async () => {
-    const params = tinyCalibrationParams({ episodes: 4, horizon: 8, episodesPerShard: 2, calibratorMinibatch: 4 });
-    const run = async (workers: number) => {
-      const trainer = new CalibrationTrainer(params, args.ecn, Random.fromSeed(4), { workers, backend: "cpu" });
-      for (let k = 1; k <= 3; k++) await trainer.iterate(Random.fromSeed(9).split(k));
-      const state = trainer.getState();
-      await trainer.dispose();
-      return state;
-    };
+    const run = (workers: number) =>
+      trainedState("calsheq", tinyCalibration({ episodes: 4, horizon: 8, episodesPerShard: 2, workers }), 3, { executor: RolloutExecutor.live });
     const inThread = await run(0);
     const threaded = await run(2);
     expect(threaded.rows).toEqual(inThread.rows);

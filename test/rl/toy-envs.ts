@@ -2,9 +2,6 @@
  * Small environments with known optimal policies, implementing `MultiClassVecEnv`, for testing
  * that PPO learns what first principles say it should.
  */
-import { defaultBayesOptParams } from "../../core/calibration/bayes-opt.ts";
-import { defaultCalsheqParams } from "../../core/calibration/calsheq.ts";
-import { experimentDefinition } from "../../core/calibration/experiments.ts";
 import type { Random } from "../../core/random/philox.ts";
 import { defaultPpoParams, type PpoParams } from "../../core/rl/ppo.ts";
 import { clipActions, type ActionSpec, type AgentClassSpec, type MultiClassVecEnv } from "../../core/rl/vec-env.ts";
@@ -183,24 +180,3 @@ export const tinyOtcPpo = (width: number): PpoParams => ({
     value: { ...defaultPpoParams.network.value, hiddenWidths: [width] }
   }
 });
-
-/**
- * Training params of a tiny experiment-4 CALSHEQ run (16-wide LP networks, an 8-wide calibrator
- * with 2 SGD passes) for tests that step a `CalibrationTrainer` directly.
- */
-export const tinyCalibrationParams = (shape: { episodes: number; horizon: number; episodesPerShard: number; calibratorMinibatch: number }) => {
-  const cal = defaultCalsheqParams.ppo;
-  const narrow = (p: typeof cal.network.policy) => ({ ...p, hiddenWidths: [8] });
-  return {
-    experiment: 4 as const,
-    method: "calsheq" as const,
-    episodes: shape.episodes,
-    horizon: shape.horizon,
-    episodesPerShard: shape.episodesPerShard,
-    ppo: tinyOtcPpo(16),
-    calsheq: { ...defaultCalsheqParams, ppo: { ...cal, sgdPasses: 2, minibatchSize: shape.calibratorMinibatch, network: { ...cal.network, policy: narrow(cal.network.policy), value: narrow(cal.network.value) } } },
-    boEvery: 2,
-    bo: defaultBayesOptParams,
-    targets: experimentDefinition(4).targets
-  };
-};
