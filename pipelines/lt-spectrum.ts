@@ -14,6 +14,7 @@
  * paper does not state figure 2's budget).
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
+import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { trainLtSpectrum } from "../stages/lt-spectrum.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
@@ -28,11 +29,12 @@ const paper: ParamTree = {
   report: { evaluationEpisodes: 64 }
 };
 
-export const ltSpectrum = Pipeline.make({
+export const ltSpectrum = Pipeline.make<TrainingServices>({
   name: "lt-spectrum",
   description: "figure 2: the shared LT policy's actions as a function of its PnL weight omega",
   defaults: { seed: 1, training: { ppo: { entropyCoeff: 0.01 } }, report: {} },
   presets: { quick: {}, paper },
+  resources: trainingResources,
   build: (p) => {
     const trained = p.loop("train-lt-spectrum", trainLtSpectrum, {}, "training");
     p.node("lt-spectrum-report", ltSpectrumReport, { trained }, "");

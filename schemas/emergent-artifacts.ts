@@ -1,13 +1,13 @@
 /**
  * Artifacts of the emergent-behaviour stages (paper sections 3.2 and 5.2), read by the stage that
  * writes them and by `emergent-report`: the evaluation tables of `evaluate-emergent` (Arrow, one
- * per metric family) and the loop state of a figure 6 game (the live shared trainer between
- * iterations, its plain state in checkpoints, with the Hamiltonian weights logged so far).
+ * per metric family) and the loop state of a figure 6 game (the shared-policy state, plain data,
+ * with the Hamiltonian weights logged so far).
  */
 import * as arrow from "apache-arrow";
 import type { Columns } from "../core/analysis/emergent-eval.ts";
 import type { GameWeightRow } from "../core/analysis/game-analysis.ts";
-import type { SharedTrainer, SharedTrainerState } from "../core/rl/shared-trainer.ts";
+import type { SharedLoopState } from "../core/rl/shared-loop.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
@@ -52,26 +52,16 @@ export const readColumns = (table: arrow.Table): Columns => {
   return out;
 };
 
+/** The state of a figure 6 game's loop: the shared-policy state and the Hamiltonian weights logged so far. */
 export interface GameLoopState {
-  readonly trainer?: SharedTrainer;
-  readonly saved?: SharedTrainerState;
+  readonly trainer: SharedLoopState;
   readonly weights: readonly GameWeightRow[];
 }
 
-const isGameCheckpoint = (value: unknown): value is { trainer: SharedTrainerState; weights: GameWeightRow[] } => {
+const isGameCheckpoint = (value: unknown): value is GameLoopState => {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return typeof v["trainer"] === "object" && v["trainer"] !== null && Array.isArray(v["weights"]);
 };
 
-const gameCheckpointCodec = structuredCodec("emergent-game", isGameCheckpoint);
-
-export const gameLoopStateCodec = {
-  name: "emergent-game-state",
-  extension: "ckpt",
-  encode: (state: GameLoopState): Uint8Array => gameCheckpointCodec.encode({ trainer: state.trainer?.getState() ?? state.saved!, weights: [...state.weights] }),
-  decode: (bytes: Uint8Array): GameLoopState => {
-    const { trainer, weights } = gameCheckpointCodec.decode(bytes);
-    return { saved: trainer, weights };
-  }
-};
+export const gameLoopStateCodec = { ...structuredCodec("emergent-game", isGameCheckpoint), name: "emergent-game-state" };

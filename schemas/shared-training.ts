@@ -1,16 +1,15 @@
 /**
- * Shared-policy training as data (paper sections 2.2.1, 3.1, 5): the params of a loop over
- * core/rl/shared-trainer.ts (population, schedule, B and T, rollout sharding, the PPO of each
- * learning class), the game configuration they choose, and the loop state's checkpoint codec
- * (the live trainer between iterations, its plain state in checkpoints), and the exploitability
- * summary. Shared by `train-shared`, its diagnostics, the emergent-behaviour game training and the
+ * Shared-policy training as data (paper sections 2.2.1, 3.1, 5): the params of a shared-policy
+ * loop (population, schedule, B and T, rollout sharding, the PPO of each learning class), the game
+ * configuration they choose, the loop state's codec (plain data, core/rl/shared-loop.ts), and the
+ * exploitability summary. Shared by `train-shared`, its diagnostics, the emergent-behaviour game training and the
  * LT-spectrum loop.
  */
 import { Schema } from "effect";
 import { experimentIds, experimentPopulation } from "../core/calibration/experiments.ts";
 import { defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
 import type { Population } from "../core/otc/supertypes.ts";
-import type { SharedIterationRow, SharedTrainer, SharedTrainerState } from "../core/rl/shared-trainer.ts";
+import type { SharedIterationRow, SharedLoopState } from "../core/rl/shared-loop.ts";
 import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { PpoSettings } from "./ppo.ts";
 import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
@@ -21,28 +20,16 @@ const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith
 const PpoSettingsSchema = PpoSettings;
 const defaultSettings = (): PpoSettings => PpoSettingsSchema.make({});
 
-/** Between iterations the live trainer; after a checkpoint is read back, its plain state. */
-export interface SharedLoopState {
-  readonly trainer?: SharedTrainer;
-  readonly saved?: SharedTrainerState;
-}
-
-const isSharedTrainerState = (value: unknown): value is SharedTrainerState => {
+const isSharedLoopState = (value: unknown): value is SharedLoopState => {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return typeof v["iteration"] === "number" && typeof v["envSteps"] === "number" && Array.isArray(v["rows"]) && typeof v["agents"] === "object";
 };
 
-const sharedStateCodec = structuredCodec("shared-trainer", isSharedTrainerState);
+/** The loop state in memory and in checkpoints: plain data (core/rl/shared-loop.ts). */
+export const sharedLoopStateCodec = { ...structuredCodec("shared-trainer", isSharedLoopState), name: "shared-training-state" };
 
-export const sharedLoopStateCodec = {
-  name: "shared-training-state",
-  extension: "ckpt",
-  encode: (state: SharedLoopState): Uint8Array => sharedStateCodec.encode(state.trainer?.getState() ?? state.saved!),
-  decode: (bytes: Uint8Array): SharedLoopState => ({ saved: sharedStateCodec.decode(bytes) })
-};
-
-export const rowsOfShared = (state: SharedLoopState): readonly SharedIterationRow[] => state.trainer?.history ?? state.saved?.rows ?? [];
+export const rowsOfShared = (state: SharedLoopState): readonly SharedIterationRow[] => state.rows;
 
 export const SharedTrainingParams = Schema.Struct({
   population: opt(Schema.String.pipe(Schema.filter((choice) => populationChoices().includes(choice) || `one of ${populationChoices().join(", ")}`)), "emergent").annotations({ description: "Population: the emergent-behaviour setup of section 5.2 or a calibration experiment's (section 5.1)." }),

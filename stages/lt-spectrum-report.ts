@@ -17,7 +17,9 @@ import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { LtSpectrumTrainingParams } from "../schemas/lt-spectrum.ts";
 import { rowsOfShared, sharedLoopStateCodec } from "../schemas/shared-training.ts";
-import { evaluateAtOmega, freshLtTrainer, setupFrom, type OmegaEvaluation } from "./support/lt-spectrum.ts";
+import { evaluateAtOmega, type OmegaEvaluation } from "../core/analysis/lt-spectrum.ts";
+import { restoredAgents } from "./support/learners.ts";
+import { ltSpectrumSetup, setupFrom } from "./support/lt-spectrum.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const Fraction = Schema.Number.pipe(Schema.between(0, 1));
@@ -118,17 +120,15 @@ export const ltSpectrumReport = Stage.make({
     Effect.gen(function* () {
       const p = params.training;
       const r = params.report;
-      const trainer = yield* freshLtTrainer(p);
-      trainer.setState(inputs.trained.trainer?.getState() ?? inputs.trained.saved!);
+      // The trained policies, restored on the backend they were trained on.
+      const { learners } = yield* ltSpectrumSetup(p);
+      const agents = yield* restoredAgents(learners, inputs.trained.agents);
+      const agentOf = (name: string) => agents[learners.findIndex((l) => l.name === name)]!;
       const rng = (yield* Rng).stream.split("evaluation");
       const setup = setupFrom(p);
-      const evaluations = yield* Stage.attempt("lt-spectrum-report", () => {
-        try {
-          return r.omegas.map((w, k) => evaluateAtOmega(setup, w, { lp: trainer.agent("lp"), lt: trainer.agent("lt") }, r.evaluationEpisodes, rng.split(k), r.greedy));
-        } finally {
-          trainer.dispose();
-        }
-      });
+      const evaluations = yield* Stage.attempt("lt-spectrum-report", () =>
+        r.omegas.map((w, k) => evaluateAtOmega(setup, w, { lp: agentOf("lp"), lt: agentOf("lt") }, r.evaluationEpisodes, rng.split(k), r.greedy))
+      );
       const rows = evaluations.map(({ omega, sellFraction, buyFraction, sellFractionStdError, buyFractionStdError, meanPnl, pnlStdError, meanReward }) => ({
         omega,
         sellFraction,

@@ -8,7 +8,7 @@ import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { slopeSignChanges } from "../core/rl/exploitability.ts";
-import type { SharedIterationRow } from "../core/rl/shared-trainer.ts";
+import type { SharedIterationRow } from "../core/rl/shared-loop.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";

@@ -1,71 +1,60 @@
 /**
- * Set-up shared by the stages that train shared policies (paper sections 2.2.1, 3.1, 5): a
- * core/rl/shared-trainer.ts trainer over sharded rollouts for given training params, a live
- * trainer for a loop state read back from its checkpoint, and one loop iteration with its
- * progress line. Not a stage: stage modules import it, it imports no stage module.
+ * Set-up shared by the loops that train shared policies (paper sections 2.2.1, 3.1, 5):
+ * `train-shared`, the figure 6 games and the LT spectrum, and by the stages that analyse what
+ * they trained: the env and learners of a run (networks on the backend the run resolved), the
+ * supertype labels of the per-supertype rewards, and the learners' initial states. Their state is
+ * plain data (core/rl/shared-loop.ts); their body is stages/body/shared-iteration.ts. Not a
+ * stage: stage modules import it, it imports no stage module.
  */
 import { Effect } from "effect";
-import type { OtcEnv } from "../../core/otc/env.ts";
-import { otcRolloutEnv, otcRolloutLocation } from "../../core/otc/rollout-env.ts";
+import { OtcEnv } from "../../core/otc/env.ts";
+import { otcRolloutLocation, type OtcEcnSpec } from "../../core/otc/rollout-env.ts";
 import type { Random } from "../../core/random/philox.ts";
-import type { ShardExecutor } from "../../core/rl/rollout-executor.ts";
-import { RolloutRunner, type RolloutSource } from "../../core/rl/rollout-runner.ts";
-import { otcSupertypeLabels, SharedTrainer, type SharedIterationRow } from "../../core/rl/shared-trainer.ts";
-import { Rng } from "../../core/pipeline/rng.ts";
-import { Stage, type LoopContext } from "../../core/pipeline/stage.ts";
+import type { PpoAgentState, PpoParams } from "../../core/rl/ppo.ts";
+import { initialSharedState, otcSupertypeLabels, type SupertypeLabels } from "../../core/rl/shared-loop.ts";
 import type { EcnModel } from "../../schemas/ecn.ts";
 import { ppoParamsFrom } from "../../schemas/ppo.ts";
-import { sharedGameConfig, type SharedLoopState, type SharedTrainingParams } from "../../schemas/shared-training.ts";
+import { sharedGameConfig, type SharedTrainingParams } from "../../schemas/shared-training.ts";
+import { envFactory, initialLearnerState, learnerSpecs, type LearnerSpec, type RolloutEnvSpec } from "./learners.ts";
+import { resolvePpoBackend } from "./network-backend.ts";
 
-/** A live trainer for a loop state: the state's own, or a fresh one restored from its checkpoint. */
-export const liveTrainer = (state: SharedLoopState, make: () => SharedTrainer): SharedTrainer => {
-  if (state.trainer !== undefined) return state.trainer;
-  const trainer = make();
-  trainer.setState(state.saved!);
-  return trainer;
-};
+/** What a shared-policy loop plays and trains, fixed for a run of the loop. */
+export interface SharedSetup {
+  readonly env: RolloutEnvSpec;
+  readonly learners: readonly LearnerSpec[];
+  /** Supertype labels per class, for the per-supertype rewards. */
+  readonly labels: readonly SupertypeLabels[];
+  /** No per-episode inputs: every episode plays the env's own population. */
+  readonly episodeInputs: null;
+}
 
-/** One loop iteration over a SharedTrainer, with the progress line. */
-export const sharedLoopStep = (stage: string, trainer: SharedTrainer, context: LoopContext, describe: (row: SharedIterationRow) => string) =>
+/** The env of `train-shared`: the population the params name on the vanilla ECN model, as data. */
+export const sharedEnv = (model: EcnModel, p: SharedTrainingParams): RolloutEnvSpec => ({
+  location: otcRolloutLocation,
+  args: { config: sharedGameConfig(p), ecn: { kind: "gmm", data: model } satisfies OtcEcnSpec }
+});
+
+/** The learners of an OTC env (each class's PPO from `ppoOf`) and the supertype labels of `episodes` episodes. */
+export const sharedSetup = (env: RolloutEnvSpec, episodes: number, ppoOf: (className: string) => PpoParams) =>
   Effect.gen(function* () {
-    const rng = (yield* Rng).stream.split("iterations").split(context.iteration);
-    const started = performance.now();
-    const row = yield* Stage.attemptPromise(stage, () => trainer.iterate(rng));
-    const seconds = (performance.now() - started) / 1000;
-    const envSteps = trainer.options.episodes * trainer.env.horizon;
-    context.metrics({ ...row, "charts/env_steps_per_second": envSteps / seconds });
-    context.status(`${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s`);
-    return { trainer } satisfies SharedLoopState;
+    const learners = yield* learnerSpecs(env, ppoOf);
+    const probe = (yield* envFactory(env.location)).create(env.args, 0, 1);
+    const labels = probe instanceof OtcEnv ? otcSupertypeLabels(probe, episodes) : [];
+    return { env, learners, labels, episodeInputs: null } satisfies SharedSetup;
   });
 
-/** A shared trainer drawing its episodes from `source`; `probe` is an env of the same population. */
-export const sharedTrainerOver = (source: RolloutSource, probe: OtcEnv, p: SharedTrainingParams, rng: Random): SharedTrainer =>
-  new SharedTrainer(
-    source,
-    {
-      ppo: { lp: ppoParamsFrom(p.lp), lt: ppoParamsFrom(p.lt) },
-      defaultPpo: ppoParamsFrom(p.lp),
-      learning: p.learning.filter((c) => source.classes.some((s) => s.name === c)),
-      episodes: p.episodes,
-      labels: otcSupertypeLabels(probe, p.episodes)
-    },
-    rng
+/** The setup of `train-shared` with each class's networks on the backend the run resolved. */
+export const trainSharedSetup = (model: EcnModel, p: SharedTrainingParams) =>
+  Effect.gen(function* () {
+    const ppo = { lp: ppoParamsFrom(yield* resolvePpoBackend(p.lp)), lt: ppoParamsFrom(yield* resolvePpoBackend(p.lt)) };
+    return yield* sharedSetup(sharedEnv(model, p), p.episodes, (c) => (c === "lt" ? ppo.lt : ppo.lp));
+  });
+
+/** Each class's initial learner, drawn from `rng.split("policy:<class>")` (the node's `init` stream). */
+export const initialAgents = (learners: readonly LearnerSpec[], rng: Random) =>
+  Effect.map(
+    Effect.forEach(learners, (spec) => Effect.map(initialLearnerState(spec, rng.split(`policy:${spec.name}`)), (state) => [spec.name, state] as const)),
+    (entries): Record<string, PpoAgentState> => Object.fromEntries(entries)
   );
 
-/** The trainer of `train-shared`, its rollouts sharded over `workers` threads (0: this thread) or on `executor`. */
-export const makeSharedTrainer = (
-  model: EcnModel,
-  p: SharedTrainingParams,
-  rng: Random,
-  execution: { readonly workers: number; readonly backend?: "wasm" | "cpu"; readonly executor?: ShardExecutor } = { workers: 0 }
-): SharedTrainer => {
-  const runner = new RolloutRunner({
-    factory: otcRolloutEnv,
-    location: otcRolloutLocation,
-    args: { config: sharedGameConfig(p), ecn: { kind: "gmm", data: model } },
-    episodes: p.episodes,
-    episodesPerShard: p.episodesPerShard,
-    ...execution
-  });
-  return sharedTrainerOver(runner, runner.probe, p, rng);
-};
+export { initialSharedState };

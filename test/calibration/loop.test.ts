@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { experimentDefinition } from "../../core/calibration/experiments.ts";
 import type { CalibrationLoopState } from "../../core/calibration/loop.ts";
 import { trainingStateCodec } from "../../schemas/calibration-artifacts.ts";
-import { tinyCalibration, trainedState } from "./drive.ts";
+import { tinyCalibration, trainedState } from "../pipelines/loops.ts";
 
 const params = tinyCalibration({ episodes: 3, horizon: 8, episodesPerShard: 2 });
 

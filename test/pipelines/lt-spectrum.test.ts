@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { cliRunner, setFlags, statuses } from "./cli.ts";
 import { constant } from "../../core/otc/supertypes.ts";
 import { Random } from "../../core/random/philox.ts";
-import { ltSpectrumEnv, type LtSpectrumSetup } from "../../stages/support/lt-spectrum.ts";
+import { ltSpectrumEnv, type LtSpectrumSetup } from "../../core/analysis/lt-spectrum.ts";
 
 const store = mkdtempSync(join(tmpdir(), "lt-spectrum-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));

@@ -31,7 +31,7 @@ import { standInGmmData } from "../otc/fixtures.ts";
 import { cliRunner, repo, setFlags } from "../pipelines/cli.ts";
 import { exitOf, freePort, hasRedisServer, startRedisServer, waitForOutput } from "./processes.ts";
 import { tinyOtcPpo } from "./toy-envs.ts";
-import { openLoop, tinyCalibration, type OpenLoop } from "../calibration/drive.ts";
+import { openLoop, tinyCalibration, type OpenLoop } from "../pipelines/loops.ts";
 
 const hasRedis = hasRedisServer();
 if (!hasRedis) console.warn("bullmq-rollouts.test.ts skipped: redis-server is not installed (apt-get install redis-server; .ci/run does this).");

@@ -9,8 +9,7 @@ import { Random } from "../../core/random/philox.ts";
 import { initTfBackend } from "../../core/rl/backend.ts";
 import { WeightShapeError, type WeightMap } from "../../core/rl/networks.ts";
 import { PpoAgent, defaultPpoParams, type PpoAgentState, type PpoParams } from "../../core/rl/ppo.ts";
-import { runPpoIteration } from "../../core/rl/train.ts";
-import { ContextualBanditEnv, LinearQuadraticEnv } from "./toy-envs.ts";
+import { ContextualBanditEnv, LinearQuadraticEnv, runPpoIteration } from "./toy-envs.ts";
 
 beforeAll(async () => {
   await initTfBackend("wasm");

@@ -12,8 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Random } from "../../core/random/philox.ts";
 import { initTfBackend } from "../../core/rl/backend.ts";
 import { PpoAgent, defaultPpoParams, type PpoParams } from "../../core/rl/ppo.ts";
-import { runPpoIteration } from "../../core/rl/train.ts";
-import { CategoricalBanditEnv, ContextualBanditEnv, LinearQuadraticEnv } from "./toy-envs.ts";
+import { CategoricalBanditEnv, ContextualBanditEnv, LinearQuadraticEnv, runPpoIteration } from "./toy-envs.ts";
 
 beforeAll(async () => {
   await initTfBackend("wasm");

@@ -10,7 +10,9 @@ import { Effect, Exit, Layer, Schema } from "effect";
 import { Backend, layerBackend } from "../../core/pipeline/backend.ts";
 import { Rng } from "../../core/pipeline/rng.ts";
 import { LtSpectrumTrainingParams } from "../../schemas/lt-spectrum.ts";
-import { freshLtTrainer } from "../../stages/support/lt-spectrum.ts";
+import { Random } from "../../core/random/philox.ts";
+import { PpoAgent } from "../../core/rl/ppo.ts";
+import { ltSpectrumSetup } from "../../stages/support/lt-spectrum.ts";
 import { NetworkBackend, resolvePpoBackend } from "../../stages/support/network-backend.ts";
 
 const withBackend = (layer: Layer.Layer<NetworkBackend>) => Layer.merge(layer, layerBackend("cpu"));
@@ -42,14 +44,15 @@ describe("training stages", () => {
   it.effect("build their networks on the backend the service resolved, and refuse one that cannot load", () =>
     Effect.gen(function* () {
       const params = Schema.decodeUnknownSync(LtSpectrumTrainingParams)({ ppo: { backend: "auto", hidden: [8] } });
-      const trainer = yield* freshLtTrainer(params);
+      const { learners } = yield* ltSpectrumSetup(params);
+      const agents = learners.map((l) => new PpoAgent(l.obsDim, l.action, l.ppo, Random.fromSeed(1)));
       try {
-        expect(trainer.agents.map((a) => a.net.backend)).toEqual(trainer.agents.map(() => "tfjs"));
+        expect(agents.map((a) => a.net.backend)).toEqual(["tfjs", "tfjs"]);
         expect((yield* Backend).network()).toContain("tfjs");
       } finally {
-        yield* Effect.promise(() => trainer.dispose());
+        for (const a of agents) a.dispose();
       }
-      const refused = yield* Effect.exit(freshLtTrainer({ ...params, ppo: { ...params.ppo, backend: "onnxruntime" } }));
+      const refused = yield* Effect.exit(ltSpectrumSetup({ ...params, ppo: { ...params.ppo, backend: "onnxruntime" } }));
       expect(Exit.isFailure(refused)).toBe(true);
     }).pipe(Effect.provide(Layer.mergeAll(withBackend(NetworkBackend.tfjsOnly), Rng.forNode(1, "lt-spectrum"))))
   );

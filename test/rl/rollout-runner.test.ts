@@ -17,7 +17,7 @@ import { RolloutRunner, type RolloutResult } from "../../core/rl/rollout-runner.
 import type { OtcEpisodeOutcomes } from "../../core/otc/env.ts";
 import { standInGmmData } from "../otc/fixtures.ts";
 import { tinyOtcPpo } from "./toy-envs.ts";
-import { tinyCalibration, trainedState } from "../calibration/drive.ts";
+import { tinyCalibration, trainedState } from "../pipelines/loops.ts";
 import { RolloutExecutor } from "../../stages/support/rollout-executor.ts";
 
 const tinyPpo = tinyOtcPpo(16);

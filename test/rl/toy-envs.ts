@@ -3,7 +3,8 @@
  * that PPO learns what first principles say it should.
  */
 import type { Random } from "../../core/random/philox.ts";
-import { defaultPpoParams, type PpoParams } from "../../core/rl/ppo.ts";
+import { collectRollouts } from "../../core/rl/rollout.ts";
+import { defaultPpoParams, ppoUpdate, type PpoAgent, type PpoMetrics, type PpoParams } from "../../core/rl/ppo.ts";
 import { clipActions, type ActionSpec, type AgentClassSpec, type MultiClassVecEnv } from "../../core/rl/vec-env.ts";
 
 /**
@@ -180,3 +181,32 @@ export const tinyOtcPpo = (width: number): PpoParams => ({
     value: { ...defaultPpoParams.network.value, hiddenWidths: [width] }
   }
 });
+
+/**
+ * One training iteration on a toy env, for the tests of PPO itself: collect a batch of episodes
+ * with every class's current policy, then update each class's policy on its own batch. A pure
+ * function of (agent states, params, rng), like an iteration of the pipelines' loops.
+ */
+export interface ClassIterationMetrics extends PpoMetrics {
+  /** Mean over the class's agents of the sum of rewards of their episode. */
+  "charts/episode_reward_mean": number;
+  /** Samples of the class in this iteration (agents x T). */
+  "charts/samples": number;
+}
+
+export const runPpoIteration = (
+  env: MultiClassVecEnv,
+  agents: readonly PpoAgent[],
+  params: PpoParams | readonly PpoParams[],
+  rng: Random
+): ClassIterationMetrics[] => {
+  const batches = collectRollouts(env, agents, rng.split("rollouts"), params);
+  const updateRng = rng.split("update");
+  return batches.map((batch, c) => {
+    const p = Array.isArray(params) ? (params as readonly PpoParams[])[c]! : (params as PpoParams);
+    const metrics = ppoUpdate(agents[c]!, batch, p, updateRng.split(c));
+    let total = 0;
+    for (let i = 0; i < batch.agents; i++) total += batch.episodeRewards[i]!;
+    return { ...metrics, "charts/episode_reward_mean": total / batch.agents, "charts/samples": batch.size };
+  });
+};
