@@ -48,6 +48,7 @@ interface ParsedArgs {
   readonly format: string | undefined;
   readonly out: string | undefined;
   readonly metrics: string[];
+  readonly keep: string[];
 }
 
 const USAGE = `Usage: pipeline <command> [options]
@@ -76,6 +77,8 @@ Options:
   --preset P        params preset (quick, paper, ... as the pipeline defines)
   --set k=v         override one param (repeatable), e.g. --set ecn.data.dt=2
   --until NODE      run only NODE and what it needs
+  --keep STEP       keep every iteration's output of a loop-body step (e.g. rollouts) as
+                    Parquet in <store>/kept/<pipeline>/<node>/<step>/ (repeatable; run only)
   --store DIR       artifact store root (default: artifacts)
   --json            one JSON object per stage event on stdout, and per loop iteration
                     ({"event":"iteration","node",...,"etaSeconds","metrics"})
@@ -87,6 +90,7 @@ Options:
 const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   const positional: string[] = [];
   const sets: Array<readonly [string, JsonValue]> = [];
+  const keep: string[] = [];
   let preset: string | undefined;
   let until: string | undefined;
   let store = "artifacts";
@@ -117,6 +121,9 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         break;
       case "--set":
         sets.push(parseSet(take()));
+        break;
+      case "--keep":
+        keep.push(take());
         break;
       case "--until":
         until = take();
@@ -156,7 +163,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         else positional.push(arg);
     }
   }
-  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, format, out: outFile, metrics };
+  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, format, out: outFile, metrics, keep };
 };
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length));
@@ -329,6 +336,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         until: args.until,
         storeRoot,
         explainOnly,
+        ...(args.keep.length > 0 ? { keep: args.keep } : {}),
         run: { id: runId, ...git },
         onEvent: (event) => {
           nodeEvents.set(event.node, event);

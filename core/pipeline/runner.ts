@@ -23,7 +23,7 @@ import { Backend } from "./backend.ts";
 import { cacheKey, canonicalJson } from "./canonical.ts";
 import { writeExports } from "./exports.ts";
 import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
-import { prepareBody, type PreparedBody } from "./loop-body.ts";
+import { LoopBody, prepareBody, type PreparedBody } from "./loop-body.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
 import { Pipeline as PipelineOps, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
@@ -360,6 +360,18 @@ const runOnce = (request: RunRequest) =>
     const all = yield* resolveParams(request.pipeline, request.preset, request.sets ?? []);
     const resolved = { ...all, nodes: all.nodes.filter((item) => selected.includes(item.node)) };
     yield* checkFileInputs(all.nodes);
+    // A kept step must be a step of some loop body this run may execute: a misspelt name is bad usage.
+    if (request.keep !== undefined && request.keep.length > 0) {
+      const steps = new Set(resolved.nodes.flatMap(({ node }) => (node.stage._kind === "loop" && node.stage.body !== undefined ? LoopBody.steps(node.stage.body).map((s) => s.id) : [])));
+      const unknown = request.keep.filter((step) => !steps.has(step));
+      if (unknown.length > 0) {
+        return yield* Effect.fail(
+          new UsageError({
+            message: `--keep ${unknown.join(", ")}: no loop of pipeline "${request.pipeline.name}" runs such a step; ${steps.size > 0 ? `its loops' steps are ${[...steps].join(", ")}` : "it has no loop with a body of steps"}.`
+          })
+        );
+      }
+    }
     const runtime = runtimeFingerprint();
     // The pipeline's services (rollout executor, network backend), built once for the run and
     // released by this run's scope however it ends; an explain runs nothing and builds none.
@@ -605,9 +617,8 @@ const runOnce = (request: RunRequest) =>
           break;
         }
         if (from > 0) request.onCheckpoint?.(node.id, from);
-        // The latest live state, released (threads, connections) however the loop ends.
-        let live: unknown;
-        const releaseLive = Effect.suspend(() => (live !== undefined && loop.release !== undefined ? loop.release(live) : Effect.void)).pipe(Effect.zipRight(workspace.close));
+        // Live objects the loop built from its state (networks, envs, threads) go however it ends.
+        const releaseLive = workspace.close;
         const sink = (step: string, iteration: number, files: ReadonlyArray<{ name: string; extension: string; bytes: Uint8Array }>) =>
           Effect.promise(async () => {
             const dir = keptDir(request.storeRoot, request.pipeline.name, node.id, step);
@@ -624,7 +635,6 @@ const runOnce = (request: RunRequest) =>
           });
         const last = yield* Effect.gen(function* () {
           if (from === 0) state = yield* inNode(loop.init(inputs, item.params));
-          live = state;
           const progress = yield* Progress;
           const task = progress.task(`${node.id}`, item.iterations);
           task.advance(from, from > 0 ? `resumed from checkpoint ${from}` : undefined);
@@ -636,7 +646,6 @@ const runOnce = (request: RunRequest) =>
             let status: string | undefined;
             let metrics: Readonly<Record<string, number>> = {};
             state = yield* inNode(iterate(state, { iteration: k, iterations: item.iterations, status: (text) => (status = text), metrics: (values) => (metrics = values) }));
-            live = state;
             task.advance(1, status);
             const finiteMetrics = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
             if (Object.keys(finiteMetrics).length > 0) unsavedCurve.push({ iteration: k, metrics: finiteMetrics });

@@ -82,7 +82,10 @@ export interface LoopStage<P, I, S, R = never> {
   readonly source: string;
   readonly params: Schema.Schema<P, any>;
   readonly inputs: InputCodecs<I>;
-  /** Codec of the loop state: the checkpoint artifact and the loop's output. */
+  /**
+   * Codec of the loop state: the checkpoint artifact and the loop's output. The state is plain
+   * data (what a checkpoint holds); live objects built from it stay in the node's workspace.
+   */
   readonly state: Codec<S>;
   readonly exports?: ReadonlyArray<{ readonly name: string; readonly extension: string; readonly encode: (value: S) => Uint8Array }>;
   /** Iteration count N; it is left out of the loop's key, so raising it re-uses checkpoints. */
@@ -98,11 +101,6 @@ export interface LoopStage<P, I, S, R = never> {
   readonly body?: LoopBody<P, I, S, R>;
   /** One iteration written by hand. Its randomness must come from `Rng` split by the iteration index. */
   readonly step?: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices | R>;
-  /**
-   * Frees what a live state holds besides its data when the loop's run ends (a hand-written step
-   * whose state holds live objects). Body loops keep live objects in the workspace instead.
-   */
-  readonly release?: (state: S) => Effect.Effect<void>;
 }
 
 export type AnyStage = Stage<any, any, any, any> | LoopStage<any, any, any, any>;

@@ -4,8 +4,9 @@
  * (`ppo.backend`: onnxruntime, tfjs or auto); this service resolves the name before training
  * starts, so an explicit backend that cannot load fails at once with one sentence naming the
  * fallback, `auto` falls back to tfjs, and the backend that ran is noted for the run's provenance
- * (`networkBackend`). Layers: `native` (the real check) and `tfjsOnly` (as on a machine where
- * onnxruntime's native library does not load; for tests and for forcing the portable path).
+ * (`networkBackend`). Layers: `native` (the real check; what the training pipelines provide for a
+ * run) and `tfjsOnly` (as on a machine where onnxruntime's native library does not load; for tests
+ * and for forcing the portable path).
  */
 import { Context, Data, Effect, Layer } from "effect";
 import { Backend } from "../../core/pipeline/backend.ts";
@@ -48,15 +49,13 @@ export class NetworkBackend extends Context.Tag("otc-marl/stages/NetworkBackend"
 }
 
 /**
- * Resolves `settings.backend` (with the NetworkBackend in context, `native` if none is), notes the
+ * Resolves `settings.backend` with the run's NetworkBackend (the pipeline provides it), notes the
  * result for the provenance, and returns the settings with the resolved backend, so the networks
  * the stage builds run on exactly the backend that was checked.
  */
-export const resolvePpoBackend = <S extends Pick<PpoSettings, "backend">>(settings: S): Effect.Effect<Omit<S, "backend"> & { backend: NetworkBackendName }, NetworkBackendError, Backend> =>
+export const resolvePpoBackend = <S extends Pick<PpoSettings, "backend">>(settings: S): Effect.Effect<Omit<S, "backend"> & { backend: NetworkBackendName }, NetworkBackendError, Backend | NetworkBackend> =>
   Effect.gen(function* () {
-    const service = yield* Effect.serviceOption(NetworkBackend);
-    const resolve = service._tag === "Some" ? service.value.resolve : (r: PpoSettings["backend"]) => Effect.provide(Effect.flatMap(NetworkBackend, (s) => s.resolve(r)), NetworkBackend.native);
-    const name = yield* resolve(settings.backend);
+    const name = yield* Effect.flatMap(NetworkBackend, (service) => service.resolve(settings.backend));
     const backend = yield* Backend;
     backend.noteNetwork(name);
     yield* Effect.logDebug(`network backend: ${name}${settings.backend === "auto" ? " (auto)" : ""}`);
