@@ -241,6 +241,14 @@ export const LoopBody = {
 /** Where a kept step output goes: the runner writes it (e.g. as Parquet) under the node's files. */
 export type KeepSink = (step: string, iteration: number, files: ReadonlyArray<{ readonly name: string; readonly extension: string; readonly bytes: Uint8Array }>) => Effect.Effect<void>;
 
+export interface BodyOptions {
+  /** Steps whose outputs go to `sink` every iteration, through their stage's exports. */
+  readonly keep?: ReadonlyArray<string>;
+  readonly sink?: KeepSink;
+  /** Told each step's wall time (benchmarks: what the composition costs beside the steps' work). */
+  readonly onStep?: (step: string, ms: number) => void;
+}
+
 /** A body ready to run for one run of its loop: setups computed, step params resolved. */
 export interface PreparedBody<S, R> {
   readonly iterate: (state: S, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices | R>;
@@ -254,7 +262,7 @@ export const prepareBody = <P, I, S, R>(
   body: LoopBody<P, I, S, R>,
   params: P,
   inputs: I,
-  options: { readonly keep?: ReadonlyArray<string>; readonly sink?: KeepSink } = {}
+  options: BodyOptions = {}
 ): Effect.Effect<PreparedBody<S, R>, TaggedFailure, StageServices | R> =>
   Effect.gen(function* () {
     const setups = new Map<string, unknown>();
@@ -275,7 +283,7 @@ const prepared = <P, I, S, R>(
   inputs: I,
   setups: ReadonlyMap<string, unknown>,
   stepParams: ReadonlyMap<string, unknown>,
-  options: { readonly keep?: ReadonlyArray<string>; readonly sink?: KeepSink }
+  options: BodyOptions
 ): PreparedBody<S, R> => {
   const keep = new Set(options.keep ?? []);
   const split = (stream: Random, path: StreamPath) => path.reduce<Random>((s, part) => s.split(part), stream);
@@ -309,7 +317,9 @@ const prepared = <P, I, S, R>(
             const stepInputs = Object.fromEntries(Object.entries(node.inputs).map(([k, id]) => [k, values.get(id)]));
             const stream = split(node.stream.from === "iteration" ? iterationStream : rng.stream, node.stream.path);
             const run = node.stage.run(stepInputs, stepParams.get(node.id)) as Effect.Effect<unknown, TaggedFailure, StageServices | R>;
+            const stepStarted = options.onStep === undefined ? 0 : performance.now();
             const output = yield* run.pipe(Effect.provideService(Rng, { stream, seed: rng.seed }));
+            options.onStep?.(node.id, performance.now() - stepStarted);
             values.set(node.id, output);
             if (keep.has(node.id) && options.sink !== undefined) {
               const files = (node.stage.exports ?? []).map((e) => ({ name: e.name, extension: e.extension, bytes: e.encode(output) }));
@@ -345,7 +355,7 @@ export const driveLoop = <P, I, S, R>(
   loop: LoopStage<P, I, S, R>,
   inputs: I,
   params: P,
-  options: { readonly seed: number; readonly node?: string; readonly start?: { readonly iteration: number; readonly state: S } }
+  options: { readonly seed: number; readonly node?: string; readonly start?: { readonly iteration: number; readonly state: S }; readonly onStep?: BodyOptions["onStep"] }
 ): Effect.Effect<LoopDriver<S>, TaggedFailure, Scope.Scope | Exclude<StageServices, Rng | Workspace> | R> =>
   Effect.gen(function* () {
     const workspace = makeWorkspace();
@@ -359,7 +369,7 @@ export const driveLoop = <P, I, S, R>(
       );
     let iteration = options.start?.iteration ?? 0;
     let state = options.start !== undefined ? options.start.state : yield* provided(loop.init(inputs, params));
-    const body = loop.body === undefined ? undefined : yield* provided(prepareBody(loop.body, params, inputs));
+    const body = loop.body === undefined ? undefined : yield* provided(prepareBody(loop.body, params, inputs, options.onStep !== undefined ? { onStep: options.onStep } : {}));
     const next = Effect.suspend(() => {
       let metrics: Readonly<Record<string, number>> = {};
       const k = iteration + 1;

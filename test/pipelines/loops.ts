@@ -63,8 +63,10 @@ export interface OpenOptions<S> {
 export const openLoopOf = async <P, I, S>(loop: LoopStage<P, I, S, RolloutExecutor | NetworkBackend>, inputs: I, params: P, options: OpenOptions<S> = {}): Promise<OpenLoop<S>> => {
   const scope = Effect.runSync(Scope.make());
   const services = runServices(options.executor);
+  // The services are built once, in the loop's scope (as a run builds them once).
+  const context = await Effect.runPromise(Layer.build(services).pipe(Scope.extend(scope)));
   const provided = <A>(effect: Effect.Effect<A, unknown, Layer.Layer.Success<typeof services> | Scope.Scope>) =>
-    Effect.runPromise(effect.pipe(Effect.provide(services), Scope.extend(scope)) as Effect.Effect<A>);
+    Effect.runPromise(effect.pipe(Effect.provide(context), Scope.extend(scope)) as Effect.Effect<A>);
   const driver = await provided(driveLoop(loop, inputs, params, { seed: options.seed ?? 5, ...(options.start !== undefined ? { start: options.start } : {}) }));
   return { driver, next: () => provided(driver.next), close: () => Effect.runPromise(Scope.close(scope, Exit.void)) };
 };
