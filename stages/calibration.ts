@@ -139,7 +139,7 @@ const trainingStage = (method: CalibrationMethod) =>
     init: (inputs, p) =>
       Effect.gen(function* () {
         const { training, learners } = yield* setupOf(p, inputs, method);
-        // The node's `init` stream, split as the first trainer did: the LP policy, then the calibrator.
+        // The node's `init` stream: the LP policy from `lp-policy`, CALSHEQ from `calsheq`, BO from `bo` (bo-propose keeps drawing from it).
         const init = (yield* Rng).stream.split("init");
         const lp = yield* initialLearnerState(learners[0]!, init.split("lp-policy"));
         const calsheq = method === "calsheq" ? yield* initialCalsheqState(training, init.split("calsheq")) : null;

@@ -6,7 +6,7 @@
  * gain; core/rl/exploitability.ts).
  * Their report, `shared-report`, is in its own module (stages/shared-report.ts) so that editing
  * it does not re-run the training. The training params, loop state, exploitability summary and
- * trainer set-up, shared with other stages, live in schemas/shared-training.ts and
+ * set-up, shared with other stages, live in schemas/shared-training.ts and
  * stages/support/shared-training.ts.
  */
 import { Effect, Schema } from "effect";

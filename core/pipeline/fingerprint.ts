@@ -393,7 +393,7 @@ export const describeCodeChange = (
   return gone === undefined ? undefined : { file: gone, via: [], kind: "removed" };
 };
 
-/** One line for a code change: "core/otc/env.ts via stages/calibration.ts -> core/calibration/trainer.ts -> core/otc/env.ts". */
+/** One line for a code change: "core/otc/env.ts via stages/calibration.ts -> core/calibration/loop.ts -> core/otc/env.ts". */
 export const formatCodeChange = (change: CodeChange): string => {
   if (change.kind === "scheme") return "the code fingerprint scheme changed (every module is re-hashed)";
   if (change.kind === "removed") return `${change.file} no longer imported`;
