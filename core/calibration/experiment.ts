@@ -19,6 +19,7 @@
  * - Lambda starts at connectivity 0.5 and risk aversion 0.5 (mean 0.5, stDev 0.5 for supertype
  *   2 in experiment 4), the defaults of `calibrationPopulation` in core/otc/config.ts.
  */
+import { calibrationPopulation } from "../otc/config.ts";
 import type { Population } from "../otc/supertypes.ts";
 
 /** An experiment's number: the paper's 1-4, or the number a new experiment registers under. */
@@ -328,3 +329,32 @@ export const targetsWith = (base: CalibrationTargets, overrides: TargetOverrides
   base.kind === "shares"
     ? { ...base, shareSuper1: overrides.m_super1, minShareTotal: overrides.m_total }
     : { ...base, minShareSuper1: overrides.m_super1_min, minShareTotal: overrides.m_total };
+
+/**
+ * Experiments 1-3's shape (tables 3-5): both LP supertypes' connectivities calibrated (risk
+ * aversions stay at 0.5), LP supertype 1 at least 15% of the flow, all LPs at least 80%, and the
+ * trade-size percentiles of supertype 1 (and of supertype 2 where `percentilesSuper2` is given)
+ * as targets weighted 0.2 in r_cal.
+ */
+export const connectivityExperiment = (
+  definition: Pick<ExperimentDefinition, "id" | "summary" | "nLp" | "budgetEnvSteps" | "quick" | "figures"> & { readonly percentilesSuper2: readonly number[] | null }
+): ExperimentDefinition => {
+  const space = calibrationSpace(connectivityParameters());
+  const { percentilesSuper2, ...rest } = definition;
+  return {
+    ...rest,
+    lpCounts: [1, definition.nLp - 1],
+    space,
+    targets: {
+      kind: "shares-and-percentiles",
+      minShareSuper1: 0.15,
+      minShareTotal: 0.8,
+      percentilesSuper1: TARGET_PERCENTILES_SUPER1,
+      percentilesSuper2,
+      percentileWeight: 0.2
+    },
+    population: (lambda) =>
+      calibrationPopulation({ nLp: definition.nLp, lp2RiskAversion: "shared" }, { connectivity: connectivityOf(clippedLambda(space, lambda, definition.id)) }),
+    reward: targetReward
+  };
+};

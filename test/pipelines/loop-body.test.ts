@@ -10,14 +10,13 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../core/pipeline/cli.ts";
+import { afterAll, describe, expect, it } from "vitest";
 import { renderDag } from "../../core/pipeline/dag.ts";
 import { bodyGraph } from "../../core/pipeline/loop-body.ts";
 import { keptDir } from "../../core/pipeline/runner.ts";
 import { calibrationPipeline } from "../../pipelines/calibrate.ts";
-import { registry } from "../../pipelines/index.ts";
 import { setFlags, statuses } from "./cli.ts";
+import { inProcessCli } from "./in-process-cli.ts";
 
 const stores: string[] = [];
 afterAll(() => stores.forEach((s) => rmSync(s, { recursive: true, force: true })));
@@ -27,18 +26,7 @@ const newStore = () => {
   return store;
 };
 
-const cli = async (store: string, args: string[]) => {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main([...args, "--store", store], registry), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-};
+const cli = (store: string, args: string[]) => inProcessCli(store)(args);
 
 const episodes = 2;
 const horizon = 10;

@@ -8,14 +8,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { calibrationSpace, CONNECTIVITY_RANGE, connectivityOf, clippedLambda, targetReward } from "../../core/calibration/experiment.ts";
 import { experimentDefinition, experimentIds, registerExperiment } from "../../core/calibration/experiments.ts";
 import { calibrationPopulation } from "../../core/otc/config.ts";
-import { main, type PipelineEntry } from "../../core/pipeline/cli.ts";
+import type { PipelineEntry } from "../../core/pipeline/cli.ts";
 import { parquetToTable } from "../../core/pipeline/codecs/parquet.ts";
 import { calibrationPipeline } from "../../pipelines/calibrate.ts";
 import { setFlags, statuses } from "./cli.ts";
+import { inProcessCli } from "./in-process-cli.ts";
 
 // --- experiment 5, the whole definition -----------------------------------------------------
 const space = calibrationSpace(Array.from({ length: 10 }, (_, j) => ({ name: `lp1.connect.lt${j + 1}`, range: CONNECTIVITY_RANGE, initial: 0.5 })));
@@ -40,18 +41,7 @@ afterAll(() => rmSync(store, { recursive: true, force: true }));
 
 const entries: PipelineEntry[] = [{ name: "calibrate-exp5", description: "toy experiment 5", load: async () => calibrationPipeline(5) }];
 
-const cli = async (args: string[]) => {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main([...args, "--store", store], entries), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-};
+const cli = inProcessCli(store, entries);
 
 const tiny = setFlags([
   "calibration.checkpointEvery=2",

@@ -5,36 +5,14 @@
  * least 15% of the flow, all LPs at least 80%, and the 10%-90% percentiles of the trade sizes
  * supertype 1's LPs receive (table 5), with r_cal = 1 / (1 + r1 + 0.2 r2).
  */
-import { calibrationPopulation } from "../../otc/config.ts";
-import {
-  calibrationSpace,
-  clippedLambda,
-  connectivityOf,
-  connectivityParameters,
-  TARGET_PERCENTILES_SUPER1,
-  targetReward,
-  type ExperimentDefinition
-} from "../experiment.ts";
+import { connectivityExperiment, type ExperimentDefinition } from "../experiment.ts";
 
-const space = calibrationSpace(connectivityParameters());
-
-export const experiment1: ExperimentDefinition = {
+export const experiment1: ExperimentDefinition = connectivityExperiment({
   id: 1,
   summary: "market shares and the trade-size percentiles of LP supertype 1 (5 LPs)",
   nLp: 5,
-  lpCounts: [1, 4],
   budgetEnvSteps: 40_000_000,
-  space,
-  targets: {
-    kind: "shares-and-percentiles",
-    minShareSuper1: 0.15,
-    minShareTotal: 0.8,
-    percentilesSuper1: TARGET_PERCENTILES_SUPER1,
-    percentilesSuper2: null,
-    percentileWeight: 0.2
-  },
-  population: (lambda) => calibrationPopulation({ nLp: 5, lp2RiskAversion: "shared" }, { connectivity: connectivityOf(clippedLambda(space, lambda, 1)) }),
-  reward: targetReward,
+  percentilesSuper2: null,
   quick: { learningRateRatio: 3 },
   figures: { targets: 8, parameters: 29 }
-};
+});

@@ -5,37 +5,14 @@
  * least 15% of the flow, all LPs at least 80%, and the 10%-90% percentiles of the trade sizes
  * each LP supertype receives (table 5), with r_cal = 1 / (1 + r1 + 0.2 r2 + 0.2 r3).
  */
-import { calibrationPopulation } from "../../otc/config.ts";
-import {
-  calibrationSpace,
-  clippedLambda,
-  connectivityOf,
-  connectivityParameters,
-  TARGET_PERCENTILES_SUPER1,
-  TARGET_PERCENTILES_SUPER2,
-  targetReward,
-  type ExperimentDefinition
-} from "../experiment.ts";
+import { connectivityExperiment, TARGET_PERCENTILES_SUPER2, type ExperimentDefinition } from "../experiment.ts";
 
-const space = calibrationSpace(connectivityParameters());
-
-export const experiment3: ExperimentDefinition = {
+export const experiment3: ExperimentDefinition = connectivityExperiment({
   id: 3,
   summary: "market shares and both LP supertypes' trade-size percentiles (10 LPs)",
   nLp: 10,
-  lpCounts: [1, 9],
   budgetEnvSteps: 20_000_000,
-  space,
-  targets: {
-    kind: "shares-and-percentiles",
-    minShareSuper1: 0.15,
-    minShareTotal: 0.8,
-    percentilesSuper1: TARGET_PERCENTILES_SUPER1,
-    percentilesSuper2: TARGET_PERCENTILES_SUPER2,
-    percentileWeight: 0.2
-  },
-  population: (lambda) => calibrationPopulation({ nLp: 10, lp2RiskAversion: "shared" }, { connectivity: connectivityOf(clippedLambda(space, lambda, 3)) }),
-  reward: targetReward,
+  percentilesSuper2: TARGET_PERCENTILES_SUPER2,
   quick: { learningRateRatio: 3 },
   figures: { targets: 27, parameters: 31 }
-};
+});
