@@ -10,7 +10,6 @@ import { OtcEnv } from "../../core/otc/env.ts";
 import { ecnVariationModelOf } from "../../core/otc/rollout-env.ts";
 import { Rng } from "../../core/pipeline/rng.ts";
 import { Stage } from "../../core/pipeline/stage.ts";
-import type { EcnModel } from "../../schemas/ecn.ts";
 import { ecnModelCodec } from "../../schemas/ecn-artifacts.ts";
 import { GameTrainingParams } from "../../schemas/emergent.ts";
 import { arrayCodec, plainCodec, policiesCodec } from "../../schemas/loop-artifacts.ts";
@@ -28,8 +27,7 @@ export const gameWeights = Stage.make({
       if (inputs.iteration !== 1 && inputs.iteration % p.analysisEvery !== 0) return [];
       const agents = yield* Effect.forEach(inputs.learners, (spec) => liveAgent(spec, inputs.policies[spec.name]!));
       const rng = (yield* Rng).stream;
-      const model: EcnModel = inputs.model;
-      const env = new OtcEnv({ config: figure6Config(p.game, p.lpRiskAversion, p.horizon), batchSize: p.analysisEpisodes, ecnModel: ecnVariationModelOf({ kind: "gmm", data: model }) });
+      const env = new OtcEnv({ config: figure6Config(p.game, p.lpRiskAversion, p.horizon), batchSize: p.analysisEpisodes, ecnModel: ecnVariationModelOf({ kind: "gmm", data: inputs.model }) });
       return yield* Stage.attemptPromise("game-weights", () => measureGameWeights(env, agents, rng, inputs.iteration));
     })
 });

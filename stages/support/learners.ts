@@ -10,6 +10,7 @@
  */
 import { Effect } from "effect";
 import { Backend as BackendTag, type Backend, type BackendError } from "../../core/pipeline/backend.ts";
+import { StageFailure } from "../../core/pipeline/stage.ts";
 import { Workspace } from "../../core/pipeline/workspace.ts";
 import { Random } from "../../core/random/philox.ts";
 import { PpoAgent, type PpoAgentState, type PpoParams } from "../../core/rl/ppo.ts";
@@ -34,37 +35,36 @@ export interface RolloutEnvSpec {
   readonly args: unknown;
 }
 
-export class LearnerError extends Error {
-  readonly _tag = "LearnerError";
-}
-
 const factories = new Map<string, Promise<RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>>>();
 
 /** The env factory an env description names (imported once per process). */
-export const envFactory = (location: RolloutFactoryLocation) =>
-  Effect.promise(() => {
-    const key = `${location.module}#${location.exportName}`;
-    let factory = factories.get(key);
-    if (factory === undefined) {
-      factory = import(location.module).then((module: Record<string, unknown>) => {
-        const found = module[location.exportName];
-        if (found === undefined) throw new LearnerError(`${location.module} exports no ${location.exportName}`);
-        return found as RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>;
-      });
-      factories.set(key, factory);
-    }
-    return factory;
+export const envFactory = (location: RolloutFactoryLocation): Effect.Effect<RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>, StageFailure> =>
+  Effect.tryPromise({
+    try: () => {
+      const key = `${location.module}#${location.exportName}`;
+      let factory = factories.get(key);
+      if (factory === undefined) {
+        factory = import(location.module).then((module: Record<string, unknown>) => {
+          const found = module[location.exportName];
+          if (found === undefined) throw new Error(`${location.module} exports no ${location.exportName}`);
+          return found as RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>;
+        });
+        factories.set(key, factory);
+      }
+      return factory;
+    },
+    catch: (error) => new StageFailure({ stage: "rollouts", message: `The rollout env could not be loaded: ${error instanceof Error ? error.message : String(error)}.` })
   });
 
 /** The learning classes of an env (names, observation widths, action spaces), read off a one-episode env. */
-export const envClasses = (env: RolloutEnvSpec): Effect.Effect<readonly AgentClassSpec[]> =>
+export const envClasses = (env: RolloutEnvSpec): Effect.Effect<readonly AgentClassSpec[], StageFailure> =>
   Effect.map(envFactory(env.location), (factory) => factory.create(env.args, 0, 1).classes);
 
 /**
  * The learners of an env's classes, each with the PPO settings `ppoOf` gives its class. Selects
  * the run's tfjs backend first (networks on tfjs are built on it, and worker threads follow it).
  */
-export const learnerSpecs = (env: RolloutEnvSpec, ppoOf: (className: string) => PpoParams): Effect.Effect<LearnerSpec[], BackendError, Backend> =>
+export const learnerSpecs = (env: RolloutEnvSpec, ppoOf: (className: string) => PpoParams): Effect.Effect<LearnerSpec[], BackendError | StageFailure, Backend> =>
   Effect.gen(function* () {
     yield* (yield* BackendTag).ensure;
     const classes = yield* envClasses(env);
@@ -129,7 +129,9 @@ export const initialLearnerState = (spec: LearnerSpec, rng: Random) =>
 export const restoredAgents = (specs: readonly LearnerSpec[], states: Readonly<Record<string, PpoAgentState>>) =>
   Effect.forEach(specs, (spec) => {
     const state = states[spec.name];
-    if (state === undefined) return Effect.die(new LearnerError(`the trained state has no policy for class "${spec.name}"`));
+    if (state === undefined) {
+      return Effect.fail(new StageFailure({ stage: "learners", message: `The trained state has no policy for class "${spec.name}" (it has ${Object.keys(states).join(", ")}); train with this population first.` }));
+    }
     return liveAgent(spec, state);
   });
 
@@ -137,7 +139,7 @@ export const restoredAgents = (specs: readonly LearnerSpec[], states: Readonly<R
  * The rollout runner of an env description (its envs are kept between iterations), its shards on
  * the run's executor as `settings` ask, workers on the run's tfjs backend.
  */
-export const liveRunner = (env: RolloutEnvSpec, episodes: number, episodesPerShard: number, settings: RolloutSettings): Effect.Effect<RolloutRunner<unknown>, RolloutExecutorError | BackendError, Workspace | RolloutExecutor | Backend> =>
+export const liveRunner = (env: RolloutEnvSpec, episodes: number, episodesPerShard: number, settings: RolloutSettings): Effect.Effect<RolloutRunner<unknown>, RolloutExecutorError | BackendError | StageFailure, Workspace | RolloutExecutor | Backend> =>
   Effect.gen(function* () {
     const workspace = yield* Workspace;
     const backend = yield* BackendTag;
