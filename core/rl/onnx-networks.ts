@@ -9,7 +9,7 @@
  */
 import { adamStateOf, adamStepConstants, checkAdamState, type AdamParams, type AdamState } from "./adam.ts";
 import { OnnxSession } from "./onnx-runtime.ts";
-import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
+import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, TRAIN_SCALARS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
 import { WeightShapeError, type WeightMap } from "./networks.ts";
 
 /** The architecture part of a spec (what inference needs). */
@@ -45,7 +45,7 @@ export type OnnxLosses = Record<(typeof LOSS_OUTPUTS)[number], number>;
 /** Placeholder loss constants where only the architecture matters. */
 const noTraining = { clipParam: 0, valueClipParam: null, maxGradNorm: null, beta1: 0, beta2: 0 };
 
-const scalar = (x: number): readonly [Float32Array, number[]] => [new Float32Array([x]), [1]];
+const SCALAR_DIMS: readonly number[] = [1];
 
 export class OnnxNetworks {
   readonly shapes: number[][];
@@ -64,6 +64,10 @@ export class OnnxNetworks {
   private spare: { w: Float32Array; m: Float32Array; v: Float32Array };
   private readonly forward: OnnxSession;
   private readonly trainSessions = new Map<string, OnnxSession>();
+  /** The training graph's scalar inputs, rewritten in place every step. */
+  private readonly scalars = Object.fromEntries(TRAIN_SCALARS.map((name) => [name, new Float32Array(1)])) as Record<(typeof TRAIN_SCALARS)[number], Float32Array>;
+  /** The shape of the flat weight, moment and gradient vectors. */
+  private readonly flatDims: readonly number[];
 
   constructor(
     readonly shape: OnnxNetworkShape,
@@ -82,6 +86,7 @@ export class OnnxNetworks {
       total += s.reduce((a, b) => a * b, 1);
     }
     this.size = total;
+    this.flatDims = [total];
     this.weights = new Float32Array(total);
     this.firstMoments = new Float32Array(total);
     this.secondMoments = new Float32Array(total);
@@ -97,7 +102,7 @@ export class OnnxNetworks {
   /** Distribution parameters and value of `rows` observations: rows * (paramDim + 1) numbers. */
   evaluate(obs: Float32Array, rows: number): Float32Array {
     const x = obs.subarray(0, rows * this.shape.obsDim);
-    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, [this.size]] }).out!;
+    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, this.flatDims] }).out!;
   }
 
   /** A flat vector (weights or gradients) as named tensors. */
@@ -142,7 +147,7 @@ export class OnnxNetworks {
   }
 
   private trainSession(constants: OnnxTrainConstants, mode: "step" | "gradients"): OnnxSession {
-    const key = JSON.stringify([mode, constants]);
+    const key = `${mode} ${constants.clipParam} ${constants.valueClipParam} ${constants.maxGradNorm} ${constants.beta1} ${constants.beta2}`;
     let session = this.trainSessions.get(key);
     if (session === undefined) {
       const model = buildTrainModel({ ...this.shape, ...constants }, mode);
@@ -153,25 +158,35 @@ export class OnnxNetworks {
     return session;
   }
 
-  private minibatchFeeds(mb: OnnxMinibatch, lossWeights: LossWeights): Record<string, readonly [Float32Array, readonly number[]]> {
+  /**
+   * The graph inputs of a minibatch. Arrays are passed whole when the minibatch fills them (every
+   * step but a pass's last), so the session wraps each in a tensor once; the scalars are this
+   * object's own one-element arrays, rewritten in place.
+   */
+  private minibatchFeeds(mb: OnnxMinibatch, lossWeights: LossWeights, rate: number, eps: number): Record<string, readonly [Float32Array, readonly number[]]> {
     const { rows } = mb;
     const d = this.shape.actionDim;
+    const rowsOf = (x: Float32Array, width: number): readonly [Float32Array, readonly number[]] => [x.length === rows * width ? x : x.subarray(0, rows * width), [rows, width]];
+    const s = this.scalars;
+    s.invRows[0] = 1 / rows;
+    s.wPolicy[0] = lossWeights.policy;
+    s.wValue[0] = lossWeights.value;
+    s.wKl[0] = lossWeights.kl;
+    s.wEntropy[0] = lossWeights.entropy;
+    s.rate[0] = rate;
+    s.eps[0] = eps;
     const feeds: Record<string, readonly [Float32Array, readonly number[]]> = {
-      obs: [mb.obs.subarray(0, rows * this.shape.obsDim), [rows, this.shape.obsDim]],
-      act: [mb.act.subarray(0, rows * d), [rows, d]],
-      oldLogp: [mb.oldLogp.subarray(0, rows), [rows, 1]],
-      oldP0: [mb.oldParams[0]!.subarray(0, rows * d), [rows, d]],
-      oldV: [mb.oldV.subarray(0, rows), [rows, 1]],
-      adv: [mb.adv.subarray(0, rows), [rows, 1]],
-      ret: [mb.ret.subarray(0, rows), [rows, 1]],
-      invRows: scalar(1 / rows),
-      wPolicy: scalar(lossWeights.policy),
-      wValue: scalar(lossWeights.value),
-      wKl: scalar(lossWeights.kl),
-      wEntropy: scalar(lossWeights.entropy),
-      W: [this.weights, [this.size]]
+      obs: rowsOf(mb.obs, this.shape.obsDim),
+      act: rowsOf(mb.act, d),
+      oldLogp: rowsOf(mb.oldLogp, 1),
+      oldP0: rowsOf(mb.oldParams[0]!, d),
+      oldV: rowsOf(mb.oldV, 1),
+      adv: rowsOf(mb.adv, 1),
+      ret: rowsOf(mb.ret, 1),
+      W: [this.weights, this.flatDims]
     };
-    if (this.shape.kind === "continuous") feeds.oldP1 = [mb.oldParams[1]!.subarray(0, rows * d), [rows, d]];
+    for (const name of TRAIN_SCALARS) feeds[name] = [s[name], SCALAR_DIMS];
+    if (this.shape.kind === "continuous") feeds.oldP1 = rowsOf(mb.oldParams[1]!, d);
     return feeds;
   }
 
@@ -181,29 +196,25 @@ export class OnnxNetworks {
 
   /** The losses and the gradient of their weighted sum (no update): for the gradient checks. */
   gradients(mb: OnnxMinibatch, constants: OnnxTrainConstants, lossWeights: LossWeights): { losses: OnnxLosses; gradients: WeightMap } {
-    const feeds = { ...this.minibatchFeeds(mb, lossWeights), rate: scalar(0), eps: scalar(1) };
-    const out = this.trainSession(constants, "gradients").run(feeds);
+    const out = this.trainSession(constants, "gradients").run(this.minibatchFeeds(mb, lossWeights, 0, 1));
     return { losses: OnnxNetworks.losses(out), gradients: this.toMap(out.G!) };
   }
 
   /**
    * One Adam step on the minibatch's PPO loss, with the bias corrections folded into the rate and
-   * epsilon as `Adam.apply` folds them (`adamStepConstants`).
+   * epsilon as `Adam.apply` folds them (`adamStepConstants`). The step reads the weights and
+   * moments and writes their successors into the spare set, which then becomes the current one:
+   * two sets of arrays serve every step, nothing is copied or allocated.
    */
   step(mb: OnnxMinibatch, constants: OnnxTrainConstants & Pick<AdamParams, "epsilon">, lossWeights: LossWeights, learningRate: number): OnnxLosses {
     this.adamStep += 1;
     const { rate, eps } = adamStepConstants(constants, learningRate, this.adamStep);
-    const feeds = {
-      ...this.minibatchFeeds(mb, lossWeights),
-      rate: scalar(rate),
-      eps: scalar(eps),
-      M: [this.firstMoments, [this.size]] as const,
-      V: [this.secondMoments, [this.size]] as const
-    };
-    const { epsilon: _epsilon, ...graphConstants } = constants;
+    const feeds = this.minibatchFeeds(mb, lossWeights, rate, eps);
+    feeds.M = [this.firstMoments, this.flatDims];
+    feeds.V = [this.secondMoments, this.flatDims];
     const next = this.spare;
-    const dims = [this.size];
-    const out = this.trainSession(graphConstants, "step").run(feeds, { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] });
+    const dims = this.flatDims;
+    const out = this.trainSession(constants, "step").run(feeds, { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] });
     this.spare = { w: this.weights, m: this.firstMoments, v: this.secondMoments };
     this.weights = next.w;
     this.firstMoments = next.m;

@@ -138,7 +138,7 @@ export const buildForwardModel = (spec: OnnxPpoSpec): Uint8Array => {
 };
 
 /** Scalar inputs of the training graph, each of shape [1]. */
-const TRAIN_SCALARS = ["invRows", "wPolicy", "wValue", "wKl", "wEntropy", "rate", "eps"] as const;
+export const TRAIN_SCALARS = ["invRows", "wPolicy", "wValue", "wKl", "wEntropy", "rate", "eps"] as const;
 /** Loss outputs of the training graph, scalars. */
 export const LOSS_OUTPUTS = ["total", "policy", "value", "kl", "entropy", "approxKl", "clipFraction"] as const;
 
