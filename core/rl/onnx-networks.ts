@@ -63,9 +63,13 @@ export class OnnxNetworks {
   /** Where the next step writes its weights and moments (swapped with the current ones after it). */
   private spare: { w: Float32Array; m: Float32Array; v: Float32Array };
   private readonly forward: OnnxSession;
+  /** The policy-only forward graph, made on first use. */
+  private policyForward: OnnxSession | undefined;
   private readonly trainSessions = new Map<string, OnnxSession>();
   /** The training graph's scalar inputs, rewritten in place every step. */
   private readonly scalars = Object.fromEntries(TRAIN_SCALARS.map((name) => [name, new Float32Array(1)])) as Record<(typeof TRAIN_SCALARS)[number], Float32Array>;
+  /** Where a step writes its losses (one-element arrays, reused). */
+  private readonly lossOutputs = Object.fromEntries(LOSS_OUTPUTS.map((name) => [name, new Float32Array(1)])) as Record<(typeof LOSS_OUTPUTS)[number], Float32Array>;
   /** The shape of the flat weight, moment and gradient vectors. */
   private readonly flatDims: readonly number[];
 
@@ -103,6 +107,13 @@ export class OnnxNetworks {
   evaluate(obs: Float32Array, rows: number): Float32Array {
     const x = obs.subarray(0, rows * this.shape.obsDim);
     return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, this.flatDims] }).out!;
+  }
+
+  /** Distribution parameters alone of `rows` observations: rows * paramDim numbers. */
+  evaluatePolicy(obs: Float32Array, rows: number): Float32Array {
+    this.policyForward ??= new OnnxSession(buildForwardModel({ ...this.shape, ...noTraining }, true), ["out"], { intraOpThreads: this.threads });
+    const x = obs.subarray(0, rows * this.shape.obsDim);
+    return this.policyForward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, this.flatDims] }).out!;
   }
 
   /** A flat vector (weights or gradients) as named tensors. */
@@ -191,7 +202,9 @@ export class OnnxNetworks {
   }
 
   private static losses(out: Record<string, Float32Array>): OnnxLosses {
-    return Object.fromEntries(LOSS_OUTPUTS.map((k) => [k, out[k]![0]!])) as OnnxLosses;
+    const losses = {} as OnnxLosses;
+    for (const k of LOSS_OUTPUTS) losses[k] = out[k]![0]!;
+    return losses;
   }
 
   /** The losses and the gradient of their weighted sum (no update): for the gradient checks. */
@@ -214,7 +227,9 @@ export class OnnxNetworks {
     feeds.V = [this.secondMoments, this.flatDims];
     const next = this.spare;
     const dims = this.flatDims;
-    const out = this.trainSession(constants, "step").run(feeds, { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] });
+    const into: Record<string, readonly [Float32Array, readonly number[]]> = { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] };
+    for (const k of LOSS_OUTPUTS) into[k] = [this.lossOutputs[k], SCALAR_DIMS];
+    const out = this.trainSession(constants, "step").run(feeds, into);
     this.spare = { w: this.weights, m: this.firstMoments, v: this.secondMoments };
     this.weights = next.w;
     this.firstMoments = next.m;
@@ -224,6 +239,7 @@ export class OnnxNetworks {
 
   dispose(): void {
     this.forward.dispose();
+    this.policyForward?.dispose();
     for (const s of this.trainSessions.values()) s.dispose();
     this.trainSessions.clear();
   }
