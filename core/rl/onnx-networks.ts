@@ -7,16 +7,16 @@
  * losses, backward and Adam in one native call). Graphs come from onnx-ppo.ts; sessions are
  * synchronous (onnx-runtime.ts).
  */
-import { adamStateOf, adamStepConstants, checkAdamState, type AdamParams, type AdamState } from "./adam.ts";
+import { adamStateOf, adamStepConstants, checkAdamState, type AdamParams, type AdamStateHolder } from "./adam.ts";
 import { OnnxSession } from "./onnx-runtime.ts";
 import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, TRAIN_SCALARS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
 import { WeightShapeError, type WeightMap } from "./networks.ts";
 
 /** The architecture part of a spec (what inference needs). */
-export type OnnxNetworkShape = Pick<OnnxPpoSpec, "obsDim" | "kind" | "actionDim" | "policyHidden" | "valueHidden" | "policyActivation" | "valueActivation" | "logStdMin" | "logStdMax">;
+type OnnxNetworkShape = Pick<OnnxPpoSpec, "obsDim" | "kind" | "actionDim" | "policyHidden" | "valueHidden" | "policyActivation" | "valueActivation" | "logStdMin" | "logStdMax">;
 
 /** The loss and optimiser constants a training graph is generated for. */
-export type OnnxTrainConstants = Pick<OnnxPpoSpec, "clipParam" | "valueClipParam" | "maxGradNorm" | "beta1" | "beta2">;
+type OnnxTrainConstants = Pick<OnnxPpoSpec, "clipParam" | "valueClipParam" | "maxGradNorm" | "beta1" | "beta2">;
 
 /** One minibatch as row-major arrays (`rows` rows each). */
 export interface OnnxMinibatch {
@@ -141,21 +141,17 @@ export class OnnxNetworks {
     this.names.forEach((name, i) => this.weights.set(weights[name]!.data, this.offsets[i]!));
   }
 
-  /** Adam's state in the layout of `Adam.getState`: moments flat in variable order. */
-  getAdamState(): AdamState {
-    return adamStateOf(this.adamStep, this.firstMoments, this.secondMoments);
-  }
-
-  checkAdamState(state: AdamState): void {
-    checkAdamState(state, this.size);
-  }
-
-  setAdamState(state: AdamState): void {
-    this.checkAdamState(state);
-    this.firstMoments.set(state.moments["adam/m"]!.data);
-    this.secondMoments.set(state.moments["adam/v"]!.data);
-    this.adamStep = state.step;
-  }
+  /** Adam's state, in the layout of `Adam.getState` (moments flat in variable order). */
+  readonly adam: AdamStateHolder = {
+    getState: () => adamStateOf(this.adamStep, this.firstMoments, this.secondMoments),
+    checkState: (state) => checkAdamState(state, this.size),
+    setState: (state) => {
+      checkAdamState(state, this.size);
+      this.firstMoments.set(state.moments["adam/m"]!.data);
+      this.secondMoments.set(state.moments["adam/v"]!.data);
+      this.adamStep = state.step;
+    }
+  };
 
   private trainSession(constants: OnnxTrainConstants, mode: "step" | "gradients"): OnnxSession {
     const key = `${mode} ${constants.clipParam} ${constants.valueClipParam} ${constants.maxGradNorm} ${constants.beta1} ${constants.beta2}`;

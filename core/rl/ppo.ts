@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Random } from "../random/philox.ts";
-import { Adam, defaultAdamParams, type AdamParams, type AdamState } from "./adam.ts";
+import { Adam, defaultAdamParams, type AdamParams, type AdamState, type AdamStateHolder } from "./adam.ts";
 import { ActorCritic, defaultActorCriticParams, splitColumns, type ActorCriticParams, type WeightMap } from "./networks.ts";
 import type { OnnxMinibatch } from "./onnx-networks.ts";
 import type { ActionSpec } from "./vec-env.ts";
@@ -214,10 +214,14 @@ export class PpoAgent {
     this.klCoeff = params.klCoeffInitial;
   }
 
+  /** Where the optimiser's state lives: in the onnxruntime networks when they train, else in the JS Adam. */
+  private get adamState(): AdamStateHolder {
+    return this.net.onnx?.adam ?? this.optimizer;
+  }
+
   /** Everything needed to continue training bit-identically (copied out of the tensors). */
   getState(): PpoAgentState {
-    const onnx = this.net.onnx;
-    return { weights: this.net.getWeights(), optimizer: onnx !== null ? onnx.getAdamState() : this.optimizer.getState(), klCoeff: this.klCoeff };
+    return { weights: this.net.getWeights(), optimizer: this.adamState.getState(), klCoeff: this.klCoeff };
   }
 
   /**
@@ -225,12 +229,9 @@ export class PpoAgent {
    * nothing. States are interchangeable between the tfjs and onnxruntime backends (same layout).
    */
   setState(state: PpoAgentState): void {
-    const onnx = this.net.onnx;
-    if (onnx !== null) onnx.checkAdamState(state.optimizer);
-    else this.optimizer.checkState(state.optimizer);
+    this.adamState.checkState(state.optimizer);
     this.net.setWeights(state.weights);
-    if (onnx !== null) onnx.setAdamState(state.optimizer);
-    else this.optimizer.setState(state.optimizer);
+    this.adamState.setState(state.optimizer);
     this.klCoeff = state.klCoeff;
   }
 
