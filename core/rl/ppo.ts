@@ -546,6 +546,9 @@ interface OnnxWorkspace {
 
 const onnxWorkspaces = new WeakMap<PpoAgent, OnnxWorkspace>();
 
+/** Where the gather's cache-warming pass leaves its sum, so that its loads are not optimised away. */
+let lastTouched = 0;
+
 const onnxWorkspace = (agent: PpoAgent, samples: number, capacity: number): OnnxWorkspace => {
   const policy = agent.net.policy;
   const widths = [agent.obsDim, policy.actionFeatureDim, ...policy.paramParts, 1, 1, 1, 1];
@@ -610,6 +613,17 @@ const onnxUpdateRun = (agent: PpoAgent, batch: PpoBatch, advantages: Float32Arra
     step: (index, measured) => {
       const rows = index.length;
       mb.rows = rows;
+      // The batch's rows are out of cache by now (the native step in between evicts them). A
+      // first pass reads one float per cache line of every row: short independent loads, so many
+      // misses are in flight at once, where the copy loop below waits on them a row at a time
+      // (measured: ~9 ms less CPU per update of the quick preset, of ~90).
+      let touched = 0;
+      for (let r = 0; r < rows; r++) {
+        const src = index[r]! * width;
+        for (let j = 0; j < width; j += 16) touched += packed[src + j]!;
+        touched += packed[src + width - 1]!;
+      }
+      lastTouched = touched;
       // Indexed loops: iterating over [array, width] pairs with for-of doubled the gather's time.
       for (let r = 0; r < rows; r++) {
         let src = index[r]! * width;
