@@ -57,7 +57,18 @@ export const checkAdamState = (state: AdamState, size: number): void => {
   if (!Number.isSafeInteger(state.step) || state.step < 0) throw new WeightShapeError("adam/step", `step ${state.step} is not a count`);
 };
 
-export class Adam {
+/**
+ * Whatever holds an Adam state: the JS optimiser of the tfjs backend, or the moments the
+ * onnxruntime training graph updates (onnx-networks.ts). Saved states are interchangeable.
+ */
+export interface AdamStateHolder {
+  getState(): AdamState;
+  /** Throws WeightShapeError unless `state` fits, changing nothing. */
+  checkState(state: AdamState): void;
+  setState(state: AdamState): void;
+}
+
+export class Adam implements AdamStateHolder {
   private readonly offsets: number[];
   private readonly firstMoment: Float32Array;
   private readonly secondMoment: Float32Array;

@@ -7,16 +7,16 @@
  * losses, backward and Adam in one native call). Graphs come from onnx-ppo.ts; sessions are
  * synchronous (onnx-runtime.ts).
  */
-import { adamStateOf, adamStepConstants, checkAdamState, type AdamParams, type AdamState } from "./adam.ts";
+import { adamStateOf, adamStepConstants, checkAdamState, type AdamParams, type AdamStateHolder } from "./adam.ts";
 import { OnnxSession } from "./onnx-runtime.ts";
-import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
+import { buildForwardModel, buildTrainModel, LOSS_OUTPUTS, TRAIN_SCALARS, variableShapes, type OnnxPpoSpec } from "./onnx-ppo.ts";
 import { WeightShapeError, type WeightMap } from "./networks.ts";
 
 /** The architecture part of a spec (what inference needs). */
-export type OnnxNetworkShape = Pick<OnnxPpoSpec, "obsDim" | "kind" | "actionDim" | "policyHidden" | "valueHidden" | "policyActivation" | "valueActivation" | "logStdMin" | "logStdMax">;
+type OnnxNetworkShape = Pick<OnnxPpoSpec, "obsDim" | "kind" | "actionDim" | "policyHidden" | "valueHidden" | "policyActivation" | "valueActivation" | "logStdMin" | "logStdMax">;
 
 /** The loss and optimiser constants a training graph is generated for. */
-export type OnnxTrainConstants = Pick<OnnxPpoSpec, "clipParam" | "valueClipParam" | "maxGradNorm" | "beta1" | "beta2">;
+type OnnxTrainConstants = Pick<OnnxPpoSpec, "clipParam" | "valueClipParam" | "maxGradNorm" | "beta1" | "beta2">;
 
 /** One minibatch as row-major arrays (`rows` rows each). */
 export interface OnnxMinibatch {
@@ -45,7 +45,7 @@ export type OnnxLosses = Record<(typeof LOSS_OUTPUTS)[number], number>;
 /** Placeholder loss constants where only the architecture matters. */
 const noTraining = { clipParam: 0, valueClipParam: null, maxGradNorm: null, beta1: 0, beta2: 0 };
 
-const scalar = (x: number): readonly [Float32Array, number[]] => [new Float32Array([x]), [1]];
+const SCALAR_DIMS: readonly number[] = [1];
 
 export class OnnxNetworks {
   readonly shapes: number[][];
@@ -63,7 +63,15 @@ export class OnnxNetworks {
   /** Where the next step writes its weights and moments (swapped with the current ones after it). */
   private spare: { w: Float32Array; m: Float32Array; v: Float32Array };
   private readonly forward: OnnxSession;
+  /** The policy-only forward graph, made on first use. */
+  private policyForward: OnnxSession | undefined;
   private readonly trainSessions = new Map<string, OnnxSession>();
+  /** The training graph's scalar inputs, rewritten in place every step. */
+  private readonly scalars = Object.fromEntries(TRAIN_SCALARS.map((name) => [name, new Float32Array(1)])) as Record<(typeof TRAIN_SCALARS)[number], Float32Array>;
+  /** Where a step writes its losses (one-element arrays, reused). */
+  private readonly lossOutputs = Object.fromEntries(LOSS_OUTPUTS.map((name) => [name, new Float32Array(1)])) as Record<(typeof LOSS_OUTPUTS)[number], Float32Array>;
+  /** The shape of the flat weight, moment and gradient vectors. */
+  private readonly flatDims: readonly number[];
 
   constructor(
     readonly shape: OnnxNetworkShape,
@@ -82,6 +90,7 @@ export class OnnxNetworks {
       total += s.reduce((a, b) => a * b, 1);
     }
     this.size = total;
+    this.flatDims = [total];
     this.weights = new Float32Array(total);
     this.firstMoments = new Float32Array(total);
     this.secondMoments = new Float32Array(total);
@@ -97,7 +106,14 @@ export class OnnxNetworks {
   /** Distribution parameters and value of `rows` observations: rows * (paramDim + 1) numbers. */
   evaluate(obs: Float32Array, rows: number): Float32Array {
     const x = obs.subarray(0, rows * this.shape.obsDim);
-    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, [this.size]] }).out!;
+    return this.forward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, this.flatDims] }).out!;
+  }
+
+  /** Distribution parameters alone of `rows` observations: rows * paramDim numbers. */
+  evaluatePolicy(obs: Float32Array, rows: number): Float32Array {
+    this.policyForward ??= new OnnxSession(buildForwardModel({ ...this.shape, ...noTraining }, true), ["out"], { intraOpThreads: this.threads });
+    const x = obs.subarray(0, rows * this.shape.obsDim);
+    return this.policyForward.run({ obs: [x, [rows, this.shape.obsDim]], W: [this.weights, this.flatDims] }).out!;
   }
 
   /** A flat vector (weights or gradients) as named tensors. */
@@ -125,24 +141,20 @@ export class OnnxNetworks {
     this.names.forEach((name, i) => this.weights.set(weights[name]!.data, this.offsets[i]!));
   }
 
-  /** Adam's state in the layout of `Adam.getState`: moments flat in variable order. */
-  getAdamState(): AdamState {
-    return adamStateOf(this.adamStep, this.firstMoments, this.secondMoments);
-  }
-
-  checkAdamState(state: AdamState): void {
-    checkAdamState(state, this.size);
-  }
-
-  setAdamState(state: AdamState): void {
-    this.checkAdamState(state);
-    this.firstMoments.set(state.moments["adam/m"]!.data);
-    this.secondMoments.set(state.moments["adam/v"]!.data);
-    this.adamStep = state.step;
-  }
+  /** Adam's state, in the layout of `Adam.getState` (moments flat in variable order). */
+  readonly adam: AdamStateHolder = {
+    getState: () => adamStateOf(this.adamStep, this.firstMoments, this.secondMoments),
+    checkState: (state) => checkAdamState(state, this.size),
+    setState: (state) => {
+      checkAdamState(state, this.size);
+      this.firstMoments.set(state.moments["adam/m"]!.data);
+      this.secondMoments.set(state.moments["adam/v"]!.data);
+      this.adamStep = state.step;
+    }
+  };
 
   private trainSession(constants: OnnxTrainConstants, mode: "step" | "gradients"): OnnxSession {
-    const key = JSON.stringify([mode, constants]);
+    const key = `${mode} ${constants.clipParam} ${constants.valueClipParam} ${constants.maxGradNorm} ${constants.beta1} ${constants.beta2}`;
     let session = this.trainSessions.get(key);
     if (session === undefined) {
       const model = buildTrainModel({ ...this.shape, ...constants }, mode);
@@ -153,57 +165,67 @@ export class OnnxNetworks {
     return session;
   }
 
-  private minibatchFeeds(mb: OnnxMinibatch, lossWeights: LossWeights): Record<string, readonly [Float32Array, readonly number[]]> {
+  /**
+   * The graph inputs of a minibatch. Arrays are passed whole when the minibatch fills them (every
+   * step but a pass's last), so the session wraps each in a tensor once; the scalars are this
+   * object's own one-element arrays, rewritten in place.
+   */
+  private minibatchFeeds(mb: OnnxMinibatch, lossWeights: LossWeights, rate: number, eps: number): Record<string, readonly [Float32Array, readonly number[]]> {
     const { rows } = mb;
     const d = this.shape.actionDim;
+    const rowsOf = (x: Float32Array, width: number): readonly [Float32Array, readonly number[]] => [x.length === rows * width ? x : x.subarray(0, rows * width), [rows, width]];
+    const s = this.scalars;
+    s.invRows[0] = 1 / rows;
+    s.wPolicy[0] = lossWeights.policy;
+    s.wValue[0] = lossWeights.value;
+    s.wKl[0] = lossWeights.kl;
+    s.wEntropy[0] = lossWeights.entropy;
+    s.rate[0] = rate;
+    s.eps[0] = eps;
     const feeds: Record<string, readonly [Float32Array, readonly number[]]> = {
-      obs: [mb.obs.subarray(0, rows * this.shape.obsDim), [rows, this.shape.obsDim]],
-      act: [mb.act.subarray(0, rows * d), [rows, d]],
-      oldLogp: [mb.oldLogp.subarray(0, rows), [rows, 1]],
-      oldP0: [mb.oldParams[0]!.subarray(0, rows * d), [rows, d]],
-      oldV: [mb.oldV.subarray(0, rows), [rows, 1]],
-      adv: [mb.adv.subarray(0, rows), [rows, 1]],
-      ret: [mb.ret.subarray(0, rows), [rows, 1]],
-      invRows: scalar(1 / rows),
-      wPolicy: scalar(lossWeights.policy),
-      wValue: scalar(lossWeights.value),
-      wKl: scalar(lossWeights.kl),
-      wEntropy: scalar(lossWeights.entropy),
-      W: [this.weights, [this.size]]
+      obs: rowsOf(mb.obs, this.shape.obsDim),
+      act: rowsOf(mb.act, d),
+      oldLogp: rowsOf(mb.oldLogp, 1),
+      oldP0: rowsOf(mb.oldParams[0]!, d),
+      oldV: rowsOf(mb.oldV, 1),
+      adv: rowsOf(mb.adv, 1),
+      ret: rowsOf(mb.ret, 1),
+      W: [this.weights, this.flatDims]
     };
-    if (this.shape.kind === "continuous") feeds.oldP1 = [mb.oldParams[1]!.subarray(0, rows * d), [rows, d]];
+    for (const name of TRAIN_SCALARS) feeds[name] = [s[name], SCALAR_DIMS];
+    if (this.shape.kind === "continuous") feeds.oldP1 = rowsOf(mb.oldParams[1]!, d);
     return feeds;
   }
 
   private static losses(out: Record<string, Float32Array>): OnnxLosses {
-    return Object.fromEntries(LOSS_OUTPUTS.map((k) => [k, out[k]![0]!])) as OnnxLosses;
+    const losses = {} as OnnxLosses;
+    for (const k of LOSS_OUTPUTS) losses[k] = out[k]![0]!;
+    return losses;
   }
 
   /** The losses and the gradient of their weighted sum (no update): for the gradient checks. */
   gradients(mb: OnnxMinibatch, constants: OnnxTrainConstants, lossWeights: LossWeights): { losses: OnnxLosses; gradients: WeightMap } {
-    const feeds = { ...this.minibatchFeeds(mb, lossWeights), rate: scalar(0), eps: scalar(1) };
-    const out = this.trainSession(constants, "gradients").run(feeds);
+    const out = this.trainSession(constants, "gradients").run(this.minibatchFeeds(mb, lossWeights, 0, 1));
     return { losses: OnnxNetworks.losses(out), gradients: this.toMap(out.G!) };
   }
 
   /**
    * One Adam step on the minibatch's PPO loss, with the bias corrections folded into the rate and
-   * epsilon as `Adam.apply` folds them (`adamStepConstants`).
+   * epsilon as `Adam.apply` folds them (`adamStepConstants`). The step reads the weights and
+   * moments and writes their successors into the spare set, which then becomes the current one:
+   * two sets of arrays serve every step, nothing is copied or allocated.
    */
   step(mb: OnnxMinibatch, constants: OnnxTrainConstants & Pick<AdamParams, "epsilon">, lossWeights: LossWeights, learningRate: number): OnnxLosses {
     this.adamStep += 1;
     const { rate, eps } = adamStepConstants(constants, learningRate, this.adamStep);
-    const feeds = {
-      ...this.minibatchFeeds(mb, lossWeights),
-      rate: scalar(rate),
-      eps: scalar(eps),
-      M: [this.firstMoments, [this.size]] as const,
-      V: [this.secondMoments, [this.size]] as const
-    };
-    const { epsilon: _epsilon, ...graphConstants } = constants;
+    const feeds = this.minibatchFeeds(mb, lossWeights, rate, eps);
+    feeds.M = [this.firstMoments, this.flatDims];
+    feeds.V = [this.secondMoments, this.flatDims];
     const next = this.spare;
-    const dims = [this.size];
-    const out = this.trainSession(graphConstants, "step").run(feeds, { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] });
+    const dims = this.flatDims;
+    const into: Record<string, readonly [Float32Array, readonly number[]]> = { W_out: [next.w, dims], M_out: [next.m, dims], V_out: [next.v, dims] };
+    for (const k of LOSS_OUTPUTS) into[k] = [this.lossOutputs[k], SCALAR_DIMS];
+    const out = this.trainSession(constants, "step").run(feeds, into);
     this.spare = { w: this.weights, m: this.firstMoments, v: this.secondMoments };
     this.weights = next.w;
     this.firstMoments = next.m;
@@ -213,6 +235,7 @@ export class OnnxNetworks {
 
   dispose(): void {
     this.forward.dispose();
+    this.policyForward?.dispose();
     for (const s of this.trainSessions.values()) s.dispose();
     this.trainSessions.clear();
   }

@@ -125,20 +125,27 @@ const policyParams = (g: GraphBuilder, spec: OnnxPpoSpec, outs: string[]) =>
 /**
  * The inference graph: input `obs` [rows, obsDim] and the flat weights `W`; output `out` [rows, paramDim + 1]
  * (distribution parameters, then the state value), the layout `ActorCritic.evaluate` returns.
+ * With `policyOnly` the value network is left out and `out` holds the distribution parameters
+ * alone (what the KL of an updated policy needs).
  */
-export const buildForwardModel = (spec: OnnxPpoSpec): Uint8Array => {
+export const buildForwardModel = (spec: OnnxPpoSpec, policyOnly = false): Uint8Array => {
   const g = new GraphBuilder();
   const obs = g.input("obs", ["rows", spec.obsDim]);
   const l = layout(spec, unflatten(g, spec, "W"));
   const policy = forwardMlp(g, obs, l.policyHidden, l.policyHeads, spec.policyActivation);
-  const value = forwardMlp(g, obs, l.valueHidden, l.valueHeads, spec.valueActivation);
+  const params = policyParams(g, spec, policy.outs);
   const paramDim = spec.kind === "continuous" ? 2 * spec.actionDim : spec.actionDim;
-  g.output("out", g.concat([...policyParams(g, spec, policy.outs), value.outs[0]!], 1), ["rows", paramDim + 1]);
+  if (policyOnly) {
+    g.output("out", params.length > 1 ? g.concat(params, 1) : params[0]!, ["rows", paramDim]);
+    return g.encode("ppo-policy-forward");
+  }
+  const value = forwardMlp(g, obs, l.valueHidden, l.valueHeads, spec.valueActivation);
+  g.output("out", g.concat([...params, value.outs[0]!], 1), ["rows", paramDim + 1]);
   return g.encode("ppo-forward");
 };
 
 /** Scalar inputs of the training graph, each of shape [1]. */
-const TRAIN_SCALARS = ["invRows", "wPolicy", "wValue", "wKl", "wEntropy", "rate", "eps"] as const;
+export const TRAIN_SCALARS = ["invRows", "wPolicy", "wValue", "wKl", "wEntropy", "rate", "eps"] as const;
 /** Loss outputs of the training graph, scalars. */
 export const LOSS_OUTPUTS = ["total", "policy", "value", "kl", "entropy", "approxKl", "clipFraction"] as const;
 

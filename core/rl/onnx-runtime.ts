@@ -72,6 +72,7 @@ export class OnnxSession {
   private readonly session: NativeSession;
   private readonly ort: OrtModules;
   private readonly fetches: Record<string, null>;
+  private readonly tensors = new WeakMap<Float32Array, { readonly dims: readonly number[]; readonly tensor: unknown }>();
 
   constructor(model: Uint8Array, readonly outputNames: readonly string[], options: OnnxSessionOptions) {
     this.ort = loadOnnxRuntime();
@@ -97,16 +98,31 @@ export class OnnxSession {
    */
   run(inputs: Record<string, readonly [Float32Array, readonly number[]]>, into: Record<string, readonly [Float32Array, readonly number[]]> = {}): Record<string, Float32Array> {
     const feeds: Record<string, unknown> = {};
-    for (const [name, [data, dims]] of Object.entries(inputs)) feeds[name] = new this.ort.Tensor("float32", data, dims);
+    for (const name in inputs) feeds[name] = this.tensorOf(inputs[name]!);
     let fetches = this.fetches;
-    if (Object.keys(into).length > 0) {
-      fetches = { ...this.fetches };
-      for (const [name, [data, dims]] of Object.entries(into)) (fetches as Record<string, unknown>)[name] = new this.ort.Tensor("float32", data, dims);
+    let preallocated = false;
+    for (const name in into) {
+      if (!preallocated) fetches = { ...this.fetches };
+      preallocated = true;
+      (fetches as Record<string, unknown>)[name] = this.tensorOf(into[name]!);
     }
     const out = this.session.run(feeds, fetches, {});
     const result: Record<string, Float32Array> = {};
     for (const name of this.outputNames) result[name] = into[name]?.[0] ?? out[name]!.data;
     return result;
+  }
+
+  /**
+   * The tensor wrapping `data` with shape `dims`, made once per array and shape: a tensor only
+   * refers to its array, so arrays a caller reuses across runs (weights, Adam moments, minibatch
+   * buffers, scalars it rewrites in place) are wrapped once, not on every run.
+   */
+  private tensorOf([data, dims]: readonly [Float32Array, readonly number[]]): unknown {
+    const cached = this.tensors.get(data);
+    if (cached !== undefined && cached.dims.length === dims.length && cached.dims.every((d, k) => d === dims[k])) return cached.tensor;
+    const tensor = new this.ort.Tensor("float32", data, dims);
+    this.tensors.set(data, { dims: [...dims], tensor });
+    return tensor;
   }
 
   dispose(): void {
