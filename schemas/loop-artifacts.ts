@@ -94,7 +94,7 @@ export const rolloutTable = (output: RolloutOutput): arrow.Table => {
     ...Object.fromEntries(obs.map((_, k) => [`obs_${k}`, `component ${k} of the observation (scaled as the policy sees it)`]))
   };
   const columns: Record<string, arrow.Vector> = {
-    class: arrow.vectorFromArray(classes, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32())),
+    class: arrow.vectorFromArray(classes, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32(), 0) /* fixed id: same table, same bytes */),
     t: arrow.makeVector(t),
     agent: arrow.makeVector(agent),
     ...Object.fromEntries(Object.entries(floats).map(([k, v]) => [k, arrow.makeVector(v)])),

@@ -23,10 +23,14 @@ import { CLASS_LP } from "../core/otc/env.ts";
 
 const fieldMetadata = (c: RecordColumn) => new Map([["unit", c.unit], ["meaning", c.meaning]]);
 
-/** A dictionary column of the labels of `codes` (null where `present` says so). */
-const labelled = (codes: ArrayLike<number>, label: (code: number) => string, present: (row: number) => boolean): arrow.Vector => {
+/**
+ * A dictionary column of the labels of `codes` (null where `present` says so). The dictionary id
+ * is given: Arrow JS otherwise numbers dictionaries from a process-wide counter, so the same table
+ * would serialise to different bytes depending on what the process built before.
+ */
+const labelled = (codes: ArrayLike<number>, label: (code: number) => string, present: (row: number) => boolean, dictionaryId: number): arrow.Vector => {
   const values: (string | null)[] = Array.from({ length: codes.length }, (_, r) => (present(r) ? label(codes[r]!) : null));
-  return arrow.vectorFromArray(values, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()));
+  return arrow.vectorFromArray(values, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32(), dictionaryId));
 };
 
 /** Float32 values where `present`, null elsewhere. */
@@ -40,11 +44,11 @@ export const stepRecordTable = (record: OtcStepRecord, about: Readonly<Record<st
   for (const [source, column] of Object.entries(NUMERIC_RECORD_COLUMNS) as [keyof typeof NUMERIC_RECORD_COLUMNS, RecordColumn][]) {
     columns.push([column, arrow.makeVector(record[source])]);
     if (source === "supertype") {
-      columns.push([AGENT_CLASS_COLUMN, labelled(record.agentClass, agentClassLabel, () => true)]);
+      columns.push([AGENT_CLASS_COLUMN, labelled(record.agentClass, agentClassLabel, () => true, 0)]);
       LP_ACTION_COLUMNS.forEach((c, k) => columns.push([c, where([record.action0, record.action1, record.action2][k]!, isLp)]));
-      columns.push([LT_ACTION_COLUMN, labelled(record.action0, ltActionLabel, isLt)]);
+      columns.push([LT_ACTION_COLUMN, labelled(record.action0, ltActionLabel, isLt, 1)]);
     }
-    if (source === "ecnSellQty") columns.push([COUNTERPARTY_COLUMN, labelled(record.counterparty, counterpartyLabel, isLt)]);
+    if (source === "ecnSellQty") columns.push([COUNTERPARTY_COLUMN, labelled(record.counterparty, counterpartyLabel, isLt, 2)]);
   }
   const fields = columns.map(([c, v]) => new arrow.Field(c.name, v.type, true, fieldMetadata(c)));
   const descriptions = Object.fromEntries(columns.map(([c]) => [c.name, { unit: c.unit, meaning: c.meaning }]));

@@ -160,7 +160,7 @@ const toTable = (methods: Array<[string, readonly IterationRow[]]>, targets: Rea
       i++;
     }
   }
-  const vectors: Record<string, arrow.Vector> = { method: arrow.vectorFromArray(method, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32())) };
+  const vectors: Record<string, arrow.Vector> = { method: arrow.vectorFromArray(method, new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32(), 0) /* fixed id: same table, same bytes */) };
   for (const [k, values] of Object.entries(columns)) {
     // The training rows log what was measured under targets/*: published as observed/*, beside the targets themselves.
     const name = k.startsWith("targets/") ? `observed/${k.slice("targets/".length)}` : k;

@@ -17,7 +17,7 @@ import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
 import { constant, type LpSupertype, type LtSupertype, type Population } from "../otc/supertypes.ts";
 import type { Random } from "../random/philox.ts";
 import type { ShardExecutor } from "../rl/rollout-executor.ts";
-import { RolloutRunner, type RolloutEnvFactory, type RolloutFactoryLocation, type ShippablePolicy } from "../rl/rollout-runner.ts";
+import { rolloutFactoryLocation, RolloutRunner, type RolloutEnvFactory, type RolloutFactoryLocation, type ShippablePolicy } from "../rl/rollout-runner.ts";
 import type { RolloutReturnsParams } from "../rl/rollout.ts";
 import {
   episodeMetrics,
@@ -123,7 +123,7 @@ export const emergentEvalEnv: RolloutEnvFactory<EmergentEvalArgs, OtcEnv, Popula
     })
 };
 
-export const emergentEvalLocation: RolloutFactoryLocation = { module: import.meta.url, exportName: "emergentEvalEnv" };
+export const emergentEvalLocation: RolloutFactoryLocation = rolloutFactoryLocation(import.meta.url, "emergentEvalEnv", emergentEvalEnv);
 
 // ---------------------------------------------------------------------------------------------
 // The evaluation of section 5.2 as plain columns

@@ -12,7 +12,7 @@ import { LT_BUY, LT_SELL, OtcEnv, type EcnDriver, type EcnDriverFactory } from "
 import { constant, uniform, type ParamDist, type Population } from "../otc/supertypes.ts";
 import { Random } from "../random/philox.ts";
 import type { PpoAgent } from "../rl/ppo.ts";
-import type { RolloutEnvFactory, RolloutFactoryLocation } from "../rl/rollout-runner.ts";
+import { rolloutFactoryLocation, type RolloutEnvFactory, type RolloutFactoryLocation } from "../rl/rollout-runner.ts";
 
 export type MidPathSpec =
   | { readonly kind: "sine"; readonly amplitudeTicks: number; readonly cycles: number }
@@ -240,4 +240,4 @@ export const ltSpectrumRolloutEnv: RolloutEnvFactory<{ readonly setup: LtSpectru
   create: (args, firstEpisode, episodes) => ltSpectrumEnv(args.setup, uniform(0, 1), episodes, firstEpisode).env
 };
 
-export const ltSpectrumRolloutLocation: RolloutFactoryLocation = { module: import.meta.url, exportName: "ltSpectrumRolloutEnv" };
+export const ltSpectrumRolloutLocation: RolloutFactoryLocation = rolloutFactoryLocation(import.meta.url, "ltSpectrumRolloutEnv", ltSpectrumRolloutEnv);

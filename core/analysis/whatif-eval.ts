@@ -16,7 +16,7 @@ import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
 import type { Population } from "../otc/supertypes.ts";
 import type { Random } from "../random/philox.ts";
 import type { ShardExecutor } from "../rl/rollout-executor.ts";
-import { RolloutRunner, type RolloutEnvFactory, type RolloutFactoryLocation, type ShippablePolicy } from "../rl/rollout-runner.ts";
+import { rolloutFactoryLocation, RolloutRunner, type RolloutEnvFactory, type RolloutFactoryLocation, type ShippablePolicy } from "../rl/rollout-runner.ts";
 import type { RolloutReturnsParams } from "../rl/rollout.ts";
 import { entityLabel, marketEpisodeMetrics, METRIC_MEANINGS, type MarketEpisodeMetrics, type MetricSeries } from "./market-metrics.ts";
 import { pairedDifference, type PairedDifference } from "./paired.ts";
@@ -34,7 +34,7 @@ export const marketEvalEnv: RolloutEnvFactory<MarketEvalArgs, OtcEnv, Population
   extract: (env) => marketEpisodeMetrics(env.takeRecord(), { nLp: env.nLp, nLpSupertypes: env.nLpSupertypes, horizon: env.horizon })
 };
 
-export const marketEvalLocation: RolloutFactoryLocation = { module: import.meta.url, exportName: "marketEvalEnv" };
+export const marketEvalLocation: RolloutFactoryLocation = rolloutFactoryLocation(import.meta.url, "marketEvalEnv", marketEvalEnv);
 
 /** One market to evaluate: its game and the policies of its classes (LP, LT). */
 export interface EvaluatedMarket {

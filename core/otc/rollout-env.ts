@@ -9,7 +9,7 @@ import { gmmVariationModel, type EcnSamplerData } from "../ecn/model.ts";
 import { neuralVariationModel } from "../ecn/neural-sampler.ts";
 import type { NeuralEcnModel } from "../ecn/neural-train.ts";
 import type { EcnVariationModel } from "../ecn/variation-model.ts";
-import type { RolloutEnvFactory, RolloutFactoryLocation } from "../rl/rollout-runner.ts";
+import { rolloutFactoryLocation, type RolloutEnvFactory, type RolloutFactoryLocation } from "../rl/rollout-runner.ts";
 import type { OtcGameConfig } from "./config.ts";
 import { OtcEnv, type OtcEpisodeOutcomes } from "./env.ts";
 import type { Population } from "./supertypes.ts";
@@ -41,7 +41,7 @@ export const otcRolloutEnv: RolloutEnvFactory<OtcRolloutArgs, OtcEnv, OtcEpisode
   extract: (env) => env.episodeOutcomes()
 };
 
-export const otcRolloutLocation: RolloutFactoryLocation = { module: import.meta.url, exportName: "otcRolloutEnv" };
+export const otcRolloutLocation: RolloutFactoryLocation = rolloutFactoryLocation(import.meta.url, "otcRolloutEnv", otcRolloutEnv);
 
 const concat = <T extends Float64Array | Int32Array>(parts: readonly T[], make: (n: number) => T): T => {
   const out = make(parts.reduce((n, p) => n + p.length, 0));

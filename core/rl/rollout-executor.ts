@@ -19,6 +19,24 @@ export interface RolloutFactoryLocation {
   readonly exportName: string;
 }
 
+const factoriesInProcess = new Map<string, unknown>();
+const locationKey = (location: RolloutFactoryLocation) => `${location.module}#${location.exportName}`;
+
+/**
+ * The location of a factory defined in `module` (its `import.meta.url`), remembered with the
+ * factory itself so this process never has to import the module by URL: a bundled CLI's
+ * `import.meta.url` names a TypeScript source that plain Node cannot import, while worker threads
+ * (which load sources through tsx) still can.
+ */
+export const rolloutFactoryLocation = (module: string, exportName: string, factory: unknown): RolloutFactoryLocation => {
+  const location = { module, exportName };
+  factoriesInProcess.set(locationKey(location), factory);
+  return location;
+};
+
+/** The factory registered in this process for `location`, if its module has been loaded here. */
+export const registeredRolloutFactory = (location: RolloutFactoryLocation): unknown => factoriesInProcess.get(locationKey(location));
+
 /** What a worker needs to build the envs of a run: the factory, its plain-data args, the tfjs backend. */
 export interface RolloutSetup {
   readonly location: RolloutFactoryLocation;

@@ -234,4 +234,4 @@ export class RolloutRunner<Args, Env extends MultiClassVecEnv = MultiClassVecEnv
   }
 }
 
-export { RolloutRunnerError, type RolloutFactoryLocation, type WorkerPolicySpec } from "./rollout-executor.ts";
+export { registeredRolloutFactory, rolloutFactoryLocation, RolloutRunnerError, type RolloutFactoryLocation, type WorkerPolicySpec } from "./rollout-executor.ts";

@@ -15,7 +15,7 @@ import { Workspace } from "../../core/pipeline/workspace.ts";
 import { Random } from "../../core/random/philox.ts";
 import { PpoAgent, type PpoAgentState, type PpoParams } from "../../core/rl/ppo.ts";
 import type { RolloutEnvFactory, RolloutFactoryLocation } from "../../core/rl/rollout-runner.ts";
-import { RolloutRunner } from "../../core/rl/rollout-runner.ts";
+import { registeredRolloutFactory, RolloutRunner } from "../../core/rl/rollout-runner.ts";
 import type { ActionSpec, AgentClassSpec, MultiClassVecEnv } from "../../core/rl/vec-env.ts";
 import type { RolloutSettings } from "../../schemas/rollouts.ts";
 import { workerBackend } from "../../schemas/rollouts.ts";
@@ -44,7 +44,8 @@ export const envFactory = (location: RolloutFactoryLocation): Effect.Effect<Roll
       const key = `${location.module}#${location.exportName}`;
       let factory = factories.get(key);
       if (factory === undefined) {
-        factory = import(location.module).then((module: Record<string, unknown>) => {
+        const registered = registeredRolloutFactory(location);
+        factory = (registered !== undefined ? Promise.resolve({ [location.exportName]: registered }) : import(location.module)).then((module: Record<string, unknown>) => {
           const found = module[location.exportName];
           if (found === undefined) throw new Error(`${location.module} exports no ${location.exportName}`);
           return found as RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>;

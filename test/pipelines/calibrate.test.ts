@@ -10,7 +10,7 @@ import { parquetToTable } from "../../core/pipeline/codecs/parquet.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliRunner, setFlags, statuses } from "./cli.ts";
+import { launcherRunner, setFlags, statuses } from "./cli.ts";
 
 const store = mkdtempSync(join(tmpdir(), "calibrate-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -29,7 +29,8 @@ const tinySets = [
 
 
 
-const run = cliRunner("pipelines/main.ts", store);
+// Through the launcher users run (an esbuild bundle, plain Node): what works only under tsx fails here.
+const run = launcherRunner("pipelines/main.ts", store);
 const sets = (extra: string[] = []) => setFlags([...tinySets, ...extra]);
 
 describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
