@@ -50,7 +50,7 @@ import { episodeRecords } from "../stages/episode-records.ts";
  */
 const paperIterations = (experiment: ExperimentDefinition) => Math.ceil(experiment.budgetEnvSteps / (60 * 100));
 
-const paperPreset = (experiment: ExperimentDefinition): ParamTree => ({
+export const paperPreset = (experiment: ExperimentDefinition): ParamTree => ({
   ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } },
   calibration: {
     iterations: paperIterations(experiment),
@@ -69,22 +69,26 @@ const quickSchedule = ({ quick }: ExperimentDefinition): ParamTree => ({
   ...(quick.boEvery !== undefined ? { bo: { every: quick.boEvery } } : {})
 });
 
+/**
+ * The seed, ECN and calibration params of an experiment's pipeline; a pipeline that trains the
+ * same calibration with them (`what-if`) shares its cached results.
+ */
+export const calibrationDefaults = (experiment: ExperimentDefinition) => ({
+  seed: 1,
+  // ecn.model picks the simulated books' model (gmm | neural-fixed | neural-shared); the neural
+  // ones are trained in the run with ecn.neural.train (quick: a few epochs, as in ecn-models).
+  ecn: { data: {}, gmm: { nInit: 1 }, model: "gmm", neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } },
+  // Quick scale (the module note says why): the policy's learning rate and the experiment's schedule.
+  calibration: { experiment: experiment.id, ppo: { learningRate: 1e-4 }, targets: shareTargetsOf(experiment.targets), ...quickSchedule(experiment) }
+});
+
 /** The pipeline `calibrate-exp<id>` of a registered experiment. */
 export const calibrationPipeline = (id: ExperimentId) => {
   const experiment = experimentDefinition(id);
   return Pipeline.make<CalibrationServices>({
     name: `calibrate-exp${id}`,
     description: `calibration experiment ${id}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
-    defaults: {
-      seed: 1,
-      // ecn.model picks the simulated books' model (gmm | neural-fixed | neural-shared); the neural
-      // ones are trained in the run with ecn.neural.train (quick: a few epochs, as in ecn-models).
-      ecn: { data: {}, gmm: { nInit: 1 }, model: "gmm", neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } },
-      // Quick scale (the module note says why): the policy's learning rate and the experiment's schedule.
-      calibration: { experiment: id, ppo: { learningRate: 1e-4 }, targets: shareTargetsOf(experiment.targets), ...quickSchedule(experiment) },
-      report: {},
-      records: {}
-    },
+    defaults: { ...calibrationDefaults(experiment), report: {}, records: {} },
     presets: { quick: {}, paper: paperPreset(experiment) },
     // Rollout executors (worker threads or BullMQ, as calibration.rollouts asks) and the network backend, for the whole run.
     resources: trainingResources,

@@ -28,6 +28,12 @@ const ecnSummary = (value: unknown) => {
 export const registry: ReadonlyArray<PipelineEntry> = [
   ...[MAIN_EXPERIMENT, ...experimentIds().filter((id) => id !== MAIN_EXPERIMENT)].map(calibration),
   {
+    name: "what-if",
+    description: "what-if scenarios from the calibrated experiment-4 market: re-equilibrate, compare on common random numbers (paper section 1)",
+    load: async () => (await import("./what-if.ts")).whatIf,
+    summarize: (node, value) => (node === "whatif-report" ? (value as { summary: unknown }).summary : undefined)
+  },
+  {
     name: "ecn-models",
     description: "vanilla vs neural ECN models (LSTM mixture density, fixed/shared correlation): table 2",
     load: async () => (await import("./ecn-models.ts")).ecnModels,

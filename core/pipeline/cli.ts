@@ -18,7 +18,7 @@ import { documentParams } from "./params-doc.ts";
 import { layerBackend } from "./backend.ts";
 import { readExports } from "./exports.ts";
 import { parseSet, UsageError, type JsonValue } from "./params.ts";
-import type { Pipeline } from "./pipeline.ts";
+import { Pipeline as PipelineOps, type Pipeline } from "./pipeline.ts";
 import { layerProgress } from "./progress.ts";
 import { curvePath, CurvePoint, resolveParams, runPipeline, type IterationEvent, type StageEvent } from "./runner.ts";
 import { diffParams, findRun, flattenParams, gitState, listRuns, newRunId, RunNotFound, writeRunRecord, type RunRecord } from "./runs.ts";
@@ -204,7 +204,8 @@ const comparedRun = (run: RunRecord, registry: ReadonlyArray<PipelineEntry>, sto
   Effect.gen(function* () {
     const store = yield* ArtifactStore;
     const entry = registry.find((p) => p.name === run.pipeline);
-    const pipeline = entry === undefined ? undefined : yield* Effect.promise(() => entry.load());
+    const loaded = entry === undefined ? undefined : yield* Effect.promise(() => loadShaped(entry, { preset: run.preset ?? undefined, sets: run.sets as ReadonlyArray<readonly [string, JsonValue]> /* parsed from the run's JSON record */ }));
+    const pipeline = typeof loaded === "string" ? undefined : loaded;
     const summary = new Map<string, number>();
     const curves = new Map<string, readonly CurvePoint[]>();
     for (const node of run.nodes) {
@@ -231,6 +232,19 @@ const comparedRun = (run: RunRecord, registry: ReadonlyArray<PipelineEntry>, sto
   });
 
 /** Runs the CLI and returns the process exit code. */
+/**
+ * A pipeline as its preset and `--set` overrides shape it (see `Pipeline.withParams`), or the
+ * sentence saying why it cannot be built from them.
+ */
+const loadShaped = async (entry: PipelineEntry, args: { readonly preset: string | undefined; readonly sets: ReadonlyArray<readonly [string, JsonValue]> }): Promise<Pipeline | string> => {
+  const pipeline = await entry.load();
+  try {
+    return PipelineOps.withParams(pipeline, args.preset, args.sets);
+  } catch (error) {
+    return error instanceof Error || (typeof error === "object" && error !== null && "message" in error) ? String((error as { message: unknown }).message) : String(error);
+  }
+};
+
 export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<PipelineEntry>): Promise<number> => {
   // A reader that stops early (`show | head`) closes the pipe: print nothing more and end as a
   // success, as Unix tools do. A run carries on silently instead, so its work is finished and
@@ -282,7 +296,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${entry}`);
         return 2;
       }
-      const documented = documentParams(await entry.load(), args.preset);
+      const shaped = await loadShaped(entry, args);
+      if (typeof shaped === "string") {
+        err(`error: ${shaped}`);
+        return 2;
+      }
+      const documented = documentParams(shaped, args.preset);
       if (Either.isLeft(documented)) {
         err(`error: ${documented.left.message}`);
         return 2;
@@ -309,7 +328,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: --format ${format} is not a DAG format; use ${DAG_FORMATS.join(" or ")}.`);
         return 2;
       }
-      out(renderDag(await entry.load(), format as DagFormat).trimEnd());
+      const shaped = await loadShaped(entry, args);
+      if (typeof shaped === "string") {
+        err(`error: ${shaped}`);
+        return 2;
+      }
+      out(renderDag(shaped, format as DagFormat).trimEnd());
       return 0;
     }
     case "run":
@@ -319,7 +343,11 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${entry}`);
         return 2;
       }
-      const pipeline = await entry.load();
+      const pipeline = await loadShaped(entry, args);
+      if (typeof pipeline === "string") {
+        err(`error: ${pipeline}`);
+        return 2;
+      }
       const explainOnly = args.command === "explain";
       if (!args.json) out(`${explainOnly ? "explain" : "run"} ${pipeline.name}${args.preset ? ` --preset ${args.preset}` : ""} (store ${args.store})`);
       const started = performance.now();
@@ -498,7 +526,11 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${entry}`);
         return 2;
       }
-      const pipeline = await entry.load();
+      const pipeline = await loadShaped(entry, args);
+      if (typeof pipeline === "string") {
+        err(`error: ${pipeline}`);
+        return 2;
+      }
       const wanted = args.positional[1];
       const nodes = pipeline.nodes.filter((n) => wanted === undefined || n.id === wanted || n.stage.name === wanted);
       if (nodes.length === 0) {
@@ -600,7 +632,11 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${entry}`);
         return 2;
       }
-      const pipeline = await entry.load();
+      const pipeline = await loadShaped(entry, args);
+      if (typeof pipeline === "string") {
+        err(`error: ${pipeline}`);
+        return 2;
+      }
       // The entries this pipeline's nodes resolve to today: the plan of an explain with these params.
       const resolvedKeys = new Set<string>();
       const loops = new Map<string, string>(); // loop key -> node id

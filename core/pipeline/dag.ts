@@ -7,7 +7,7 @@
  * stages one iteration runs, e.g. rollouts then a PPO update) is drawn inside a box beside the
  * loop node when `loopBody` describes it.
  */
-import type { Pipeline, PipelineNode } from "./pipeline.ts";
+import { paramsLabel, type Pipeline, type PipelineNode } from "./pipeline.ts";
 
 export type DagFormat = "mermaid" | "dot";
 
@@ -27,7 +27,7 @@ const label = (node: PipelineNode): string[] => [
   node.id,
   ...(node.stage.name !== node.id ? [`stage ${node.stage.name}`] : []),
   ...(node.stage._kind === "loop" ? ["loop"] : []),
-  ...(node.paramsPath !== "" ? [`params ${node.paramsPath}`] : [])
+  ...(paramsLabel(node) !== "" ? [`params ${paramsLabel(node)}`] : [])
 ];
 
 const edges = (pipeline: Pipeline): { from: string; to: string; input: string }[] =>

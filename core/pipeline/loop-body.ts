@@ -12,7 +12,7 @@
  * for steps whose draws are indexed by a counter of their own (a Bayesian optimiser's proposals).
  */
 import { Data, Effect, type Scope } from "effect";
-import { nodeStream, Rng, type Random } from "./rng.ts";
+import { nodeStream, Random, Rng } from "./rng.ts";
 import type { LoopContext, LoopStage, Stage, StageServices, TaggedFailure } from "./stage.ts";
 import { makeWorkspace, Workspace } from "./workspace.ts";
 
@@ -31,7 +31,13 @@ export type StreamPath = ReadonlyArray<string | number>;
 /** Where a step's random numbers come from. */
 export type StepStream =
   | { readonly from: "iteration"; readonly path: StreamPath }
-  | { readonly from: "node"; readonly path: StreamPath };
+  | { readonly from: "node"; readonly path: StreamPath }
+  /**
+   * The run's stream for the iteration, whatever the node: every node of a run that names the
+   * same path draws the same numbers at the same iteration (common random numbers, so that loops
+   * differing only in a what-if change differ only by that change).
+   */
+  | { readonly from: "run"; readonly path: StreamPath };
 
 export interface StepOptions<P, SP> {
   /** The step stage's params, from the loop's (computed once per run of the loop). */
@@ -315,7 +321,8 @@ const prepared = <P, I, S, R>(
             break;
           case "step": {
             const stepInputs = Object.fromEntries(Object.entries(node.inputs).map(([k, id]) => [k, values.get(id)]));
-            const stream = split(node.stream.from === "iteration" ? iterationStream : rng.stream, node.stream.path);
+            const root = node.stream.from === "iteration" ? iterationStream : node.stream.from === "node" ? rng.stream : Random.fromSeed(rng.seed).split("run-iterations").split(context.iteration);
+            const stream = split(root, node.stream.path);
             const run = node.stage.run(stepInputs, stepParams.get(node.id)) as Effect.Effect<unknown, TaggedFailure, StageServices | R>;
             const stepStarted = options.onStep === undefined ? 0 : performance.now();
             const output = yield* run.pipe(Effect.provideService(Rng, { stream, seed: rng.seed }));

@@ -8,7 +8,7 @@
  */
 import { Either, Option, SchemaAST as AST } from "effect";
 import type { JsonValue, ParamTree } from "./params.ts";
-import type { Pipeline } from "./pipeline.ts";
+import { absoluteParamPath, type Pipeline } from "./pipeline.ts";
 import { resolveParams } from "./runner.ts";
 
 export interface ParamDoc {
@@ -126,7 +126,7 @@ export const documentParams = (pipeline: Pipeline, preset?: string): Either.Eith
     const leaves = schemaLeaves(item.node.stage.params.ast);
     const presetItem = withPreset !== undefined && Either.isRight(withPreset) ? withPreset.right.nodes[i] : undefined;
     for (const [relative, leaf] of leaves) {
-      const path = [item.node.paramsPath, relative].filter((p) => p !== "").join(".");
+      const path = absoluteParamPath(item.node, relative);
       if (path === "seed") continue;
       const existing = docs.get(path);
       if (existing !== undefined) {

@@ -6,7 +6,7 @@
  * reads; defaults, presets and `--set` overrides are layered over that tree (see `params.ts`).
  */
 import { Data, type Layer } from "effect";
-import type { JsonValue, ParamTree } from "./params.ts";
+import { getPath, mergeParams, setPath, type JsonValue, type ParamTree } from "./params.ts";
 import type { LoopStage, Stage, TaggedFailure } from "./stage.ts";
 import type { ArtifactStore } from "./store.ts";
 
@@ -19,14 +19,41 @@ export interface NodeRef<O> {
   readonly [outputType]?: O;
 }
 
+/**
+ * Where a node's params come from: the dotted path of one subtree ("" for the whole tree), or a
+ * record whose every field is a subtree (e.g. `{ scenario: "whatif.scenarios.a", rule: "whatif.rule" }`),
+ * for a node that reads settings shared with other nodes beside its own.
+ */
+export type ParamsSource = string | Readonly<Record<string, string>>;
+
 export interface PipelineNode {
   readonly id: string;
   readonly stage: Stage<any, any, any, any> | LoopStage<any, any, any, any>;
   /** Input name -> upstream node id. */
   readonly inputs: Readonly<Record<string, string>>;
-  /** Dotted path of the params subtree this node decodes ("" for the whole tree). */
-  readonly paramsPath: string;
+  readonly paramsPath: ParamsSource;
 }
+
+/** The subtrees a node reads. */
+export const paramsPathsOf = (node: Pick<PipelineNode, "paramsPath">): string[] =>
+  typeof node.paramsPath === "string" ? [node.paramsPath] : Object.values(node.paramsPath);
+
+/** The raw (undecoded) params of a node in a resolved tree. */
+export const rawParamsOf = (node: Pick<PipelineNode, "paramsPath">, tree: ParamTree): JsonValue | undefined =>
+  typeof node.paramsPath === "string"
+    ? getPath(tree, node.paramsPath)
+    : Object.fromEntries(Object.entries(node.paramsPath).map(([field, path]) => [field, getPath(tree, path) ?? {}]));
+
+/** The full path of a param given relative to the node's params (e.g. "rule.window" -> "whatif.rule.window"). */
+export const absoluteParamPath = (node: Pick<PipelineNode, "paramsPath">, relative: string): string => {
+  if (typeof node.paramsPath === "string") return [node.paramsPath, relative].filter((p) => p !== "").join(".");
+  const [field, ...rest] = relative.split(".");
+  const base = field === undefined ? undefined : node.paramsPath[field];
+  return base === undefined ? relative : [base, ...rest].filter((p) => p !== "").join(".");
+};
+
+/** How a node's params source is shown (`explain`, `dag`). */
+export const paramsLabel = (node: Pick<PipelineNode, "paramsPath">): string => paramsPathsOf(node).filter((p) => p !== "").join(" + ");
 
 export interface Pipeline {
   readonly name: string;
@@ -37,6 +64,12 @@ export interface Pipeline {
   readonly nodes: ReadonlyArray<PipelineNode>;
   /** The services the pipeline's stages need beyond the framework's, built once per run (see `PipelineDefinition`). */
   readonly resources?: Resources<unknown>;
+  /**
+   * The pipeline built for a resolved params tree. Most pipelines have one shape whatever their
+   * params; one whose nodes follow its params (a node per what-if scenario, as DVC's `foreach`)
+   * is built again here. May throw `PipelineDefinitionError` for params it cannot be built from.
+   */
+  readonly instantiate: (params: ParamTree) => Pipeline;
 }
 
 /**
@@ -52,8 +85,8 @@ type InputRefs<I> = { readonly [K in keyof I]: NodeRef<I[K]> };
 
 /** Wires nodes; a stage may need the services `R` the pipeline's resources provide. */
 export interface PipelineBuilder<R = never> {
-  node<P, I, O>(id: string, stage: Stage<P, I, O, R>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<O>;
-  loop<P, I, S>(id: string, stage: LoopStage<P, I, S, R>, inputs: InputRefs<I>, paramsPath?: string): NodeRef<S>;
+  node<P, I, O>(id: string, stage: Stage<P, I, O, R>, inputs: InputRefs<I>, paramsPath?: ParamsSource): NodeRef<O>;
+  loop<P, I, S>(id: string, stage: LoopStage<P, I, S, R>, inputs: InputRefs<I>, paramsPath?: ParamsSource): NodeRef<S>;
 }
 
 export interface PipelineDefinition<R = never> {
@@ -64,16 +97,20 @@ export interface PipelineDefinition<R = never> {
   readonly presets?: Readonly<Record<string, ParamTree>>;
   /** The services `R` its stages need, provided for the whole run (tests may swap them: `RunRequest.resources`). */
   readonly resources?: Resources<R>;
-  readonly build: (builder: PipelineBuilder<R>) => void;
+  /**
+   * Wires the nodes. `params` is the resolved params tree (defaults < preset < `--set`); a pipeline
+   * whose shape depends on it (one node per configured scenario) reads it, others ignore it.
+   */
+  readonly build: (builder: PipelineBuilder<R>, params: ParamTree) => void;
 }
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 export const Pipeline = {
-  make<R = never>(definition: PipelineDefinition<R>): Pipeline {
+  make<R = never>(definition: PipelineDefinition<R>, params: ParamTree = definition.defaults): Pipeline {
     const nodes: PipelineNode[] = [];
     const ids = new Set<string>();
-    const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: string) => {
+    const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: ParamsSource) => {
       const where = `pipeline "${definition.name}", node "${id}"`;
       if (!NODE_ID.test(id)) throw new PipelineDefinitionError({ message: `${where}: node ids are lower-case words joined by dashes.` });
       if (ids.has(id)) throw new PipelineDefinitionError({ message: `${where}: the node id is used twice.` });
@@ -96,19 +133,37 @@ export const Pipeline = {
       nodes.push({ id, stage, inputs: Object.fromEntries(given.map((name) => [name, refs[name]!.node])), paramsPath });
       return { node: id, pipeline: definition.name };
     };
-    definition.build({
-      node: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath),
-      loop: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath)
-    });
+    definition.build(
+      {
+        node: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath),
+        loop: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath)
+      },
+      params
+    );
     if (nodes.length === 0) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}" has no nodes.` });
-    return {
+    const pipeline: Pipeline = {
       name: definition.name,
       description: definition.description,
       defaults: definition.defaults,
       presets: definition.presets ?? {},
       nodes,
-      ...(definition.resources !== undefined ? { resources: definition.resources as Resources<unknown> } : {})
+      ...(definition.resources !== undefined ? { resources: definition.resources as Resources<unknown> } : {}),
+      instantiate: (tree) => (tree === params ? pipeline : Pipeline.make(definition, tree))
     };
+    return pipeline;
+  },
+
+  /**
+   * The pipeline as built for `preset` and `sets` layered over its defaults. An unknown preset is
+   * left for param resolution to report; a tree the pipeline cannot be built from is a
+   * `PipelineDefinitionError` naming why.
+   */
+  withParams(pipeline: Pipeline, preset: string | undefined, sets: ReadonlyArray<readonly [string, JsonValue]>): Pipeline {
+    let tree = pipeline.defaults;
+    const layer = preset === undefined ? undefined : pipeline.presets[preset];
+    if (layer !== undefined) tree = mergeParams(tree, layer);
+    for (const [path, value] of sets) tree = setPath(tree, path, value);
+    return tree === pipeline.defaults ? pipeline : pipeline.instantiate(tree);
   },
 
   /** The nodes needed to produce `until` (its ancestors and itself), in execution order. */

@@ -25,7 +25,7 @@ import { writeExports } from "./exports.ts";
 import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
 import { LoopBody, prepareBody, type PreparedBody } from "./loop-body.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
-import { Pipeline as PipelineOps, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
+import { absoluteParamPath, paramsPathsOf, Pipeline as PipelineOps, rawParamsOf, type ParamsSource, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import type { AnyStage, LoopContext, LoopStage, Stage, StageServices, TaggedFailure } from "./stage.ts";
@@ -160,10 +160,10 @@ const saveCurve = async (storeRoot: string, loopKey: string, points: readonly Cu
 /** Loop index: which checkpoints exist for a loop key. */
 const LoopIndex = Schema.Struct({ checkpoints: Schema.Array(Schema.Number) });
 
-const formatParseError = (prefix: string, error: ParseResult.ParseError): string => {
+const formatParseError = (node: Pick<PipelineNode, "paramsPath">, error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error);
   const first = issues[0];
-  if (first === undefined) return `${prefix}: invalid value.`;
+  if (first === undefined) return `${absoluteParamPath(node, "")}: invalid value.`;
   const key = (issue: (typeof issues)[number]) => issue.path.map(String).join(".");
   // The alternatives of a union fail at the same path: say what each would accept, once.
   const here = issues.filter((i) => key(i) === key(first));
@@ -175,12 +175,29 @@ const formatParseError = (prefix: string, error: ParseResult.ParseError): string
     here.length > 1 && expected.every((m) => m !== null)
       ? `expected ${alternatives.join(" or ")}, got ${expected[0]![2]}`
       : first.message;
-  const path = [prefix, ...first.path.map(String)].filter((p) => p !== "").join(".");
+  const path = absoluteParamPath(node, first.path.map(String).join("."));
   return `${path}: ${message}${others > 0 ? ` (and ${others} more problem${others > 1 ? "s" : ""})` : ""}.`;
 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** `value` without the (dotted) paths `names`, and what those paths held, keyed by path. */
+const splitParams = (value: Record<string, unknown>, names: readonly string[]): { picked: Record<string, unknown>; rest: Record<string, unknown> } => {
+  const picked: Record<string, unknown> = {};
+  const without = (node: Record<string, unknown>, prefix: string): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(node).flatMap(([k, v]): [string, unknown][] => {
+        const path = prefix === "" ? k : `${prefix}.${k}`;
+        if (names.includes(path)) {
+          picked[path] = v;
+          return [];
+        }
+        return [[k, isRecord(v) && names.some((n) => n.startsWith(`${path}.`)) ? without(v, path) : v]];
+      })
+    );
+  return { picked, rest: without(value, "") };
+};
 
 /**
  * Resolves the layered params and decodes each node's subtree with its stage's Schema. Every
@@ -206,15 +223,16 @@ export const resolveParams = (
     tree = mergeParams(tree, layer);
   }
   for (const [path, value] of sets) {
-    const known = path === "seed" || pipeline.nodes.some((n) => n.paramsPath === "" || path === n.paramsPath || path.startsWith(n.paramsPath + "."));
+    const groups = pipeline.nodes.flatMap(paramsPathsOf);
+    const known = path === "seed" || groups.some((g) => g === "" || path === g || path.startsWith(g + "."));
     if (!known) {
       return Either.left(
         new UsageError({
-          message: `--set ${path}: pipeline "${pipeline.name}" has no such param; its param groups are ${[...new Set(pipeline.nodes.map((n) => n.paramsPath))].filter((p) => p !== "").join(", ")} and seed.`
+          message: `--set ${path}: pipeline "${pipeline.name}" has no such param; its param groups are ${[...new Set(groups)].filter((p) => p !== "").join(", ")} and seed.`
         })
       );
     }
-    if (path !== "seed" && getPath(tree, path) === undefined && !pipeline.nodes.some((n) => path.startsWith(n.paramsPath + ".") || n.paramsPath === "")) {
+    if (path !== "seed" && getPath(tree, path) === undefined && !groups.some((g) => path.startsWith(g + ".") || g === "")) {
       return Either.left(new UsageError({ message: `--set ${path}: no such param in pipeline "${pipeline.name}".` }));
     }
     tree = setPath(tree, path, value);
@@ -227,18 +245,20 @@ export const resolveParams = (
   // as errors catches misspelled names inside a group.
   const resolved: ResolvedNode[] = [];
   for (const node of nodes) {
-    const raw = getPath(tree, node.paramsPath) ?? {};
+    const raw = rawParamsOf(node, tree) ?? {};
     const decoded = Schema.decodeUnknownEither(node.stage.params as Schema.Schema<unknown, unknown>, { onExcessProperty: "error", errors: "all" })(raw);
     if (Either.isLeft(decoded)) {
-      return Either.left(new UsageError({ message: `Bad params for node "${node.id}": ${formatParseError(node.paramsPath, decoded.left)}` }));
+      return Either.left(new UsageError({ message: `Bad params for node "${node.id}": ${formatParseError(node, decoded.left)}` }));
     }
     const encoded = Schema.encodeSync(node.stage.params as Schema.Schema<unknown, unknown>)(decoded.right);
     const executionNames = node.stage.executionParams ?? [];
     let keyParams: unknown = encoded;
     let executionParams: Record<string, unknown> = {};
     if (isRecord(encoded) && executionNames.length > 0) {
-      executionParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => executionNames.includes(k)));
-      keyParams = Object.fromEntries(Object.entries(encoded).filter(([k]) => !executionNames.includes(k)));
+      // A name may be dotted ("training.rollouts") for a setting inside a group of the node's params.
+      const split = splitParams(encoded, executionNames);
+      executionParams = split.picked;
+      keyParams = split.rest;
     }
     let iterations = 0;
     let checkpointEvery = 0;
@@ -277,7 +297,7 @@ const explainReason = (previous: NodeRecord | undefined, code: string, params: s
  * full dotted paths (the node's subtree prefixed), at most five named: what PARAMS means. The
  * stage's execution params are left out.
  */
-export const describeParamChange = (previous: string, current: string, paramsPath: string, executionParams: readonly string[] = []): string | undefined => {
+export const describeParamChange = (previous: string, current: string, paramsPath: ParamsSource, executionParams: readonly string[] = []): string | undefined => {
   const leaves = (value: unknown, path: string, out: Map<string, string>): Map<string, string> => {
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) leaves(v, path === "" ? k : `${path}.${k}`, out);
@@ -294,7 +314,7 @@ export const describeParamChange = (previous: string, current: string, paramsPat
   }
   const a = leaves(before, "", new Map());
   const b = leaves(after, "", new Map());
-  const full = (path: string) => (path === "seed" ? "seed" : [paramsPath, path.replace(/^params\.?/, "")].filter((p) => p !== "").join("."));
+  const full = (path: string) => (path === "seed" ? "seed" : absoluteParamPath({ paramsPath }, path.replace(/^params\.?/, "")));
   // Execution params (worker counts, ...) never change a result, so they never explain a re-run.
   const execution = (k: string) => executionParams.some((name) => k === `params.${name}` || k.startsWith(`params.${name}.`));
   const changes = [...new Set([...a.keys(), ...b.keys()])]
@@ -310,7 +330,7 @@ export const describeParamChange = (previous: string, current: string, paramsPat
  * (exit 2, nothing written) rather than a failure halfway through. An empty path would resolve to
  * the working directory, so it gets its own message.
  */
-const setPathHint = (node: PipelineNode) => `set it with --set ${node.paramsPath === "" ? "" : `${node.paramsPath}.`}path=FILE`;
+const setPathHint = (node: PipelineNode) => `set it with --set ${absoluteParamPath(node, "path")}=FILE`;
 const unreadableFile = (node: PipelineNode, path: string) =>
   new UsageError({ message: `Node "${node.id}" reads ${path}, which cannot be read; check the path (${setPathHint(node)}).` });
 
@@ -351,13 +371,18 @@ const runOnce = (request: RunRequest) =>
     const store = yield* ArtifactStore;
     const backend = yield* Backend;
     const emit = request.onEvent ?? (() => undefined);
+    // The pipeline as these params build it (one node per configured scenario, say).
+    const pipeline = yield* Effect.try({
+      try: () => PipelineOps.withParams(request.pipeline, request.preset, request.sets ?? []),
+      catch: (e) => new UsageError({ message: (e as { message: string }).message })
+    });
     const selected = yield* Effect.try({
-      try: () => PipelineOps.upTo(request.pipeline, request.until),
+      try: () => PipelineOps.upTo(pipeline, request.until),
       catch: (e) => new UsageError({ message: (e as { message: string }).message })
     });
     // Every node's params are checked whatever --until selects: a bad value is bad usage even in
     // a node this run skips, and it must stop the run before anything is written.
-    const all = yield* resolveParams(request.pipeline, request.preset, request.sets ?? []);
+    const all = yield* resolveParams(pipeline, request.preset, request.sets ?? []);
     const resolved = { ...all, nodes: all.nodes.filter((item) => selected.includes(item.node)) };
     yield* checkFileInputs(all.nodes);
     // A kept step must be a step of some loop body this run may execute: a misspelt name is bad usage.
@@ -367,7 +392,7 @@ const runOnce = (request: RunRequest) =>
       if (unknown.length > 0) {
         return yield* Effect.fail(
           new UsageError({
-            message: `--keep ${unknown.join(", ")}: no loop of pipeline "${request.pipeline.name}" runs such a step; ${steps.size > 0 ? `its loops' steps are ${[...steps].join(", ")}` : "it has no loop with a body of steps"}.`
+            message: `--keep ${unknown.join(", ")}: no loop of pipeline "${pipeline.name}" runs such a step; ${steps.size > 0 ? `its loops' steps are ${[...steps].join(", ")}` : "it has no loop with a body of steps"}.`
           })
         );
       }
@@ -375,7 +400,7 @@ const runOnce = (request: RunRequest) =>
     const runtime = runtimeFingerprint();
     // The pipeline's services (rollout executor, network backend), built once for the run and
     // released by this run's scope however it ends; an explain runs nothing and builds none.
-    const resources = request.resources ?? request.pipeline.resources;
+    const resources = request.resources ?? pipeline.resources;
     const resourceContext: Context.Context<never> =
       resources === undefined || request.explainOnly
         ? Context.empty()
@@ -386,13 +411,13 @@ const runOnce = (request: RunRequest) =>
     /** Node ids whose output is unknown during explain (they would run first). */
     const pending = new Set<string>();
     const decodedOutputs = new Map<string, unknown>();
-    const refsDir = join(request.storeRoot, "refs", request.pipeline.name);
+    const refsDir = join(request.storeRoot, "refs", pipeline.name);
     // A node's files for other tools are written by the run, so `show` only reads. A failure to
     // copy them is a warning: the result itself is stored.
     const exportNode = (node: PipelineNode, manifest: Manifest) =>
       writeExports(
         request.storeRoot,
-        request.pipeline.name,
+        pipeline.name,
         node.id,
         manifest,
         (node.stage._kind === "loop" ? node.stage.state : node.stage.output).extension,
@@ -408,7 +433,7 @@ const runOnce = (request: RunRequest) =>
       const overrides = (request.sets ?? []).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
       const files = [...fileVersions.keys()];
       const parts = [
-        `pipeline <b>${escapeHtml(request.pipeline.name)}</b>, node ${escapeHtml(node.id)}`,
+        `pipeline <b>${escapeHtml(pipeline.name)}</b>, node ${escapeHtml(node.id)}`,
         `preset ${escapeHtml(request.preset ?? "(default)")}`,
         `overrides ${escapeHtml(overrides || "none")}`,
         `seed ${resolved.seed}`,
@@ -425,7 +450,7 @@ const runOnce = (request: RunRequest) =>
         const cached = decodedOutputs.get(nodeId);
         if (cached !== undefined) return cached;
         const result = results.get(nodeId)!;
-        const node = request.pipeline.nodes.find((n) => n.id === nodeId)!;
+        const node = pipeline.nodes.find((n) => n.id === nodeId)!;
         const codec = node.stage._kind === "loop" ? node.stage.state : node.stage.output;
         const bytes = yield* store.getBlob(result.manifest.outputs["value"]!.blob).pipe(
           Effect.catchTags({
@@ -560,7 +585,7 @@ const runOnce = (request: RunRequest) =>
           endedAt: new Date().toISOString(),
           backend: backend.current() ?? "none",
           ...(backend.network() !== undefined ? { networkBackend: backend.network() } : {}),
-          pipeline: request.pipeline.name,
+          pipeline: pipeline.name,
           ...extra
         });
         const persist = (storeKey: string, value: unknown, codec: { name: string; encode: (v: never) => Uint8Array }, exports: AnyStage["exports"], extra: Record<string, unknown> = {}) =>
@@ -576,7 +601,7 @@ const runOnce = (request: RunRequest) =>
             const manifest: Manifest = {
               version: 1,
               key: storeKey,
-              pipeline: request.pipeline.name,
+              pipeline: pipeline.name,
               node: node.id,
               stage: stage.name,
               outputs,
@@ -621,7 +646,7 @@ const runOnce = (request: RunRequest) =>
         const releaseLive = workspace.close;
         const sink = (step: string, iteration: number, files: ReadonlyArray<{ name: string; extension: string; bytes: Uint8Array }>) =>
           Effect.promise(async () => {
-            const dir = keptDir(request.storeRoot, request.pipeline.name, node.id, step);
+            const dir = keptDir(request.storeRoot, pipeline.name, node.id, step);
             await mkdir(dir, { recursive: true });
             for (const f of files) await writeFile(join(dir, `${String(iteration).padStart(6, "0")}.${f.name}.${f.extension}`), f.bytes);
           });
@@ -642,7 +667,9 @@ const runOnce = (request: RunRequest) =>
           const loopStarted = performance.now();
           // The figures of the iterations run since the last checkpoint, saved with it (see `curvePath`).
           let unsavedCurve: CurvePoint[] = [];
+          let lastWritten = -1;
           for (let k = from + 1; k <= item.iterations; k++) {
+            if (loop.finished?.(state) === true) break;
             let status: string | undefined;
             let metrics: Readonly<Record<string, number>> = {};
             state = yield* inNode(iterate(state, { iteration: k, iterations: item.iterations, status: (text) => (status = text), metrics: (values) => (metrics = values) }));
@@ -654,7 +681,7 @@ const runOnce = (request: RunRequest) =>
               const etaSeconds = (elapsedSeconds / (k - from)) * (item.iterations - k);
               request.onIteration({ event: "iteration", node: node.id, iteration: k, iterations: item.iterations, elapsedSeconds: Number(elapsedSeconds.toFixed(3)), etaSeconds: Number(etaSeconds.toFixed(1)), metrics: finiteMetrics });
             }
-            if (k % item.checkpointEvery === 0 || k === item.iterations) {
+            if (k % item.checkpointEvery === 0 || k === item.iterations || loop.finished?.(state) === true) {
               // Uninterruptible: a SIGINT/SIGTERM arriving now waits for the checkpoint to be committed.
               const iteration = k;
               last = yield* Effect.uninterruptible(
@@ -674,12 +701,22 @@ const runOnce = (request: RunRequest) =>
                   return written;
                 })
               );
+              lastWritten = iteration;
             }
           }
           task.done();
-          if (last === undefined) {
-            // N = 0: the loop's output is its initial state.
-            last = yield* persist(checkpointKey(0), state, loop.state, loop.exports, { iteration: 0 });
+          if (last === undefined || lastWritten !== item.iterations) {
+            // N = 0 (the output is the initial state), or a loop that stopped before N: its state
+            // is the output for N too, so a later run asking for N is a hit.
+            const final = item.iterations;
+            last = yield* Effect.uninterruptible(
+              Effect.gen(function* () {
+                const written = yield* persist(checkpointKey(final), state, loop.state, loop.exports, { iteration: final });
+                known.add(final);
+                yield* Effect.promise(() => writeJsonAtomic(indexPath, { checkpoints: [...known].sort((a, b) => a - b) }));
+                return written;
+              })
+            );
           }
           return last;
         }).pipe(Effect.ensuring(releaseLive));
@@ -687,7 +724,7 @@ const runOnce = (request: RunRequest) =>
         return { manifest: last, ran: true };
       });
 
-      const outcome = yield* store.withLock(isLoop ? baseKey : key, execute, `node "${node.id}" of ${request.pipeline.name}`).pipe(
+      const outcome = yield* store.withLock(isLoop ? baseKey : key, execute, `node "${node.id}" of ${pipeline.name}`).pipe(
         Effect.catchAll((failure: TaggedFailure | { _tag: string; message?: string }): Effect.Effect<never, InputLost | StageRunError> => {
           if (failure instanceof InputLost) return Effect.fail(failure);
           const message = "message" in failure && failure.message ? failure.message : failure._tag;

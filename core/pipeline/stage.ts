@@ -99,6 +99,12 @@ export interface LoopStage<P, I, S, R = never> {
   readonly init: (inputs: I, params: P) => Effect.Effect<S, TaggedFailure, StageServices | R>;
   /** One iteration as a small DAG of stages run in memory (loop-body.ts); a loop has a body or a `step`. */
   readonly body?: LoopBody<P, I, S, R>;
+  /**
+   * For a loop that decides its own length (a stopping rule): true once the state is final. N is
+   * then a cap: the loop stops at the first final state, and its output for N is that state (the
+   * state after N iterations of a loop that stopped at k < N is its state at k).
+   */
+  readonly finished?: (state: S) => boolean;
   /** One iteration written by hand. Its randomness must come from `Rng` split by the iteration index. */
   readonly step?: (state: S, inputs: I, params: P, context: LoopContext) => Effect.Effect<S, TaggedFailure, StageServices | R>;
 }

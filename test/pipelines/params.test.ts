@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ParamDoc } from "../../core/pipeline/params-doc.ts";
 import { resolveParams } from "../../core/pipeline/runner.ts";
+import { absoluteParamPath, type PipelineNode } from "../../core/pipeline/pipeline.ts";
 import { registry } from "../../pipelines/index.ts";
 import { inProcessCli } from "./in-process-cli.ts";
 
@@ -32,11 +33,11 @@ const resolvedLeaves = async (name: string): Promise<string[]> => {
   const resolved = resolveParams(pipeline, undefined, []);
   if (Either.isLeft(resolved)) throw new Error(resolved.left.message);
   const leaves = new Set<string>(["seed"]);
-  const walk = (v: unknown, path: string) => {
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(x, path === "" ? k : `${path}.${k}`);
-    else leaves.add(path);
+  const walk = (v: unknown, path: string, node: PipelineNode) => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) walk(x, path === "" ? k : `${path}.${k}`, node);
+    else leaves.add(absoluteParamPath(node, path));
   };
-  for (const item of resolved.right.nodes) walk(item.encodedParams, item.node.paramsPath);
+  for (const item of resolved.right.nodes) walk(item.encodedParams, "", item.node);
   return [...leaves];
 };
 

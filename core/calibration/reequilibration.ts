@@ -1,0 +1,95 @@
+/**
+ * Re-equilibration of a calibrated market after a what-if change (paper section 1: "study ...
+ * specific what-if scenarios and equilibrium properties, such as impact on a given LP's market
+ * share of increasing risk aversion of specific competitors, or of modifying agent connectivity";
+ * section 4: the calibrated equilibrium). The calibrated profile Lambda is frozen at the mean of
+ * what the calibrator ended on (CALSHEQ's particles, or BO's point), the scenario's edits are
+ * applied to the population it gives, and the LP shared policy keeps learning from where
+ * calibration left it (warm start: weights and Adam moments) or from fresh weights (the from-scratch
+ * reference), until its supertypes' reward curves are flat by the stopping rule of
+ * core/analysis/convergence.ts or the cap is reached. The state is plain data; an iteration is
+ * rollouts -> ppo-update -> episode figures (stages/whatif.ts).
+ */
+import { checkConvergence, convergenceCheckDue, type ConvergenceCheck, type ConvergenceDecision, type ConvergenceRule } from "../analysis/convergence.ts";
+import { defaultGameConfig, type OtcGameConfig } from "../otc/config.ts";
+import { applyScenario, type ScenarioEdit } from "../otc/scenario.ts";
+import type { PpoAgentState } from "../rl/ppo.ts";
+import { experimentDefinition, experimentPopulation } from "./experiments.ts";
+import { meanProfile, type CalibrationLoopState, type CalibrationTrainingParams, type IterationRow } from "./loop.ts";
+
+/** The frozen market a re-equilibration plays: the calibrated profile and the scenario's edits. */
+export interface FrozenMarket {
+  readonly params: CalibrationTrainingParams;
+  /** Lambda*, the calibrated profile (frozen). */
+  readonly profile: Float64Array;
+  readonly edits: readonly ScenarioEdit[];
+}
+
+/** One convergence check as plain numbers (what the report tabulates). */
+export interface CheckSummary {
+  readonly iterations: number;
+  readonly decision: ConvergenceDecision;
+  readonly curves: ReadonlyArray<{ readonly name: string; readonly slope: number; readonly ciLow: number; readonly ciHigh: number; readonly drift: number; readonly flat: boolean }>;
+}
+
+export interface ReequilibrationState {
+  readonly market: FrozenMarket;
+  /** True when the policy started from the calibrated weights, false when from fresh ones. */
+  readonly warmStart: boolean;
+  readonly iteration: number;
+  readonly envSteps: number;
+  readonly lp: PpoAgentState;
+  readonly rows: readonly IterationRow[];
+  readonly checks: readonly CheckSummary[];
+  /** "continue" until the rule decides; then "converged" or "cap", and the loop stops. */
+  readonly decision: ConvergenceDecision;
+}
+
+/** The market frozen at a calibrated state's mean profile, with `edits` (checked against its population). */
+export const frozenMarket = (calibrated: CalibrationLoopState, edits: readonly ScenarioEdit[]): FrozenMarket => {
+  const profile = meanProfile(calibrated, experimentDefinition(calibrated.params.experiment).space.names.length);
+  // Refuses an unknown path or a value out of range with a sentence naming the path.
+  applyScenario(experimentPopulation(calibrated.params.experiment, profile), edits);
+  return { params: calibrated.params, profile, edits };
+};
+
+/** The game a frozen market is played in. */
+export const frozenGame = (market: FrozenMarket): OtcGameConfig => ({
+  ...defaultGameConfig(applyScenario(experimentPopulation(market.params.experiment, market.profile), market.edits)),
+  horizon: market.params.horizon
+});
+
+export const initialReequilibration = (market: FrozenMarket, lp: PpoAgentState, warmStart: boolean): ReequilibrationState => ({
+  market,
+  warmStart,
+  iteration: 0,
+  envSteps: 0,
+  lp,
+  rows: [],
+  checks: [],
+  decision: "continue"
+});
+
+/** The curves the stopping rule watches: each LP supertype's mean episode reward, per iteration. */
+export const rewardCurves = (rows: readonly IterationRow[]): Record<string, Float64Array> => {
+  const names = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => /^rewards\/lp_super\d+$/.test(k))))].sort();
+  return Object.fromEntries(names.map((name) => [name, Float64Array.from(rows, (r) => r[name] ?? Number.NaN)]));
+};
+
+const summarise = (check: ConvergenceCheck): CheckSummary => ({
+  iterations: check.iterations,
+  decision: check.decision,
+  curves: check.curves.map((c) => ({ name: c.name, slope: c.fit.slope, ciLow: c.fit.ciLow, ciHigh: c.fit.ciHigh, drift: c.drift, flat: c.flat }))
+});
+
+/** The state after one more iteration's row, with the stopping rule applied when a check is due. */
+export const advanceReequilibration = (state: ReequilibrationState, row: IterationRow, lp: PpoAgentState, envSteps: number, rule: ConvergenceRule): ReequilibrationState => {
+  const iteration = state.iteration + 1;
+  const rows = [...state.rows, row];
+  if (!convergenceCheckDue(rule, iteration)) return { ...state, iteration, envSteps, lp, rows };
+  const check = checkConvergence(rewardCurves(rows), iteration, rule);
+  return { ...state, iteration, envSteps, lp, rows, checks: [...state.checks, summarise(check)], decision: check.decision };
+};
+
+/** Whether the loop has stopped (converged, or at the cap). */
+export const reequilibrationFinished = (state: ReequilibrationState): boolean => state.decision !== "continue";
