@@ -82,13 +82,30 @@ const structural = (ast: AST.AST): AST.AST => {
   }
 };
 
+/**
+ * The fields as declared, on both sides of a transformation: `AST.typeAST` rebuilds a field whose
+ * type it changes (a suspended, recursive schema, say) without the field's annotations.
+ */
+const declaredFields = (ast: AST.AST): ReadonlyArray<AST.PropertySignature> => {
+  if (AST.isTypeLiteral(ast)) return ast.propertySignatures;
+  if (AST.isRefinement(ast)) return declaredFields(ast.from);
+  if (AST.isSuspend(ast)) return declaredFields(ast.f());
+  if (AST.isTransformation(ast)) return [...declaredFields(ast.to), ...declaredFields(ast.from)];
+  return [];
+};
+
+const fieldDescription = (ast: AST.AST, ps: AST.PropertySignature): Option.Option<string> =>
+  Option.orElse(AST.getDescriptionAnnotation(ps), () =>
+    Option.firstSomeOf(declaredFields(ast).filter((d) => d.name === ps.name).map((d) => AST.getDescriptionAnnotation(d)))
+  );
+
 export const schemaLeaves = (ast: AST.AST, prefix = "", out = new Map<string, Leaf>(), meaning: string | null = null): Map<string, Leaf> => {
   const typeSide = structural(ast);
   // An object with no fields (a node reading nothing of its subtree) offers nothing to set.
   if (AST.isTypeLiteral(typeSide) && typeSide.propertySignatures.length === 0 && typeSide.indexSignatures.length === 0) return out;
   if (AST.isTypeLiteral(typeSide) && typeSide.propertySignatures.length > 0) {
     for (const ps of typeSide.propertySignatures) {
-      const own = AST.getDescriptionAnnotation(ps);
+      const own = fieldDescription(ast, ps);
       // A field without a meaning of its own is explained by the object it belongs to.
       schemaLeaves(ps.type, prefix === "" ? String(ps.name) : `${prefix}.${String(ps.name)}`, out, Option.isSome(own) ? own.value : meaning);
     }

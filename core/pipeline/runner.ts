@@ -224,7 +224,9 @@ export const resolveParams = (
   }
   for (const [path, value] of sets) {
     const groups = pipeline.nodes.flatMap(paramsPathsOf);
-    const known = path === "seed" || groups.some((g) => g === "" || path === g || path.startsWith(g + "."));
+    // Setting a configured entry to null removes it (a scenario, say), and with it the nodes it had.
+    const removal = value === null && getPath(tree, path) !== undefined;
+    const known = removal || path === "seed" || groups.some((g) => g === "" || path === g || path.startsWith(g + "."));
     if (!known) {
       return Either.left(
         new UsageError({

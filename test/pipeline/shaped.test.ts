@@ -2,8 +2,8 @@
  * Pipelines whose shape follows their params, nodes reading several param groups, and loops that
  * stop themselves:
  * - one node per configured item (as DVC's `foreach`): a new item adds its node, the others stay
- *   cache hits; changing a group every item reads re-runs them all; a build that refuses the params
- *   is bad usage, before anything is written;
+ *   cache hits; setting an item to null removes its node; changing a group every item reads
+ *   re-runs them all; a build that refuses the params is bad usage, before anything is written;
  * - a loop with a stopping rule stops at its first final state and runs no further step; its
  *   output for the cap N is that state, so raising N runs no iteration and gives the same data.
  */
@@ -60,7 +60,7 @@ const pipeline = Pipeline.make({
   defaults: { seed: 1, shared: { factor: 2 }, items: { a: { value: 1 }, b: { value: 3 } }, count: { cap: 10, target: 3 } },
   build: (p, params) => {
     const items = getPath(params, "items") as Record<string, JsonValue> | undefined;
-    for (const name of Object.keys(items ?? {}).sort()) {
+    for (const name of Object.keys(items ?? {}).filter((n) => items![n] !== null).sort()) {
       if (!/^[a-z]+$/.test(name)) throw new PipelineDefinitionError({ message: `items.${name}: item names are lower-case letters.` });
       p.node(`scaled-${name}`, scaled, {}, { item: `items.${name}`, shared: "shared" });
     }
@@ -89,6 +89,9 @@ describe("pipelines shaped by their params", () => {
       expect(added.status).toMatchObject({ "scaled-a": "hit", "scaled-b": "hit", "scaled-c": "ran:MISSING" });
       const changedOne = yield* run([["items.b.value", 4]]);
       expect(changedOne.status).toMatchObject({ "scaled-a": "hit", "scaled-b": "ran:PARAMS" });
+      const removed = yield* run([["items.a", null]]);
+      expect(removed.status["scaled-a"]).toBeUndefined();
+      expect(removed.status["scaled-b"]).toBe("hit");
       const changedShared = yield* run([["shared.factor", 3]]);
       expect(changedShared.status).toMatchObject({ "scaled-a": "ran:PARAMS", "scaled-b": "ran:PARAMS" });
 
