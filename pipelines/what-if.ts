@@ -17,9 +17,11 @@
  * scenarios that also re-equilibrate from fresh weights, to show what the warm start saves.
  *
  * Quick preset (default): re-equilibration with B = 20 episodes per iteration, a slope check
- * every 5 iterations over a window of 20, at most 200 iterations; 200 evaluation episodes per
- * market. `paper`: the calibration at the paper's scale (calibrate-exp4's paper preset), B = 60,
- * a window of 50 and at most 1,000 iterations, 1,000 evaluation episodes.
+ * every 5 iterations over a window of 20, then (once the slopes are flat) supertype 1's LP
+ * fine-tuned for 10 iterations against the frozen policy and compared on 4 x 20 episodes, at most
+ * 200 iterations; 200 evaluation episodes per market. `paper`: the calibration at the paper's
+ * scale (calibrate-exp4's paper preset), B = 60, a window of 50, 30 fine-tuning iterations, at
+ * most 1,000 iterations, 1,000 evaluation episodes.
  */
 import { Either, Schema } from "effect";
 import { experimentDefinition, experimentPopulation } from "../core/calibration/experiments.ts";
@@ -90,7 +92,7 @@ export const whatIf = Pipeline.make<CalibrationServices>({
     ...calibrationDefaults(experimentDefinition(EXPERIMENT)),
     whatif: {
       baseline: {},
-      rule: { window: 20, minIterations: 20, maxIterations: 200, every: 5, driftTolerance: 0 },
+      rule: { window: 20, minIterations: 20, maxIterations: 200, every: 5, driftTolerance: 0, exploitability: { agent: 0, fineTuneIterations: 10, evaluationBatches: 4, stdErrors: 2 } },
       training: { episodes: 20, episodesPerShard: 5 },
       evaluation: { episodes: 200, episodesPerShard: 10, level: 0.95 },
       scenarios: { control: {}, "risk-averse-lp2": { lp: { lp2: { gamma: { mean: 4 } } } } },
@@ -102,7 +104,7 @@ export const whatIf = Pipeline.make<CalibrationServices>({
     paper: {
       ...paperPreset(experimentDefinition(EXPERIMENT)),
       whatif: {
-        rule: { window: 50, minIterations: 50, maxIterations: 1000, every: 10 },
+        rule: { window: 50, minIterations: 50, maxIterations: 1000, every: 10, exploitability: { fineTuneIterations: 30, evaluationBatches: 10 } },
         training: { episodes: 60 },
         evaluation: { episodes: 1000 }
       }

@@ -40,7 +40,13 @@ export const ReequilibrationRule = Schema.Struct({
   minIterations: described(Schema.Int.pipe(Schema.positive()), "No stop before this many iterations (at least the window)."),
   maxIterations: described(Schema.Int.pipe(Schema.positive()), "The cap: training stops here whatever the slopes say."),
   every: described(Schema.Int.pipe(Schema.positive()), "A check (and a checkpoint) every this many iterations."),
-  driftTolerance: described(Schema.Number.pipe(Schema.nonNegative()), "A reward change over the window below which a curve counts as flat even if its slope is significant.")
+  driftTolerance: described(Schema.Number.pipe(Schema.nonNegative()), "A reward change over the window below which a curve counts as flat even if its slope is significant."),
+  exploitability: Schema.Struct({
+    agent: described(Schema.Int.pipe(Schema.nonNegative()), "The deviating LP's index among an episode's LPs (0: supertype 1's first)."),
+    fineTuneIterations: described(Schema.Int.pipe(Schema.nonNegative()), "F: PPO iterations of the deviator against the frozen policy once the curves are flat; 0 leaves the test out."),
+    evaluationBatches: described(Schema.Int.pipe(Schema.positive()), "Batches of B episodes on which the deviator and the policy are compared (same seeds)."),
+    stdErrors: described(Schema.Number.pipe(Schema.positive()), "The deviator's gain must lie within this many standard errors of 0.")
+  })
 }).pipe(
   Schema.filter((r) => r.minIterations >= r.window || `minIterations (${r.minIterations}) must be at least the window (${r.window})`),
   Schema.filter((r) => r.maxIterations >= r.minIterations || `maxIterations (${r.maxIterations}) must be at least minIterations (${r.minIterations})`)
@@ -79,6 +85,8 @@ export interface LoopOutcome {
   readonly iterations: number;
   readonly decision: string;
   readonly warmStart: boolean;
+  /** The last deviation test: the fine-tuned LP's gain over the policy and its standard error. */
+  readonly exploitability: { readonly gain: number; readonly gainStdError: number; readonly withinNoise: boolean } | null;
   /** Mean LP supertype rewards per iteration (the curves the rule watched). */
   readonly curves: Readonly<Record<string, readonly number[]>>;
 }

@@ -20,9 +20,12 @@ import { Effect, Schema } from "effect";
 import { LP_METRICS, MARKET_METRICS } from "../core/analysis/market-metrics.ts";
 import { htmlReport, renderSvg, type ReportSection, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { compareMarkets, evaluateMarket } from "../core/analysis/whatif-eval.ts";
-import { episodeCalibration, iterationRow, type CalibrationLoopState } from "../core/calibration/loop.ts";
+import type { ExploitabilityEstimate } from "../core/analysis/convergence.ts";
+import { episodeCalibration, iterationRow, type CalibrationLoopState, type IterationRow } from "../core/calibration/loop.ts";
 import {
   advanceReequilibration,
+  deviationGain,
+  deviationTestDue,
   frozenGame,
   frozenMarket,
   initialReequilibration,
@@ -31,7 +34,7 @@ import {
   type ReequilibrationState
 } from "../core/calibration/reequilibration.ts";
 import type { OtcEpisodeOutcomes } from "../core/otc/env.ts";
-import { mergeEpisodeOutcomes, otcRolloutLocation } from "../core/otc/rollout-env.ts";
+import { mergeEpisodeOutcomes, otcRolloutLocation, type OtcEcnSpec } from "../core/otc/rollout-env.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
@@ -47,8 +50,10 @@ import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import { workerBackend } from "../schemas/rollouts.ts";
+import { arrayCodec, nullableCodec, objectCodec, policiesCodec } from "../schemas/loop-artifacts.ts";
 import {
   ReequilibrateParams,
+  ReequilibrationRule,
   reequilibrationStateCodec,
   scenarioComparisonCodec,
   scenarioEdits,
@@ -59,7 +64,7 @@ import {
 import { ppoUpdateStage } from "./body/ppo-update.ts";
 import { rollouts } from "./body/rollouts.ts";
 import { ecnSpecOf } from "./support/calibration.ts";
-import { initialLearnerState, learnerSpecs, liveAgent, type RolloutEnvSpec } from "./support/learners.ts";
+import { initialLearnerState, learnerSpecs, liveAgent, type LearnerSpec, type RolloutEnvSpec } from "./support/learners.ts";
 import type { NetworkBackend } from "./support/network-backend.ts";
 import { acquireRolloutExecutor, type RolloutExecutor } from "./support/rollout-executor.ts";
 
@@ -71,8 +76,7 @@ interface ReequilibrateInputs {
 
 type WhatIfServices = RolloutExecutor | NetworkBackend;
 
-/** The exploitability test is not run here: only the slopes decide (see core/analysis/convergence.ts). */
-const ruleOf = (p: ReequilibrateParams) => ({ ...p.rule, exploitabilityStdErrors: 2 });
+const ruleOf = (rule: ReequilibrateParams["rule"]) => ({ ...rule, exploitabilityStdErrors: rule.exploitability.stdErrors });
 
 /** The frozen market of the node's scenario, the env it is played in, and the LP's learner. */
 const setupOf = (p: ReequilibrateParams, inputs: ReequilibrateInputs) =>
@@ -82,6 +86,37 @@ const setupOf = (p: ReequilibrateParams, inputs: ReequilibrateInputs) =>
     const learners = yield* learnerSpecs(env, () => market.params.ppo);
     return { market, env, learners };
   });
+
+/**
+ * Body stage `exploitability`: once a check is due and every reward curve is flat, one LP is
+ * fine-tuned against the frozen policy and its gain measured on common seeds (paper section 3.1);
+ * null when the test is not due or is left out (`fineTuneIterations` 0).
+ */
+const exploitabilityCheck = Stage.make({
+  name: "exploitability-check",
+  description: "one LP fine-tuned against the frozen policy once the reward curves are flat: its gain and standard error",
+  source: import.meta.url,
+  params: Schema.Struct({ rule: ReequilibrationRule, episodes: Schema.Int.pipe(Schema.positive()) }),
+  inputs: {
+    state: reequilibrationStateCodec,
+    row: objectCodec<IterationRow>("row"),
+    learners: arrayCodec<readonly LearnerSpec[]>("learners"),
+    policies: policiesCodec,
+    ecn: objectCodec<OtcEcnSpec>("ecn")
+  },
+  output: nullableCodec<ExploitabilityEstimate>("exploitability"),
+  run: (inputs, p) =>
+    Effect.gen(function* () {
+      const e = p.rule.exploitability;
+      if (e.fineTuneIterations === 0 || !deviationTestDue(inputs.state, inputs.row, ruleOf(p.rule))) return null;
+      const agent = yield* liveAgent(inputs.learners[0]!, inputs.policies["lp"]!);
+      const rng = (yield* Rng).stream;
+      const result = yield* Stage.attempt("exploitability-check", () =>
+        deviationGain(inputs.state.market, inputs.ecn, agent, { agent: e.agent, fineTuneIterations: e.fineTuneIterations, evaluationBatches: e.evaluationBatches, episodes: p.episodes }, rng)
+      );
+      return { gain: result.gain, gainStdError: result.gainStdError };
+    })
+});
 
 const reequilibrationBody = LoopBody.make<ReequilibrateParams, ReequilibrateInputs, ReequilibrationState, WhatIfServices>((b) => {
   const setup = b.setup("setup", (p, inputs) => setupOf(p, inputs));
@@ -98,13 +133,12 @@ const reequilibrationBody = LoopBody.make<ReequilibrateParams, ReequilibrateInpu
     }
   );
   const updated = b.step("ppo-update", ppoUpdateStage, { learners, policies, batches: b.field(played, "batches") }, { params: () => ({ learning: ["lp"] }), stream: { from: "run", path: ["whatif", "update"] } });
-  return b.finish({ state: b.state, played, updated }, (v, { params: p, iteration, seconds }) => {
+  const row = b.map("row", { state: b.state, played, updated, iteration: b.iteration }, (v) => {
     const { market } = v.state;
     const outcomes = mergeEpisodeOutcomes(v.played.extras as readonly OtcEpisodeOutcomes[]);
-    const envSteps = v.state.envSteps + p.training.episodes * market.params.horizon;
-    const row = iterationRow({
-      iteration,
-      envSteps,
+    return iterationRow({
+      iteration: v.iteration,
+      envSteps: v.state.envSteps + outcomes.episodes * market.params.horizon,
       names: [],
       profiles: [],
       lpBatch: v.played.batches[0]!,
@@ -113,7 +147,18 @@ const reequilibrationBody = LoopBody.make<ReequilibrateParams, ReequilibrateInpu
       episodes: episodeCalibration(outcomes, market.params.experiment, market.params.targets),
       calibrator: { loss: Number.NaN, meanAbsoluteStep: Number.NaN }
     });
-    const state = advanceReequilibration(v.state, row, v.updated.policies["lp"]!, envSteps, ruleOf(p));
+  });
+  const deviation = b.step(
+    "exploitability",
+    exploitabilityCheck,
+    { state: b.state, row, learners, policies: b.field(updated, "policies"), ecn: b.setup("ecn", (_p, inputs) => ecnSpecOf(inputs.model, inputs.sim)) },
+    { params: (p) => ({ rule: p.rule, episodes: p.training.episodes }), stream: { from: "run", path: ["whatif", "exploitability"] } }
+  );
+  return b.finish({ state: b.state, played, updated, row, deviation }, (v, { params: p, seconds }) => {
+    const { market } = v.state;
+    const row = v.row;
+    const envSteps = row["env_steps"]!;
+    const state = advanceReequilibration(v.state, row, v.updated.policies["lp"]!, envSteps, ruleOf(p.rule), v.deviation);
     const rewards = Object.entries(row)
       .filter(([k]) => /^rewards\/lp_super\d+$/.test(k))
       .map(([k, r]) => `${k.slice("rewards/".length)} ${r.toFixed(2)}`)
@@ -159,6 +204,7 @@ const outcomeOf = (state: ReequilibrationState): LoopOutcome => ({
   iterations: state.iteration,
   decision: state.decision,
   warmStart: state.warmStart,
+  exploitability: [...state.checks].reverse().find((c) => c.exploitability !== null)?.exploitability ?? null,
   curves: Object.fromEntries(Object.entries(rewardCurves(state.rows)).map(([k, v]) => [k, Array.from(v)]))
 });
 
@@ -222,6 +268,8 @@ export const WhatIfSummary = Schema.Struct({
       baselineDecision: Schema.String,
       iterations: Schema.Number,
       decision: Schema.String,
+      exploitabilityGain: Schema.NullOr(Schema.Number),
+      exploitabilityStdError: Schema.NullOr(Schema.Number),
       fromScratchIterations: Schema.NullOr(Schema.Number),
       fromScratchDecision: Schema.NullOr(Schema.String),
       differencesExcludingZero: Schema.Number,
@@ -343,6 +391,8 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
               baselineDecision: s.baseline.decision,
               iterations: s.reequilibrated.iterations,
               decision: s.reequilibrated.decision,
+              exploitabilityGain: s.reequilibrated.exploitability?.gain ?? null,
+              exploitabilityStdError: s.reequilibrated.exploitability?.gainStdError ?? null,
               fromScratchIterations: reference?.iteration ?? null,
               fromScratchDecision: reference?.decision ?? null,
               differencesExcludingZero: s.comparisons.filter((c) => c.difference.ciLow > 0 || c.difference.ciHigh < 0).length,
@@ -356,15 +406,17 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
         sections.push({
           heading: "Re-equilibration",
           text:
-            "Each market starts from the calibrated LP policy (weights and Adam moments) with the calibrated profile Lambda frozen at the mean of the calibrator's final particles, and trains until every LP supertype's mean reward curve is flat (the 95% interval of its slope over the window contains 0) or the cap. The baseline is the same loop with no change; all loops draw the same random numbers. From scratch: the same loop from freshly drawn weights.",
+            "Each market starts from the calibrated LP policy (weights and Adam moments) with the calibrated profile Lambda frozen at the mean of the calibrator's final particles, and trains until every LP supertype's mean reward curve is flat (the 95% interval of its slope over the window contains 0) and one LP fine-tuned against the frozen policy gains nothing beyond noise (its gain within the set number of standard errors of 0; the deviation gain below is the last such test), or the cap. The baseline is the same loop with no change; all loops draw the same random numbers. From scratch: the same loop from freshly drawn weights.",
           table: {
-            columns: ["scenario", "edits", "baseline iterations", "scenario iterations", "decision", "from scratch iterations", "from scratch decision"],
+            columns: ["scenario", "edits", "baseline iterations", "scenario iterations", "decision", "deviation gain", "gain std. error", "from scratch iterations", "from scratch decision"],
             rows: summary.scenarios.map((s) => [
               s.name,
               s.edits.length === 0 ? "none (control)" : s.edits.map((e) => `${e.path} = ${e.value}`).join(", "),
               s.baselineIterations,
               s.iterations,
               s.decision,
+              s.exploitabilityGain,
+              s.exploitabilityStdError,
               s.fromScratchIterations,
               s.fromScratchDecision
             ])

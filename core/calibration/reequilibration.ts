@@ -7,13 +7,19 @@
  * applied to the population it gives, and the LP shared policy keeps learning from where
  * calibration left it (warm start: weights and Adam moments) or from fresh weights (the from-scratch
  * reference), until its supertypes' reward curves are flat by the stopping rule of
- * core/analysis/convergence.ts or the cap is reached. The state is plain data; an iteration is
- * rollouts -> ppo-update -> episode figures (stages/whatif.ts).
+ * core/analysis/convergence.ts and one LP fine-tuned against the others gains nothing beyond
+ * noise (section 3.1's exploitability, estimated only once the curves are flat), or the cap is
+ * reached. The state is plain data; an iteration is rollouts -> ppo-update -> exploitability
+ * (when due) -> the iteration's figures (stages/whatif.ts).
  */
-import { checkConvergence, convergenceCheckDue, type ConvergenceCheck, type ConvergenceDecision, type ConvergenceRule } from "../analysis/convergence.ts";
+import { checkConvergence, convergenceCheckDue, type ConvergenceCheck, type ConvergenceDecision, type ConvergenceRule, type ExploitabilityEstimate } from "../analysis/convergence.ts";
 import { defaultGameConfig, type OtcGameConfig } from "../otc/config.ts";
+import { OtcEnv } from "../otc/env.ts";
+import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
 import { applyScenario, type ScenarioEdit } from "../otc/scenario.ts";
-import type { PpoAgentState } from "../rl/ppo.ts";
+import type { Random } from "../random/philox.ts";
+import { estimateExploitability, type ExploitabilityResult } from "../rl/exploitability.ts";
+import type { PpoAgent, PpoAgentState } from "../rl/ppo.ts";
 import { experimentDefinition, experimentPopulation } from "./experiments.ts";
 import { meanProfile, type CalibrationLoopState, type CalibrationTrainingParams, type IterationRow } from "./loop.ts";
 
@@ -29,6 +35,8 @@ export interface FrozenMarket {
 export interface CheckSummary {
   readonly iterations: number;
   readonly decision: ConvergenceDecision;
+  /** The deviation test when it ran (the slopes were flat): the deviator's gain and its standard error. */
+  readonly exploitability: { readonly gain: number; readonly gainStdError: number; readonly withinNoise: boolean } | null;
   readonly curves: ReadonlyArray<{ readonly name: string; readonly slope: number; readonly ciLow: number; readonly ciHigh: number; readonly drift: number; readonly flat: boolean }>;
 }
 
@@ -79,15 +87,68 @@ export const rewardCurves = (rows: readonly IterationRow[]): Record<string, Floa
 const summarise = (check: ConvergenceCheck): CheckSummary => ({
   iterations: check.iterations,
   decision: check.decision,
+  exploitability: check.exploitability === null ? null : { gain: check.exploitability.gain, gainStdError: check.exploitability.gainStdError, withinNoise: check.exploitability.withinNoise },
   curves: check.curves.map((c) => ({ name: c.name, slope: c.fit.slope, ciLow: c.fit.ciLow, ciHigh: c.fit.ciHigh, drift: c.drift, flat: c.flat }))
 });
 
-/** The state after one more iteration's row, with the stopping rule applied when a check is due. */
-export const advanceReequilibration = (state: ReequilibrationState, row: IterationRow, lp: PpoAgentState, envSteps: number, rule: ConvergenceRule): ReequilibrationState => {
+/**
+ * Whether the deviation test is due after this iteration's row: a check is due and every reward
+ * curve is flat (the test is the expensive half of the rule, so it runs only when it can decide).
+ */
+export const deviationTestDue = (state: ReequilibrationState, row: IterationRow, rule: ConvergenceRule): boolean => {
+  const iteration = state.iteration + 1;
+  if (!convergenceCheckDue(rule, iteration)) return false;
+  return checkConvergence(rewardCurves([...state.rows, row]), iteration, rule).decision === "converged";
+};
+
+export interface DeviationOptions {
+  /** The deviating LP's index among an episode's LPs. */
+  readonly agent: number;
+  /** F: PPO iterations of the deviator against the frozen policy. */
+  readonly fineTuneIterations: number;
+  /** Batches of episodes on which the deviator and the policy are compared (same seeds). */
+  readonly evaluationBatches: number;
+  /** Episodes per batch. */
+  readonly episodes: number;
+}
+
+/**
+ * The gain of one LP fine-tuned against the frozen shared policy in the frozen market (paper
+ * section 3.1: at a shared equilibrium no single agent gains by deviating). `lp` is not modified.
+ */
+export const deviationGain = (market: FrozenMarket, ecn: OtcEcnSpec, lp: PpoAgent, options: DeviationOptions, rng: Random): ExploitabilityResult => {
+  const env = new OtcEnv({ config: frozenGame(market), batchSize: options.episodes, ecnModel: ecnVariationModelOf(ecn) });
+  return estimateExploitability(
+    env,
+    [lp],
+    {
+      classIndex: 0,
+      agentIndex: options.agent,
+      agentsPerEpisode: env.nLp,
+      fineTuneIterations: options.fineTuneIterations,
+      evaluationBatches: options.evaluationBatches,
+      ppo: market.params.ppo
+    },
+    rng
+  );
+};
+
+/**
+ * The state after one more iteration's row, with the stopping rule applied when a check is due
+ * (`exploitability`: the deviation test's result when it ran this iteration).
+ */
+export const advanceReequilibration = (
+  state: ReequilibrationState,
+  row: IterationRow,
+  lp: PpoAgentState,
+  envSteps: number,
+  rule: ConvergenceRule,
+  exploitability: ExploitabilityEstimate | null = null
+): ReequilibrationState => {
   const iteration = state.iteration + 1;
   const rows = [...state.rows, row];
   if (!convergenceCheckDue(rule, iteration)) return { ...state, iteration, envSteps, lp, rows };
-  const check = checkConvergence(rewardCurves(rows), iteration, rule);
+  const check = checkConvergence(rewardCurves(rows), iteration, rule, exploitability);
   return { ...state, iteration, envSteps, lp, rows, checks: [...state.checks, summarise(check)], decision: check.decision };
 };
 

@@ -26,7 +26,9 @@ const small = setFlags([
   "whatif.rule.window=5",
   "whatif.rule.minIterations=5",
   "whatif.rule.maxIterations=20",
-  "whatif.evaluation.episodes=20"
+  "whatif.evaluation.episodes=20",
+  // The slopes alone decide here; the deviation test is exercised by the rule's own tests.
+  "whatif.rule.exploitability.fineTuneIterations=0"
 ]);
 
 interface Row {
