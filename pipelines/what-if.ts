@@ -11,6 +11,7 @@
  * re-runs only its nodes:
  *   --set whatif.scenarios.riskier.lp.lp2.gamma.mean=4       LP supertype 2 more risk averse
  *   --set whatif.scenarios.cut.lp.lp1.connectivity.lt3=0     LP supertype 1 loses LT supertype 3
+ *   --set whatif.scenarios.wide-ecn.ecn.spreadScale=3        the ECN's spread tripled
  *   --set whatif.scenarios.control=null                      drop a scenario
  * Paths, their ranges and the current values: `core/otc/scenario.ts`; a path that names nothing or
  * a value out of range is refused before anything runs (exit 2). `whatif.fromScratch` lists the

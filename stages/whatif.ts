@@ -26,6 +26,7 @@ import {
   advanceReequilibration,
   deviationGain,
   deviationTestDue,
+  frozenEcn,
   frozenGame,
   frozenMarket,
   initialReequilibration,
@@ -82,7 +83,7 @@ const ruleOf = (rule: ReequilibrateParams["rule"]) => ({ ...rule, exploitability
 const setupOf = (p: ReequilibrateParams, inputs: ReequilibrateInputs) =>
   Effect.gen(function* () {
     const market = yield* Stage.attempt("reequilibrate", () => frozenMarket(inputs.calibrated, scenarioEdits(p.scenario)));
-    const env: RolloutEnvSpec = { location: otcRolloutLocation, args: { config: frozenGame(market), ecn: ecnSpecOf(inputs.model, inputs.sim) } };
+    const env: RolloutEnvSpec = { location: otcRolloutLocation, args: { config: frozenGame(market), ecn: frozenEcn(market, ecnSpecOf(inputs.model, inputs.sim)) } };
     const learners = yield* learnerSpecs(env, () => market.params.ppo);
     return { market, env, learners };
   });
@@ -238,7 +239,9 @@ export const evaluateScenario = Stage.make({
       const evaluate = (state: ReequilibrationState) =>
         Effect.gen(function* () {
           const agent = yield* liveAgent(learners[0]!, state.lp);
-          return yield* Stage.attemptPromise("evaluate-scenario", () => evaluateMarket({ config: frozenGame(state.market), policies: [agent] }, options, rng));
+          return yield* Stage.attemptPromise("evaluate-scenario", () =>
+            evaluateMarket({ config: frozenGame(state.market), ecn: frozenEcn(state.market, ecn), policies: [agent] }, options, rng)
+          );
         });
       const baseline = yield* evaluate(inputs.baseline);
       const scenario = yield* evaluate(inputs.scenario);

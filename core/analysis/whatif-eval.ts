@@ -39,6 +39,8 @@ export const marketEvalLocation: RolloutFactoryLocation = rolloutFactoryLocation
 /** One market to evaluate: its game and the policies of its classes (LP, LT). */
 export interface EvaluatedMarket {
   readonly config: OtcGameConfig;
+  /** The market's own ECN model when it differs from the options' (a what-if change of the ECN). */
+  readonly ecn?: OtcEcnSpec;
   readonly policies: readonly ShippablePolicy[];
 }
 
@@ -86,7 +88,7 @@ export const evaluateMarket = async (market: EvaluatedMarket, options: MarketEva
   const runner = new RolloutRunner({
     factory: marketEvalEnv,
     location: marketEvalLocation,
-    args: { config: market.config, ecn: options.ecn },
+    args: { config: market.config, ecn: market.ecn ?? options.ecn },
     episodes: options.episodes,
     episodesPerShard: options.episodesPerShard,
     workers: options.workers,

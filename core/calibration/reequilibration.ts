@@ -16,7 +16,8 @@ import { checkConvergence, convergenceCheckDue, type ConvergenceCheck, type Conv
 import { defaultGameConfig, type OtcGameConfig } from "../otc/config.ts";
 import { OtcEnv } from "../otc/env.ts";
 import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
-import { applyScenario, type ScenarioEdit } from "../otc/scenario.ts";
+import type { EcnEdits } from "../ecn/edited-model.ts";
+import { applyScenario, splitScenario, type ScenarioEdit } from "../otc/scenario.ts";
 import type { Random } from "../random/philox.ts";
 import { estimateExploitability, type ExploitabilityResult } from "../rl/exploitability.ts";
 import type { PpoAgent, PpoAgentState } from "../rl/ppo.ts";
@@ -29,6 +30,8 @@ export interface FrozenMarket {
   /** Lambda*, the calibrated profile (frozen). */
   readonly profile: Float64Array;
   readonly edits: readonly ScenarioEdit[];
+  /** The scenario's changes of the ECN model (from the `ecn.*` edits). */
+  readonly ecn: EcnEdits;
 }
 
 /** One convergence check as plain numbers (what the report tabulates). */
@@ -58,8 +61,11 @@ export const frozenMarket = (calibrated: CalibrationLoopState, edits: readonly S
   const profile = meanProfile(calibrated, experimentDefinition(calibrated.params.experiment).space.names.length);
   // Refuses an unknown path or a value out of range with a sentence naming the path.
   applyScenario(experimentPopulation(calibrated.params.experiment, profile), edits);
-  return { params: calibrated.params, profile, edits };
+  return { params: calibrated.params, profile, edits, ecn: splitScenario(edits).ecn };
 };
+
+/** The ECN model a frozen market is played on: the fitted one, with the scenario's changes. */
+export const frozenEcn = (market: FrozenMarket, fitted: OtcEcnSpec): OtcEcnSpec => (Object.keys(market.ecn).length === 0 ? fitted : { ...fitted, edits: market.ecn });
 
 /** The game a frozen market is played in. */
 export const frozenGame = (market: FrozenMarket): OtcGameConfig => ({
@@ -117,7 +123,7 @@ export interface DeviationOptions {
  * section 3.1: at a shared equilibrium no single agent gains by deviating). `lp` is not modified.
  */
 export const deviationGain = (market: FrozenMarket, ecn: OtcEcnSpec, lp: PpoAgent, options: DeviationOptions, rng: Random): ExploitabilityResult => {
-  const env = new OtcEnv({ config: frozenGame(market), batchSize: options.episodes, ecnModel: ecnVariationModelOf(ecn) });
+  const env = new OtcEnv({ config: frozenGame(market), batchSize: options.episodes, ecnModel: ecnVariationModelOf(frozenEcn(market, ecn)) });
   return estimateExploitability(
     env,
     [lp],

@@ -8,6 +8,7 @@
 import { gmmVariationModel, type EcnSamplerData } from "../ecn/model.ts";
 import { neuralVariationModel } from "../ecn/neural-sampler.ts";
 import type { NeuralEcnModel } from "../ecn/neural-train.ts";
+import { editedEcnModel, type EcnEdits } from "../ecn/edited-model.ts";
 import type { EcnVariationModel } from "../ecn/variation-model.ts";
 import { rolloutFactoryLocation, type RolloutEnvFactory, type RolloutFactoryLocation } from "../rl/rollout-runner.ts";
 import type { OtcGameConfig } from "./config.ts";
@@ -19,12 +20,18 @@ import type { Population } from "./supertypes.ts";
  * (history-dependent S_{n+1}) with the vanilla model it was trained beside (S0, alpha,
  * tick, volume unit and order sizes come from it).
  */
-export type OtcEcnSpec =
+export type OtcEcnSpec = (
   | { readonly kind: "gmm"; readonly data: EcnSamplerData }
-  | { readonly kind: "neural"; readonly neural: NeuralEcnModel; readonly vanilla: EcnSamplerData };
+  | { readonly kind: "neural"; readonly neural: NeuralEcnModel; readonly vanilla: EcnSamplerData }
+) & {
+  /** A what-if change of the fitted model (a wider spread, a thinner book); none when absent. */
+  readonly edits?: EcnEdits;
+};
 
-export const ecnVariationModelOf = (spec: OtcEcnSpec): EcnVariationModel =>
-  spec.kind === "gmm" ? gmmVariationModel(spec.data) : neuralVariationModel(spec.neural, spec.vanilla);
+export const ecnVariationModelOf = (spec: OtcEcnSpec): EcnVariationModel => {
+  const model = spec.kind === "gmm" ? gmmVariationModel(spec.data) : neuralVariationModel(spec.neural, spec.vanilla);
+  return spec.edits === undefined ? model : editedEcnModel(model, spec.edits);
+};
 
 export interface OtcRolloutArgs {
   readonly config: OtcGameConfig;

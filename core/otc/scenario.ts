@@ -7,6 +7,7 @@
  *   lp.<supertype>.<param>[.<field>]                 param: gamma, eta, omega, mTarget, ecnConnected
  *   lp.<supertype>.connectivity.<ltSupertype>[.<field>]
  *   lt.<supertype>.<param>[.<field>]                 param: gamma, eta, omega, qA, qB, qLT, ecnConnected, count
+ *   ecn.spreadScale | ecn.depthScale                 the fitted ECN model's spread and depth, scaled
  *
  * Supertypes are named as in the population (`lp1`, `lt3`) or by their 1-based position. A
  * parameter drawn from a distribution takes the field to change (`value` of a constant, `mean` or
@@ -15,6 +16,7 @@
  * value outside its range is refused with a sentence naming the path and what is allowed, before
  * anything runs. LP counts cannot change: the comparison pairs each LP with itself.
  */
+import { ECN_EDIT_RANGES, type EcnEdits } from "../ecn/edited-model.ts";
 import { validatePopulation, type LpSupertype, type LtSupertype, type ParamDist, type Population } from "./supertypes.ts";
 
 export interface ScenarioEdit {
@@ -143,6 +145,30 @@ const editLt = (s: LtSupertype, rest: readonly string[], value: number, path: st
   return { ...s, [key]: editDist(s[key], tail, value, range, path) };
 };
 
+/**
+ * The ECN edits of a scenario (paths `ecn.spreadScale`, `ecn.depthScale`: the fitted model's
+ * spread and depth scaled, core/ecn/edited-model.ts), checked against their ranges, and the
+ * population edits left.
+ */
+export const splitScenario = (edits: readonly ScenarioEdit[]): { population: ScenarioEdit[]; ecn: EcnEdits } => {
+  const ecn: { spreadScale?: number; depthScale?: number } = {};
+  const population: ScenarioEdit[] = [];
+  for (const edit of edits) {
+    const [root, name, ...rest] = edit.path.split(".");
+    if (root !== "ecn") {
+      population.push(edit);
+      continue;
+    }
+    const range = name === undefined ? undefined : ECN_EDIT_RANGES[name as keyof EcnEdits];
+    if (name === undefined || range === undefined || rest.length > 0) {
+      throw new ScenarioError(edit.path, `names no ECN edit; use ${Object.keys(ECN_EDIT_RANGES).map((k) => `ecn.${k}`).join(" or ")}`);
+    }
+    checkValue(edit.path, edit.value, { ...range, lowOpen: false });
+    ecn[name as keyof EcnEdits] = edit.value;
+  }
+  return { population, ecn };
+};
+
 /** The population with one edit applied (not yet validated as a whole). */
 const applyEdit = (population: Population, edit: ScenarioEdit): Population => {
   const [side, key, ...rest] = edit.path.split(".");
@@ -162,7 +188,7 @@ const applyEdit = (population: Population, edit: ScenarioEdit): Population => {
  * a combination the market cannot run is refused with the population's own sentence.
  */
 export const applyScenario = (population: Population, edits: readonly ScenarioEdit[]): Population => {
-  const edited = edits.reduce(applyEdit, population);
+  const edited = splitScenario(edits).population.reduce(applyEdit, population);
   try {
     validatePopulation(edited);
   } catch (error) {
@@ -197,5 +223,6 @@ export const scenarioPaths = (population: Population): ScenarioPath[] => {
     out.push({ path: `lt.${s.name}.ecnConnected`, allowed: describeRange(FLAG), current: s.ecnConnected ? 1 : 0 });
     out.push({ path: `lt.${s.name}.count`, allowed: describeRange(COUNT), current: s.count });
   }
+  for (const [name, range] of Object.entries(ECN_EDIT_RANGES)) out.push({ path: `ecn.${name}`, allowed: describeRange(range), current: 1 });
   return out;
 };

@@ -11,7 +11,7 @@ import type { PpoAgentState } from "../../core/rl/ppo.ts";
 const rule = { window: 5, minIterations: 5, maxIterations: 12, every: 5, driftTolerance: 0, exploitabilityStdErrors: 2 };
 const lp = {} as PpoAgentState;
 const start: ReequilibrationState = {
-  market: { params: {} as ReequilibrationState["market"]["params"], profile: new Float64Array(0), edits: [] },
+  market: { params: {} as ReequilibrationState["market"]["params"], profile: new Float64Array(0), edits: [], ecn: {} },
   warmStart: true,
   iteration: 0,
   envSteps: 0,

@@ -29,8 +29,8 @@ describe("applyScenario", () => {
   it("lists every path it accepts, and setting each to its current value changes nothing", () => {
     const paths = scenarioPaths(population);
     // 2 LP supertypes x (4 params + 10 connectivities + ECN flag) + 10 LT supertypes x (6 params + ECN flag + count),
-    // with the clipped normal of lp2.gamma contributing 4 fields instead of 1.
-    expect(paths).toHaveLength(2 * 15 + 3 + 10 * 8);
+    // with the clipped normal of lp2.gamma contributing 4 fields instead of 1, and the ECN's spread and depth scales.
+    expect(paths).toHaveLength(2 * 15 + 3 + 10 * 8 + 2);
     for (const { path, current } of paths) expect(applyScenario(population, [{ path, value: current }])).toEqual(population);
     expect(paths.find((p) => p.path === "lp.lp1.omega.value")?.allowed).toBe("in [0, 1]");
   });
@@ -45,6 +45,7 @@ describe("applyScenario", () => {
       }
       throw new Error(`${path}=${value} was accepted`);
     };
+    expect(refuse("ecn.depthScale", 0)).toMatch(/'ecn.depthScale' must be in \[0.01, 100\], got 0/);
     expect(refuse("lp.lp3.gamma", 1)).toMatch(/'lp.lp3.gamma' names no LP supertype; use one of lp1, lp2 or 1-2/);
     expect(refuse("lp.lp1.gamma", 11)).toMatch(/'lp.lp1.gamma' must be in \[0, 10\], got 11/);
     expect(refuse("lp.lp1.connectivity.lt2", -0.1)).toMatch(/must be in \[0, 1\]/);

@@ -3,7 +3,8 @@
  * the paper's sizes) with a short calibration: the control scenario (no change) shows no
  * difference in any metric; raising LP supertype 2's risk aversion lowers its mean absolute
  * inventory and raises its hedge fraction (the signs of paper section 5.2: a more risk-averse LP
- * holds less and hedges more), with intervals excluding 0; the warm start settles in fewer
+ * holds less and hedges more), with intervals excluding 0; tripling the ECN's spread sends more
+ * of the takers' flow to the LPs and raises the takers' cost; the warm start settles in fewer
  * iterations than training from fresh weights; changing one scenario re-runs only that
  * scenario's nodes; and a bad scenario path or value exits 2 with one sentence, writing nothing.
  */
@@ -27,6 +28,7 @@ const small = setFlags([
   "whatif.rule.minIterations=5",
   "whatif.rule.maxIterations=20",
   "whatif.evaluation.episodes=20",
+  "whatif.scenarios.wide-ecn.ecn.spreadScale=3",
   // The slopes alone decide here; the deviation test is exercised by the rule's own tests.
   "whatif.rule.exploitability.fineTuneIterations=0"
 ]);
@@ -45,6 +47,9 @@ describe("what-if pipeline", { timeout: 600_000 }, () => {
     const unknown = await refused(["run", "what-if", "--set", "whatif.scenarios.bad.lp.lp9.gamma=1"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/whatif\.scenarios\.bad: Scenario path 'lp\.lp9\.gamma' names no LP supertype; use one of lp1, lp2/);
+    const ecn = await refused(["run", "what-if", "--set", "whatif.scenarios.bad.ecn.spread=2"]);
+    expect(ecn.code).toBe(2);
+    expect(ecn.stderr).toMatch(/Scenario path 'ecn\.spread' names no ECN edit; use ecn\.spreadScale or ecn\.depthScale/);
     const outOfRange = await refused(["run", "what-if", "--set", "whatif.scenarios.bad.lp.lp2.gamma.mean=11"]);
     expect(outOfRange.code).toBe(2);
     expect(outOfRange.stderr).toMatch(/whatif\.scenarios\.bad: Scenario path 'lp\.lp2\.gamma\.mean' must be in \[0, 10\], got 11\./);
@@ -76,6 +81,10 @@ describe("what-if pipeline", { timeout: 600_000 }, () => {
     expect(inventory.ci_high).toBeLessThan(0);
     const hedge = find("risk-averse-lp2", "hedgeFraction", "supertype 2");
     expect(hedge.ci_low).toBeGreaterThan(0);
+
+    // A wider ECN spread makes the ECN dearer for the takers: more of their flow goes to the LPs, at a higher cost.
+    expect(find("wide-ecn", "marketShare", "market").ci_low).toBeGreaterThan(0);
+    expect(find("wide-ecn", "ltCost", "market").ci_low).toBeGreaterThan(0);
 
     // The warm start settles first: from fresh weights the same market takes longer (or hits the cap).
     const summary = JSON.parse(readFileSync(files["summary.json"]!, "utf8")) as { scenarios: Array<{ name: string; iterations: number; decision: string; fromScratchIterations: number | null }> };
