@@ -1,8 +1,9 @@
 /**
  * Pipeline `what-if` (paper section 1: "study ... specific what-if scenarios and equilibrium
  * properties, such as impact on a given LP's market share of increasing risk aversion of specific
- * competitors, or of modifying agent connectivity"): the calibrated market of experiment 4 (the
- * same nodes and params as `calibrate-exp4`, so a calibration already run is read from the cache),
+ * competitors, or of modifying agent connectivity"): the calibrated market of experiment 4, or of
+ * the experiment `whatif.from` names (`calibrate-exp1`, ...), with the same nodes and params as
+ * that calibration pipeline, so a calibration already run is read from the cache,
  * then, for each scenario under `whatif.scenarios`, the LP policy re-equilibrated in the changed
  * market from the calibrated one (Lambda frozen), the same for the baseline with no change, both
  * markets played on the same episodes and random numbers, and one report comparing them.
@@ -25,7 +26,7 @@
  * most 1,000 iterations, 1,000 evaluation episodes.
  */
 import { Either, Schema } from "effect";
-import { experimentDefinition, experimentPopulation } from "../core/calibration/experiments.ts";
+import { experimentDefinition, experimentIds, experimentPopulation, isExperiment, type ExperimentId } from "../core/calibration/experiments.ts";
 import { applyScenario } from "../core/otc/scenario.ts";
 import { getPath, type JsonValue, type ParamTree } from "../core/pipeline/params.ts";
 import { Pipeline, PipelineDefinitionError } from "../core/pipeline/pipeline.ts";
@@ -86,37 +87,71 @@ const firstNonNumberLeaf = (value: JsonValue, path: string): { path: string; val
 
 const shared = { rule: "whatif.rule", training: "whatif.training" };
 
+const CALIBRATED = /^calibrate-exp(\d+)$/;
+
+/** The experiment of the calibration a what-if starts from (`whatif.from`; experiment 4 when unset or unknown). */
+const experimentFrom = (asked: ParamTree): ExperimentId => {
+  const from = getPath(asked, "whatif.from");
+  const id = typeof from === "string" ? Number(CALIBRATED.exec(from)?.[1]) : Number.NaN;
+  return isExperiment(id) ? id : EXPERIMENT;
+};
+
+/** LP supertype 2's risk aversion at 4, as the field its distribution has in the experiment's population. */
+const riskAversionOf4 = (id: ExperimentId): { [field: string]: number } => {
+  const gamma = experimentPopulation(id).lp[1]?.gamma;
+  return gamma?.kind === "clippedNormal" ? { mean: 4 } : gamma?.kind === "uniform" ? { low: 3.5, high: 4.5 } : { value: 4 };
+};
+
+/**
+ * Defaults and presets: the calibration's own (those of `calibrate-exp<N>` for `whatif.from`, so its
+ * cached results are read), and the what-if settings.
+ */
+const shapeFor = (asked: ParamTree) => {
+  const experiment = experimentDefinition(experimentFrom(asked));
+  return {
+    defaults: {
+      ...calibrationDefaults(experiment),
+      whatif: {
+        from: `calibrate-exp${experiment.id}`,
+        baseline: {},
+        rule: { window: 20, minIterations: 20, maxIterations: 200, every: 5, driftTolerance: 0, exploitability: { agent: 0, fineTuneIterations: 10, evaluationBatches: 4, stdErrors: 2 } },
+        training: { episodes: 20, episodesPerShard: 5 },
+        evaluation: { episodes: 200, episodesPerShard: 10, level: 0.95 },
+        scenarios: { control: {}, "risk-averse-lp2": { lp: { lp2: { gamma: riskAversionOf4(experiment.id) } } } },
+        fromScratch: ["risk-averse-lp2"]
+      }
+    },
+    presets: {
+      quick: {},
+      paper: {
+        ...paperPreset(experiment),
+        whatif: {
+          rule: { window: 50, minIterations: 50, maxIterations: 1000, every: 10, exploitability: { fineTuneIterations: 30, evaluationBatches: 10 } },
+          training: { episodes: 60 },
+          evaluation: { episodes: 1000 }
+        }
+      }
+    }
+  };
+};
+
 export const whatIf = Pipeline.make<CalibrationServices>({
   name: "what-if",
   description: "what-if scenarios from the calibrated market: re-equilibration from it, then a comparison on common random numbers (paper section 1)",
-  defaults: {
-    ...calibrationDefaults(experimentDefinition(EXPERIMENT)),
-    whatif: {
-      baseline: {},
-      rule: { window: 20, minIterations: 20, maxIterations: 200, every: 5, driftTolerance: 0, exploitability: { agent: 0, fineTuneIterations: 10, evaluationBatches: 4, stdErrors: 2 } },
-      training: { episodes: 20, episodesPerShard: 5 },
-      evaluation: { episodes: 200, episodesPerShard: 10, level: 0.95 },
-      scenarios: { control: {}, "risk-averse-lp2": { lp: { lp2: { gamma: { mean: 4 } } } } },
-      fromScratch: ["risk-averse-lp2"]
-    }
-  },
-  presets: {
-    quick: {},
-    paper: {
-      ...paperPreset(experimentDefinition(EXPERIMENT)),
-      whatif: {
-        rule: { window: 50, minIterations: 50, maxIterations: 1000, every: 10, exploitability: { fineTuneIterations: 30, evaluationBatches: 10 } },
-        training: { episodes: 60 },
-        evaluation: { episodes: 1000 }
-      }
-    }
-  },
+  ...shapeFor({}),
+  shapeFor,
   resources: trainingResources,
   build: (p, params) => {
     const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
     const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");
     const sim = p.loop("train-ecn-sim-model", trainEcnSimModel, { l2, model }, "ecn");
     const calibrated = p.loop("train-calsheq", trainCalsheq, { model, sim }, "calibration");
+    const from = getPath(params, "whatif.from");
+    if (typeof from !== "string" || !isExperiment(Number(CALIBRATED.exec(from)?.[1]))) {
+      throw new PipelineDefinitionError({
+        message: `whatif.from: ${JSON.stringify(from)} is not a calibration pipeline; use one of ${experimentIds().map((id) => `calibrate-exp${id}`).join(", ")}.`
+      });
+    }
     const scenarios = configuredScenarios(params);
     const asked = getPath(params, "whatif.fromScratch");
     const scratch = scenarios.filter((name) => Array.isArray(asked) && asked.includes(name));
@@ -130,6 +165,6 @@ export const whatIf = Pipeline.make<CalibrationServices>({
     const references = Object.fromEntries(
       scratch.map((name) => [`from-scratch:${name}`, p.loop(`from-scratch-${name}`, fromScratch, { model, sim, calibrated }, { ...shared, scenario: `whatif.scenarios.${name}` })])
     );
-    p.node("whatif-report", whatIfReport(scenarios, scratch), { ...compared, ...references }, { fromScratch: "whatif.fromScratch" });
+    p.node("whatif-report", whatIfReport(scenarios, scratch), { ...compared, ...references }, { fromScratch: "whatif.fromScratch", from: "whatif.from" });
   }
 });

@@ -279,6 +279,7 @@ export const WhatIfSummary = Schema.Struct({
       differences: Schema.Number
     })
   ),
+  from: Schema.String,
   episodes: Schema.Number,
   level: Schema.Number
 });
@@ -367,7 +368,8 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
     description: "the scenarios against the baseline: market shares first, then every metric, with CIs; re-equilibration curves",
     source: import.meta.url,
     params: Schema.Struct({
-      fromScratch: Schema.propertySignature(Schema.Array(Schema.String)).annotations({ description: "Scenarios that also re-equilibrate from fresh weights, to show what the warm start saves." })
+      fromScratch: Schema.propertySignature(Schema.Array(Schema.String)).annotations({ description: "Scenarios that also re-equilibrate from fresh weights, to show what the warm start saves." }),
+      from: Schema.propertySignature(Schema.String).annotations({ description: "The calibration pipeline whose calibrated market the scenarios start from (its params and cached results)." })
     }),
     inputs: Object.fromEntries([
       ...scenarios.map((name) => [name, scenarioComparisonCodec] as const),
@@ -379,7 +381,7 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
       { name: "comparisons", extension: "parquet", encode: (r: WhatIfReport) => tableToParquet(r.table) },
       { name: "summary", extension: "json", encode: (r: WhatIfReport) => new TextEncoder().encode(JSON.stringify(r.summary, null, 2)) }
     ],
-    run: (inputs: Readonly<Record<string, ScenarioComparison | ReequilibrationState>>) =>
+    run: (inputs: Readonly<Record<string, ScenarioComparison | ReequilibrationState>>, p: { readonly from: string }) =>
       Effect.gen(function* () {
         const compared = scenarios.map((name) => ({ ...(inputs[name] as ScenarioComparison), scenario: name }));
         const scratchOf = (name: string) => (scratch.includes(name) ? (inputs[`from-scratch:${name}`] as ReequilibrationState) : undefined);
@@ -402,6 +404,7 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
               differences: s.comparisons.length
             };
           }),
+          from: p.from,
           episodes: first?.episodes ?? 0,
           level: first?.level ?? 0.95
         };
@@ -451,7 +454,7 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
         }
         const html = htmlReport(
           "What-if scenarios from the calibrated market",
-          "The paper's purpose (section 1): ask what happens to the calibrated market when something changes, e.g. a competitor's risk aversion. Market shares come first; every metric is in comparisons.parquet.",
+          `The paper's purpose (section 1): ask what happens to the calibrated market (${p.from}) when something changes, e.g. a competitor's risk aversion. Market shares come first; every metric is in comparisons.parquet.`,
           sections
         );
         return { html, table: comparisonTable(compared), summary } satisfies WhatIfReport;

@@ -95,6 +95,12 @@ export interface PipelineDefinition<R = never> {
   /** The params tree every node reads from; must include `seed`. */
   readonly defaults: ParamTree & { readonly seed: JsonValue };
   readonly presets?: Readonly<Record<string, ParamTree>>;
+  /**
+   * For a pipeline whose defaults and presets follow one of its params (`what-if` takes those of the
+   * calibration it starts from): given the params asked for, the defaults and presets to layer
+   * them over. `defaults` and `presets` are what it gives for the defaults themselves.
+   */
+  readonly shapeFor?: (asked: ParamTree) => { readonly defaults: ParamTree & { readonly seed: JsonValue }; readonly presets: Readonly<Record<string, ParamTree>> };
   /** The services `R` its stages need, provided for the whole run (tests may swap them: `RunRequest.resources`). */
   readonly resources?: Resources<R>;
   /**
@@ -108,6 +114,7 @@ const NODE_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 export const Pipeline = {
   make<R = never>(definition: PipelineDefinition<R>, params: ParamTree = definition.defaults): Pipeline {
+    const shape = definition.shapeFor?.(params) ?? { defaults: definition.defaults, presets: definition.presets ?? {} };
     const nodes: PipelineNode[] = [];
     const ids = new Set<string>();
     const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: ParamsSource) => {
@@ -144,8 +151,8 @@ export const Pipeline = {
     const pipeline: Pipeline = {
       name: definition.name,
       description: definition.description,
-      defaults: definition.defaults,
-      presets: definition.presets ?? {},
+      defaults: shape.defaults,
+      presets: shape.presets,
       nodes,
       ...(definition.resources !== undefined ? { resources: definition.resources as Resources<unknown> } : {}),
       instantiate: (tree) => (tree === params ? pipeline : Pipeline.make(definition, tree))
@@ -159,11 +166,18 @@ export const Pipeline = {
    * `PipelineDefinitionError` naming why.
    */
   withParams(pipeline: Pipeline, preset: string | undefined, sets: ReadonlyArray<readonly [string, JsonValue]>): Pipeline {
-    let tree = pipeline.defaults;
-    const layer = preset === undefined ? undefined : pipeline.presets[preset];
-    if (layer !== undefined) tree = mergeParams(tree, layer);
-    for (const [path, value] of sets) tree = setPath(tree, path, value);
-    return tree === pipeline.defaults ? pipeline : pipeline.instantiate(tree);
+    const layered = (base: Pipeline) => {
+      let tree = base.defaults;
+      const layer = preset === undefined ? undefined : base.presets[preset];
+      if (layer !== undefined) tree = mergeParams(tree, layer);
+      for (const [path, value] of sets) tree = setPath(tree, path, value);
+      return tree;
+    };
+    const tree = layered(pipeline);
+    if (tree === pipeline.defaults) return pipeline;
+    const shaped = pipeline.instantiate(tree);
+    // Its defaults may follow what was asked: layer the request over them again.
+    return shaped.defaults === pipeline.defaults ? shaped : shaped.instantiate(layered(shaped));
   },
 
   /** The nodes needed to produce `until` (its ancestors and itself), in execution order. */

@@ -6,7 +6,9 @@
  * holds less and hedges more), with intervals excluding 0; tripling the ECN's spread sends more
  * of the takers' flow to the LPs and raises the takers' cost; the warm start settles in fewer
  * iterations than training from fresh weights; changing one scenario re-runs only that
- * scenario's nodes; and a bad scenario path or value exits 2 with one sentence, writing nothing.
+ * scenario's nodes; the calibration is the calibration pipeline's own (cached once for both, and
+ * `whatif.from` picks another experiment's); and a bad scenario path or value exits 2 with one
+ * sentence, writing nothing.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -102,5 +104,16 @@ describe("what-if pipeline", { timeout: 600_000 }, () => {
     expect(plan["reequilibrate-cut"]).toBe("will-run:MISSING");
     expect(plan["whatif-report"]).toMatch(/^will-run:/);
     expect(existsSync(join(store, "refs", "what-if"))).toBe(true);
+
+    // The calibration is the calibration pipeline's own: calibrate-exp4 finds it cached, and
+    // starting from experiment 1 plans exactly calibrate-exp1's training.
+    const calibrate = await run(["explain", "calibrate-exp4", "--set", "calibration.iterations=40", "--json"]);
+    expect(statuses(calibrate.stdout)["train-calsheq"]).toBe("hit");
+    const keyOf = (stdout: string, node: string) => stdout.split("\n").filter((l) => l.startsWith('{"stage"')).map((l) => JSON.parse(l) as { node: string; key: string }).find((e) => e.node === node)?.key;
+    const exp1 = await run(["explain", "calibrate-exp1", "--json"]);
+    const fromExp1 = await run(["explain", "what-if", "--set", "whatif.from=calibrate-exp1", "--json"]);
+    expect(fromExp1.code, fromExp1.stderr).toBe(0);
+    expect(keyOf(fromExp1.stdout, "train-calsheq")).toBe(keyOf(exp1.stdout, "train-calsheq"));
+    expect(keyOf(fromExp1.stdout, "train-calsheq")).not.toBe(keyOf(calibrate.stdout, "train-calsheq"));
   });
 });
