@@ -98,6 +98,8 @@ export interface ScenarioComparison {
   readonly episodes: number;
   readonly level: number;
   readonly comparisons: readonly MetricComparison[];
+  /** Per-episode values of the distributions the report draws (inventory and PnL per LP supertype), both markets. */
+  readonly distributions: ReadonlyArray<{ readonly metric: string; readonly entity: string; readonly baseline: readonly number[]; readonly scenario: readonly number[] }>;
   readonly baseline: LoopOutcome;
   readonly reequilibrated: LoopOutcome;
 }

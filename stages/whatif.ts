@@ -17,7 +17,7 @@
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
-import { LP_METRICS, MARKET_METRICS } from "../core/analysis/market-metrics.ts";
+import { entityLabel, LP_METRICS, MARKET_METRICS } from "../core/analysis/market-metrics.ts";
 import { htmlReport, renderSvg, type ReportSection, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { compareMarkets, evaluateMarket } from "../core/analysis/whatif-eval.ts";
 import type { ExploitabilityEstimate } from "../core/analysis/convergence.ts";
@@ -209,6 +209,9 @@ const outcomeOf = (state: ReequilibrationState): LoopOutcome => ({
   curves: Object.fromEntries(Object.entries(rewardCurves(state.rows)).map(([k, v]) => [k, Array.from(v)]))
 });
 
+/** Metrics whose per-episode distributions the report draws, per LP supertype. */
+const DISTRIBUTED: readonly string[] = ["meanAbsInventory", "pnl"];
+
 export const evaluateScenario = Stage.make({
   name: "evaluate-scenario",
   description: "the baseline's and the scenario's markets on the same episodes (common random numbers): each metric's paired difference with its CI",
@@ -246,12 +249,18 @@ export const evaluateScenario = Stage.make({
       const baseline = yield* evaluate(inputs.baseline);
       const scenario = yield* evaluate(inputs.scenario);
       const comparisons = yield* Stage.attempt("evaluate-scenario", () => compareMarkets(baseline, scenario, p.level));
+      const distributions = baseline.series.flatMap((b, k) =>
+        DISTRIBUTED.includes(b.metric) && b.entity.kind === "supertype"
+          ? [{ metric: b.metric, entity: entityLabel(b.entity), baseline: Array.from(b.values), scenario: Array.from(scenario.series[k]!.values) }]
+          : []
+      );
       return {
         scenario: "",
         edits: inputs.scenario.market.edits,
         episodes: p.episodes,
         level: p.level,
         comparisons,
+        distributions,
         baseline: outcomeOf(inputs.baseline),
         reequilibrated: outcomeOf(inputs.scenario)
       } satisfies ScenarioComparison;
@@ -339,6 +348,28 @@ const differenceChart = (scenario: ScenarioComparison, metric: string): VegaLite
     { mark: { type: "point", filled: true }, encoding: { y: { field: "entity", type: "nominal", sort: null }, x: { field: "difference", type: "quantitative" } } },
     { data: { values: [{ zero: 0 }] }, mark: { type: "rule", strokeDash: [4, 4], color: "gray" }, encoding: { x: { field: "zero", type: "quantitative" } } }
   ]
+});
+
+/** Each supertype's per-episode values in both markets as box plots (the distributions behind the means). */
+const distributionChart = (scenario: ScenarioComparison, metric: string): VegaLiteSpec => ({
+  $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+  title: `${scenario.scenario}: ${metric} per episode`,
+  width: 420,
+  data: {
+    values: scenario.distributions
+      .filter((d) => d.metric === metric)
+      .flatMap((d) => [
+        ...d.baseline.map((value) => ({ entity: d.entity, market: "baseline", value })),
+        ...d.scenario.map((value) => ({ entity: d.entity, market: scenario.scenario, value }))
+      ])
+  },
+  mark: { type: "boxplot", extent: "min-max" },
+  encoding: {
+    y: { field: "entity", type: "nominal", title: null },
+    yOffset: { field: "market", type: "nominal" },
+    x: { field: "value", type: "quantitative", title: metric },
+    color: { field: "market", type: "nominal" }
+  }
 });
 
 const curveChart = (title: string, loops: ReadonlyArray<{ label: string; outcome: LoopOutcome }>): VegaLiteSpec => ({
@@ -445,7 +476,13 @@ export const whatIfReport = (scenarios: readonly string[], scratch: readonly str
           sections.push({
             heading: `Scenario ${s.scenario}`,
             text: `${s.edits.length === 0 ? "No change (the control: every interval should contain 0)." : `Edits: ${s.edits.map((e) => `${e.path} = ${e.value}`).join(", ")}.`} Differences scenario - baseline over ${s.episodes} episodes played by both markets on the same random numbers, with ${Math.round(s.level * 100)}% confidence intervals; ${summary.scenarios.find((x) => x.name === s.scenario)!.differencesExcludingZero} of ${s.comparisons.length} exclude 0.`,
-            svgs: yield* Effect.forEach(["marketShare", "meanAbsInventory", "hedgeFraction", "spread"], (metric) => Effect.promise(() => renderSvg(differenceChart(s, metric)))),
+            svgs: yield* Effect.forEach(
+              [
+                ...["marketShare", "meanAbsInventory", "hedgeFraction", "spread"].map((metric) => differenceChart(s, metric)),
+                ...DISTRIBUTED.map((metric) => distributionChart(s, metric))
+              ],
+              (spec) => Effect.promise(() => renderSvg(spec))
+            ),
             table: {
               columns: ["metric", "entity", "baseline", "scenario", "difference", "CI low", "CI high", "excludes 0"],
               rows: ordered.map((c) => [c.metric, c.entity, c.difference.baselineMean, c.difference.scenarioMean, c.difference.mean, c.difference.ciLow, c.difference.ciHigh, c.difference.ciLow > 0 || c.difference.ciHigh < 0])

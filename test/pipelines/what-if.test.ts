@@ -93,7 +93,11 @@ describe("what-if pipeline", { timeout: 600_000 }, () => {
     const riskier = summary.scenarios.find((s) => s.name === "risk-averse-lp2")!;
     expect(riskier.decision).toBe("converged");
     expect(riskier.iterations).toBeLessThan(riskier.fromScratchIterations!);
-    expect(readFileSync(files["report.html"]!, "utf8")).toContain("Scenario risk-averse-lp2");
+    const html = readFileSync(files["report.html"]!, "utf8");
+    expect(html).toContain("Scenario risk-averse-lp2");
+    // Beside the mean differences, each supertype's per-episode inventory and PnL in both markets.
+    expect(html).toContain("risk-averse-lp2: meanAbsInventory per episode");
+    expect(html).toContain("risk-averse-lp2: pnl per episode");
 
     // Changing one scenario re-runs that scenario's nodes and the report only; a new one adds its own.
     const changed = await run(["explain", "what-if", ...small, "--set", "whatif.scenarios.risk-averse-lp2.lp.lp2.gamma.mean=5", "--set", "whatif.scenarios.cut.lp.lp1.connectivity.lt1=0", "--json"]);
