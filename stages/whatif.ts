@@ -386,7 +386,7 @@ const curveChart = (title: string, loops: ReadonlyArray<{ label: string; outcome
   encoding: {
     x: { field: "iteration", type: "quantitative" },
     y: { field: "reward", type: "quantitative", title: "mean LP episode reward" },
-    color: { field: "series", type: "nominal" }
+    color: { field: "series", type: "nominal", legend: { labelLimit: 400 } }
   }
 });
 
