@@ -3,9 +3,9 @@
  * ECN model, then train the LP shared policy with the CALSHEQ calibrator and, on the same seed,
  * data and budget, with the Bayesian-optimisation baseline, and report both.
  *
- * Presets. `quick` (the default) is scaled to finish on a 2-core machine in about 10 minutes for
- * experiment 4 (measured: 10 min 24 s for the whole pipeline from an empty store with nothing else
- * running, 12 min 25 s while the machine also ran a test suite): B = 20 episodes per iteration
+ * Presets. `quick` (the default) is scaled to finish on a 2-core machine in under 10 minutes for
+ * experiment 4 (measured: 7 min 28 s for the whole pipeline from an empty store with nothing else
+ * running, 11 min while the machine also ran a test suite): B = 20 episodes per iteration
  * instead of 60, 800 iterations per method for experiment 4 (100 for experiments 1-3) instead of the
  * paper's budget (table 4: 20M-40M env steps, i.e. 3,334-6,667 iterations of 60 x 100 steps), [64, 64]
  * networks instead of [256, 256], 4 SGD passes over minibatches of 1,024 instead of 30 over 128, one
