@@ -8,6 +8,8 @@ import { dirname, basename, join } from "node:path";
 import { existsSync } from "node:fs";
 import { Effect } from "effect";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { describedTable } from "../schemas/described-table.ts";
+import { SNAPSHOT_COLUMNS } from "../schemas/export-columns.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { fitEcnModel } from "../core/ecn/model.ts";
@@ -34,7 +36,7 @@ export const loadL2 = Stage.make({
   params: EcnDataParams,
   inputs: {},
   output: l2Codec,
-  exports: [{ name: "snapshots", extension: "parquet", encode: (value: L2Data) => tableToParquet(value.series) }],
+  exports: [{ name: "snapshots", extension: "parquet", encode: (value: L2Data) => tableToParquet(describedTable(value.series, SNAPSHOT_COLUMNS)) }],
   fileInputs: (p) => {
     if (p.source === "synthetic") return [];
     if (p.source === "csv") return [p.path];

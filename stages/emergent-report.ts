@@ -15,6 +15,8 @@ import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { describedTable } from "../schemas/described-table.ts";
+import { FINDINGS_COLUMNS } from "../schemas/export-columns.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
@@ -56,7 +58,7 @@ export const emergentReport = Stage.make({
   output: emergentReportCodec,
   exports: [
     { name: "report", extension: "html", encode: (value: EmergentReport) => new TextEncoder().encode(value.html) },
-    { name: "findings", extension: "parquet", encode: (value: EmergentReport) => tableToParquet(value.findings) },
+    { name: "findings", extension: "parquet", encode: (value: EmergentReport) => tableToParquet(describedTable(value.findings, FINDINGS_COLUMNS)) },
     { name: "summary", extension: "json", encode: (value: EmergentReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
   ],
   run: (inputs, p) =>

@@ -16,6 +16,8 @@ import { figure6Config } from "../core/analysis/game-analysis.ts";
 import { otcRolloutLocation } from "../core/otc/rollout-env.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { describedTable } from "../schemas/described-table.ts";
+import { EMERGENT_COLUMNS } from "../schemas/export-columns.ts";
 import { LoopBody } from "../core/pipeline/loop-body.ts";
 import { Progress } from "../core/pipeline/progress.ts";
 import { Rng } from "../core/pipeline/rng.ts";
@@ -56,7 +58,7 @@ export const evaluateEmergentStage = Stage.make({
   exports: (["episodes", "values", "flowResponse", "holding", "skewPoints", "pnlLtFlow"] as const).map((name) => ({
     name,
     extension: "parquet",
-    encode: (value: EmergentTables) => tableToParquet(value[name])
+    encode: (value: EmergentTables) => tableToParquet(describedTable(value[name], EMERGENT_COLUMNS))
   })),
   run: (inputs, p) =>
     Effect.gen(function* () {

@@ -12,6 +12,8 @@ import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { describedTable } from "../schemas/described-table.ts";
+import { LT_SPECTRUM_COLUMNS } from "../schemas/export-columns.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
@@ -113,7 +115,7 @@ export const ltSpectrumReport = Stage.make({
   output: ltSpectrumReportCodec,
   exports: [
     { name: "report", extension: "html", encode: (value: LtSpectrumReport) => new TextEncoder().encode(value.html) },
-    { name: "omegas", extension: "parquet", encode: (value: LtSpectrumReport) => tableToParquet(value.table) },
+    { name: "omegas", extension: "parquet", encode: (value: LtSpectrumReport) => tableToParquet(describedTable(value.table, LT_SPECTRUM_COLUMNS)) },
     { name: "summary", extension: "json", encode: (value: LtSpectrumReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
   ],
   run: (inputs, params) =>

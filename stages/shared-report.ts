@@ -13,6 +13,8 @@ import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { describedTable } from "../schemas/described-table.ts";
+import { SHARED_TRAINING_COLUMNS } from "../schemas/export-columns.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { ExploitabilitySummary, rowsOfShared, sharedLoopStateCodec } from "../schemas/shared-training.ts";
@@ -55,7 +57,7 @@ export const sharedReport = Stage.make({
   output: sharedReportCodec,
   exports: [
     { name: "report", extension: "html", encode: (value: SharedReport) => new TextEncoder().encode(value.html) },
-    { name: "iterations", extension: "parquet", encode: (value: SharedReport) => tableToParquet(value.table) },
+    { name: "iterations", extension: "parquet", encode: (value: SharedReport) => tableToParquet(describedTable(value.table, SHARED_TRAINING_COLUMNS)) },
     { name: "summary", extension: "json", encode: (value: SharedReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
   ],
   run: (inputs, p) =>

@@ -51,6 +51,7 @@ import type { EcnModel } from "../schemas/ecn.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import { workerBackend } from "../schemas/rollouts.ts";
+import { describedTable } from "../schemas/described-table.ts";
 import { arrayCodec, nullableCodec, objectCodec, policiesCodec } from "../schemas/loop-artifacts.ts";
 import {
   ReequilibrateParams,
@@ -331,8 +332,7 @@ const comparisonTable = (scenarios: readonly ScenarioComparison[]): arrow.Table 
     excludes_zero: arrow.vectorFromArray(rows.map((r) => r.c.difference.ciLow > 0 || r.c.difference.ciHigh < 0), new arrow.Bool()),
     episodes: arrow.makeVector(Int32Array.from(rows, (r) => r.c.difference.n))
   });
-  const fields = table.schema.fields.map((f) => f.clone({ metadata: new Map([["unit", COLUMNS[f.name]!.unit], ["meaning", COLUMNS[f.name]!.meaning]]) }));
-  return new arrow.Table(new arrow.Schema(fields, new Map([["otc.columns", JSON.stringify(COLUMNS)]])), table.batches.map((b) => new arrow.RecordBatch(new arrow.Schema(fields), b.data)));
+  return describedTable(table, Object.entries(COLUMNS));
 };
 
 /** Differences with their intervals as points with error bars, one row per entity. */

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { launcherRunner, setFlags, statuses } from "./cli.ts";
+import { expectDescribed } from "./described.ts";
 
 const store = mkdtempSync(join(tmpdir(), "calibrate-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -117,6 +118,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(table.numRows).toBe(4 * 10 * 510);
     expect(table.schema.fields.map((f) => f.name)).toEqual(expect.arrayContaining(["episode", "t", "agent", "inventory", "pnlSpread", "marketShare"]));
     expect(files["episodes.parquet"]).toMatch(/\.parquet$/);
+    const l2 = JSON.parse((await run(["show", "calibrate-exp4", "load-l2", ...sets(), "--json"])).stdout) as { nodes: Array<{ files: Record<string, string> }> };
+    expectDescribed(l2.nodes[0]!.files["snapshots.parquet"]!);
   });
 
   it("runs the simulator on a neural ECN model with --set ecn.model=neural-shared", async () => {

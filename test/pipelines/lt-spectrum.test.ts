@@ -13,6 +13,7 @@ import { cliRunner, setFlags, statuses } from "./cli.ts";
 import { constant } from "../../core/otc/supertypes.ts";
 import { Random } from "../../core/random/philox.ts";
 import { ltSpectrumEnv, type LtSpectrumSetup } from "../../core/analysis/lt-spectrum.ts";
+import { expectDescribed } from "./described.ts";
 
 const store = mkdtempSync(join(tmpdir(), "lt-spectrum-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -79,5 +80,6 @@ describe("lt-spectrum pipeline", { timeout: 300_000 }, () => {
       expect(Number.isFinite(o["meanPnl"])).toBe(true);
     }
     expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "omegas.parquet", "summary.json"]));
+    expectDescribed(node.files["omegas.parquet"]!);
   });
 });

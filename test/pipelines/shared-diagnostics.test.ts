@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cliRunner } from "./cli.ts";
 import { emergentBehaviourPopulation } from "../../core/otc/config.ts";
+import { expectDescribed } from "./described.ts";
 
 const store = mkdtempSync(join(tmpdir(), "shared-diagnostics-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -35,7 +36,8 @@ describe("shared-diagnostics pipeline", { timeout: 300_000 }, () => {
     expect(first.code, first.stderr).toBe(0);
     const shown = await run(["show", "shared-diagnostics", "--json"]);
     expect(shown.code, shown.stderr).toBe(0);
-    const nodes = (JSON.parse(shown.stdout) as { nodes: Array<{ node: string; summary: unknown }> }).nodes;
+    const nodes = (JSON.parse(shown.stdout) as { nodes: Array<{ node: string; summary: unknown; files: Record<string, string> }> }).nodes;
+    expectDescribed(nodes.find((n) => n.node === "shared-report")!.files["iterations.parquet"]!);
     const ex = nodes.find((n) => n.node === "exploitability")!.summary as { gain: number; gainStdError: number; episodes: number; fineTuneRewards: number[] };
     expect(Number.isFinite(ex.gain)).toBe(true);
     expect(ex.gainStdError).toBeGreaterThanOrEqual(0);

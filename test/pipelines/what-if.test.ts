@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parquetToTable } from "../../core/pipeline/codecs/parquet.ts";
 import { launcherRunner, setFlags, statuses } from "./cli.ts";
+import { expectDescribed } from "./described.ts";
 
 const store = mkdtempSync(join(tmpdir(), "whatif-test-"));
 const untouched = mkdtempSync(join(tmpdir(), "whatif-refused-"));
@@ -69,6 +70,7 @@ describe("what-if pipeline", { timeout: 600_000 }, () => {
 
     const shown = JSON.parse((await run(["show", "what-if", "whatif-report", ...small, "--json"])).stdout) as { nodes: Array<{ files: Record<string, string> }> };
     const files = shown.nodes[0]!.files;
+    expectDescribed(files["comparisons.parquet"]!);
     const table = parquetToTable(readFileSync(files["comparisons.parquet"]!));
     const rows: Row[] = table.toArray().map((r) => r.toJSON() as Row);
     const find = (scenario: string, metric: string, entity: string) => rows.find((r) => r.scenario === scenario && r.metric === metric && r.entity === entity)!;
