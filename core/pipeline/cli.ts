@@ -21,7 +21,7 @@ import { parseSet, UsageError, type JsonValue } from "./params.ts";
 import { Pipeline as PipelineOps, type Pipeline } from "./pipeline.ts";
 import { layerProgress } from "./progress.ts";
 import { curvePath, CurvePoint, resolveParams, runPipeline, type IterationEvent, type StageEvent } from "./runner.ts";
-import { diffParams, findRun, flattenParams, gitState, listRuns, newRunId, RunNotFound, writeRunRecord, type RunRecord } from "./runs.ts";
+import { diffParams, findRun, flattenParams, gitState, listRuns, newRunId, retentionPlan, RunNotFound, runsDir, writeRunRecord, type RunRecord } from "./runs.ts";
 import { compareReport, type ComparedRun } from "./compare-report.ts";
 import { readJson } from "./json-file.ts";
 import { ArtifactStore, DEFAULT_GC_GRACE_MS } from "./store.ts";
@@ -45,6 +45,7 @@ interface ParsedArgs {
   readonly help: boolean;
   readonly repair: boolean;
   readonly graceMs: number | undefined;
+  readonly keepRuns: number | undefined;
   readonly format: string | undefined;
   readonly out: string | undefined;
   readonly metrics: string[];
@@ -65,8 +66,11 @@ Commands:
   diff <run> <run> [--json]     two runs' differing params and summary figures side by side
   compare <run>... [--out FILE] an HTML page overlaying the runs' curves, with their params and
                                 summaries (runs: an id, a unique prefix, or @1 = newest, @2, ...)
-  gc [--grace SECONDS]          remove blobs no manifest or running run references, older than
-                                the grace period (default ${DEFAULT_GC_GRACE_MS / 60_000} minutes)
+  gc [--grace SECONDS] [--keep-runs N]
+                                remove blobs no manifest or running run references, older than
+                                the grace period (default ${DEFAULT_GC_GRACE_MS / 60_000} minutes); --keep-runs
+                                first drops each pipeline's runs beyond the newest N and forgets
+                                the entries only they used (each node's current result stays)
   verify [--repair]             hash every blob; --repair drops corrupt blobs and the entries
                                 that reference them, so the next run recomputes them
   clean <name> [options]        forget the entries the pipeline's nodes resolve to with these
@@ -98,6 +102,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let help = false;
   let repair = false;
   let graceMs: number | undefined;
+  let keepRuns: number | undefined;
   let format: string | undefined;
   let outFile: string | undefined;
   const metrics: string[] = [];
@@ -146,6 +151,13 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
       case "--repair":
         repair = true;
         break;
+      case "--keep-runs": {
+        const text = take();
+        const n = Number(text);
+        if (!Number.isSafeInteger(n) || n < 0) throw new UsageError({ message: `--keep-runs needs a whole number of runs (0 or more), got "${text}".` });
+        keepRuns = n;
+        break;
+      }
       case "--grace": {
         const text = take();
         const seconds = Number(text);
@@ -163,7 +175,7 @@ const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         else positional.push(arg);
     }
   }
-  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, format, out: outFile, metrics, keep };
+  return { command: positional.shift(), positional, preset, sets, until, store, json, help, repair, graceMs, keepRuns, format, out: outFile, metrics, keep };
 };
 
 const pad = (text: string, width: number) => (text.length >= width ? text : text + " ".repeat(width - text.length));
@@ -598,6 +610,31 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "gc": {
+      let retained = "";
+      if (args.keepRuns !== undefined) {
+        // Each node's current result stays whatever the policy says: it is what the next run hits.
+        const protect = new Set<string>();
+        const refsRoot = join(storeRoot, "refs");
+        for (const pipelineDir of await readdir(refsRoot).catch(() => [] as string[])) {
+          for (const name of await readdir(join(refsRoot, pipelineDir)).catch(() => [] as string[])) {
+            const ref = await readJson(join(refsRoot, pipelineDir, name), Schema.Struct({ key: Schema.String }));
+            if (ref !== undefined) protect.add(ref.key);
+          }
+        }
+        const plan = retentionPlan(await listRuns(storeRoot), args.keepRuns, protect);
+        const forgot = await Effect.runPromiseExit(
+          Effect.flatMap(ArtifactStore, (st) => Effect.forEach(plan.forgottenKeys, (key) => st.deleteManifest(key))).pipe(Effect.provide(storeLayer))
+        );
+        if (Exit.isFailure(forgot)) {
+          const failure = Cause.failureOption(forgot.cause);
+          err(`error: ${Option.isSome(failure) ? failure.value.message : describeDefect(forgot.cause)}`);
+          return 1;
+        }
+        for (const loopKey of plan.forgottenLoops) await rm(curvePath(storeRoot, loopKey), { force: true });
+        for (const run of plan.dropped) await rm(join(runsDir(storeRoot), `${run.id}.json`), { force: true });
+        retained = `dropped ${plan.dropped.length} runs beyond the newest ${args.keepRuns} per pipeline, forgot ${plan.forgottenKeys.length} entries only they used; `;
+        if (args.json) out(JSON.stringify({ droppedRuns: plan.dropped.map((r) => r.id), forgottenEntries: plan.forgottenKeys.length }));
+      }
       const gc = await Effect.runPromiseExit(Effect.flatMap(ArtifactStore, (st) => st.gc(args.graceMs === undefined ? {} : { graceMs: args.graceMs })).pipe(Effect.provide(storeLayer)));
       if (Exit.isFailure(gc)) {
         const failure = Cause.failureOption(gc.cause);
@@ -605,7 +642,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         return 1;
       }
       const result = gc.value;
-      out(args.json ? JSON.stringify(result) : `removed ${result.removedBlobs} blobs, freed ${(result.freedBytes / 1e6).toFixed(1)} MB`);
+      out(args.json ? JSON.stringify(result) : `${retained}removed ${result.removedBlobs} blobs, freed ${(result.freedBytes / 1e6).toFixed(1)} MB`);
       return 0;
     }
     case "verify": {

@@ -5,7 +5,8 @@
  * whether it had uncommitted changes), per node its cache key, code fingerprint, status and time,
  * and the outcome. Records refer to results by cache key, so an old run stays addressable after
  * newer ones as long as its entries are in the store (`clean` forgets entries; `gc` then frees
- * their blobs). Runs are named by an id (a timestamp and a random suffix), any unambiguous prefix
+ * their blobs; `gc --keep-runs N` keeps the newest N runs of each pipeline and forgets the entries
+ * only older runs referred to). Runs are named by an id (a timestamp and a random suffix), any unambiguous prefix
  * of it, or `@1` for the newest run, `@2` for the one before, and so on (of a pipeline when one
  * is given).
  */
@@ -120,4 +121,30 @@ export const diffParams = (a: RunRecord, b: RunRecord): { path: string; a: strin
     .sort()
     .filter((k) => fa.get(k) !== fb.get(k))
     .map((path) => ({ path, a: fa.get(path) ?? "unset", b: fb.get(path) ?? "unset" }));
+};
+
+/**
+ * The retention policy of `gc --keep-runs N`: per pipeline, the runs beyond the newest `keep`, and
+ * the cache entries (node keys) and loop curves only those runs refer to. Entries that `protect`
+ * holds (each node's current result) are never forgotten.
+ */
+export const retentionPlan = (
+  runs: readonly RunRecord[],
+  keep: number,
+  protect: ReadonlySet<string>
+): { dropped: RunRecord[]; forgottenKeys: string[]; forgottenLoops: string[] } => {
+  const byPipeline = new Map<string, RunRecord[]>();
+  for (const run of runs) byPipeline.set(run.pipeline, [...(byPipeline.get(run.pipeline) ?? []), run]);
+  const dropped: RunRecord[] = [];
+  const kept: RunRecord[] = [];
+  for (const list of byPipeline.values()) {
+    // `listRuns` gives newest first.
+    kept.push(...list.slice(0, keep));
+    dropped.push(...list.slice(keep));
+  }
+  const keptKeys = new Set(kept.flatMap((r) => r.nodes.map((n) => n.key)));
+  const keptLoops = new Set(kept.flatMap((r) => r.nodes.flatMap((n) => (n.loopKey === undefined ? [] : [n.loopKey]))));
+  const forgottenKeys = [...new Set(dropped.flatMap((r) => r.nodes.map((n) => n.key)))].filter((k) => !keptKeys.has(k) && !protect.has(k));
+  const forgottenLoops = [...new Set(dropped.flatMap((r) => r.nodes.flatMap((n) => (n.loopKey === undefined ? [] : [n.loopKey]))))].filter((k) => !keptLoops.has(k));
+  return { dropped, forgottenKeys, forgottenLoops };
 };

@@ -3,7 +3,8 @@
  * asked (preset, overrides), the resolved params, the commit and the outcome; two runs with
  * different params are both listed (newest first), diffed (the changed param and the summary
  * figures side by side) and compared in one HTML page with the loop's curves overlaid; a usage
- * error logs nothing; an unknown run reference is bad usage.
+ * error logs nothing; an unknown run reference is bad usage; `gc --keep-runs 1` drops the older
+ * run and the entries only it used, while the newest run's results stay cache hits.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -69,5 +70,30 @@ describe("the run log", { timeout: 300_000 }, () => {
     expect((await cli(["diff", "@1"])).code).toBe(2);
     expect((await cli(["compare", "nonexistent"])).stderr).toMatch(/No run has the id nonexistent/);
     expect(existsSync(join(store, "runs"))).toBe(true);
+  });
+
+  it("keeps the newest runs under gc --keep-runs, forgetting what only older runs used", async () => {
+    const retained = mkdtempSync(join(tmpdir(), "otc-runs-gc-"));
+    try {
+      const gcCli = launcherRunner("test/pipeline/fixtures/main.ts", retained);
+      expect((await gcCli(["run", "diamond", "--preset", "quick"])).code).toBe(0);
+      expect((await gcCli(["run", "diamond", "--preset", "quick", "--set", "walk.stepSize=2"])).code).toBe(0);
+      const runs = () => gcCli(["runs", "diamond", "--json"]).then((r) => r.stdout.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as LoggedRun));
+      const [newest, oldest] = (await runs()) as [LoggedRun, LoggedRun];
+      const onlyOld = oldest.nodes.filter((n) => !newest.nodes.some((m) => m.key === n.key)).map((n) => n.key);
+      expect(onlyOld.length).toBeGreaterThan(0);
+      for (const key of onlyOld) expect(existsSync(join(retained, "actions", `${key}.json`))).toBe(true);
+
+      const gc = await gcCli(["gc", "--keep-runs", "1", "--grace", "0"]);
+      expect(gc.code, gc.stderr).toBe(0);
+      expect(gc.stdout).toMatch(/dropped 1 runs beyond the newest 1 per pipeline/);
+      expect((await runs()).map((r) => r.id)).toEqual([newest.id]);
+      for (const key of onlyOld) expect(existsSync(join(retained, "actions", `${key}.json`))).toBe(false);
+      const again = await gcCli(["run", "diamond", "--preset", "quick", "--set", "walk.stepSize=2", "--json"]);
+      expect(again.stdout.split("\n").filter((l) => l.startsWith('{"stage"')).every((l) => (JSON.parse(l) as { status: string }).status === "hit")).toBe(true);
+      expect((await gcCli(["gc", "--keep-runs", "-1"])).code).toBe(2);
+    } finally {
+      rmSync(retained, { recursive: true, force: true });
+    }
   });
 });
