@@ -13,7 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { Cause, Effect, Either, Exit, Fiber, Layer, Logger, LogLevel, Option, Schema } from "effect";
 import { cacheKey } from "./canonical.ts";
 import { DAG_FORMATS, renderDag, type DagFormat } from "./dag.ts";
-import { describeBody } from "./loop-body.ts";
+import { bodyGraph, describeBody } from "./loop-body.ts";
 import { documentParams } from "./params-doc.ts";
 import { layerBackend } from "./backend.ts";
 import { readExports } from "./exports.ts";
@@ -61,7 +61,8 @@ Commands:
   show <name> [node] [--json]   artifact files and lineage of the last run
   params <name> [--preset P]    every param --set takes: path, type, default (and preset) value,
                                 meaning (--json: one object per param)
-  dag <name> [--format F]       the pipeline's DAG as Mermaid (default) or Graphviz DOT (F = dot)
+  dag <name> [--format F]       the pipeline's DAG with loop bodies: Mermaid (default), Graphviz DOT
+                                (F = dot) or a self-contained SVG (F = svg)
   runs [name] [--json]          the run log, newest first: params asked for, commit, outcome, time
   diff <run> <run> [--json]     two runs' differing params and summary figures side by side
   compare <run>... [--out FILE] an HTML page overlaying the runs' curves, with their params and
@@ -345,7 +346,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: ${shaped}`);
         return 2;
       }
-      out(renderDag(shaped, format as DagFormat).trimEnd());
+      // Each loop's body is drawn beside it: the steps one iteration runs.
+      out(renderDag(shaped, format as DagFormat, (node) => (node.stage._kind === "loop" && node.stage.body !== undefined ? bodyGraph(node.stage.body) : undefined)).trimEnd());
       return 0;
     }
     case "run":

@@ -1,7 +1,8 @@
 /**
  * `pipeline dag` draws what the runner runs: for calibrate-exp4 every node once (loops marked as
- * loops), and exactly one edge per wired input, from its producer to its consumer, in both
- * formats; an unknown format is bad usage (exit 2).
+ * loops), and exactly one edge per wired input, from its producer to its consumer, in Mermaid and
+ * DOT, and a self-contained SVG with every node and each loop's body; an unknown format is bad
+ * usage (exit 2).
  */
 import { describe, expect, it } from "vitest";
 import { renderDag, type LoopBody } from "../../core/pipeline/dag.ts";
@@ -32,6 +33,22 @@ describe("pipeline dag calibrate-exp4", () => {
     expect([...ids.values()].sort()).toEqual(pipeline.nodes.map((n) => n.id).sort());
     const mermaidEdges = [...mermaid.stdout.matchAll(/^ {2}(n\d+) -->\|([^|]+)\| (n\d+)$/gm)].map((m) => `${ids.get(m[1]!)}->${ids.get(m[3]!)}:${m[2]}`).sort();
     expect(mermaidEdges).toEqual(wired);
+  });
+
+  it("draws itself as a self-contained SVG with every node, an arrow per producer and consumer, and each loop's body", async () => {
+    const pipeline = await registry.find((p) => p.name === "calibrate-exp4")!.load();
+    const svg = await cli(["dag", "calibrate-exp4", "--format", "svg"]);
+    expect(svg.code).toBe(0);
+    expect(svg.stdout.startsWith("<svg xmlns=\"http://www.w3.org/2000/svg\"")).toBe(true);
+    expect(svg.stdout.trimEnd().endsWith("</svg>")).toBe(true);
+    const titles = [...svg.stdout.matchAll(/font-weight="bold">([^<]+)<\/text>/g)].map((m) => m[1]!);
+    for (const node of pipeline.nodes) expect(titles, node.id).toContain(node.id);
+    const pairs = new Set(pipeline.nodes.flatMap((n) => Object.values(n.inputs).map((from) => `${from}->${n.id}`)));
+    const bodies = pipeline.nodes.filter((n) => n.stage._kind === "loop" && n.stage.body !== undefined);
+    for (const loop of bodies) expect(svg.stdout).toContain(`${loop.id}: each iteration`);
+    for (const step of ["build-supertypes", "rollouts", "ppo-update", "calibrator-update", "bo-propose"]) expect(titles).toContain(step);
+    // One arrow per distinct (producer, consumer) pair of the pipeline, plus those inside the bodies.
+    expect((svg.stdout.match(/marker-end="url\(#arrow\)"/g) ?? []).length).toBeGreaterThan(pairs.size);
   });
 
   it("draws a loop's body inside a box beside the loop, in both formats, when one is given", async () => {
