@@ -11,6 +11,8 @@ import * as arrow from "apache-arrow";
 export interface ColumnMeaning {
   readonly unit: string;
   readonly meaning: string;
+  /** A count or index held as a float in memory: exported as a 32-bit integer (NaN as null). */
+  readonly integer?: boolean;
 }
 
 export type ColumnRule = readonly [name: string | RegExp, describe: ColumnMeaning | ((match: RegExpExecArray) => ColumnMeaning)];
@@ -38,7 +40,17 @@ const meaningOf = (name: string, rules: readonly ColumnRule[]): ColumnMeaning =>
 /** `table` with every column described by `rules` (an undescribed column is an error) and `about` in its metadata. */
 export const describedTable = (table: arrow.Table, rules: readonly ColumnRule[], about: Readonly<Record<string, string>> = {}): arrow.Table => {
   const described = Object.fromEntries(table.schema.fields.map((f) => [f.name, meaningOf(f.name, rules)]));
-  const fields = table.schema.fields.map((f) => f.clone({ metadata: new Map([["unit", described[f.name]!.unit], ["meaning", described[f.name]!.meaning]]) }));
-  const schema = new arrow.Schema(fields, new Map([...table.schema.metadata, ["otc.columns", JSON.stringify(described)], ...Object.entries(about)]));
-  return new arrow.Table(schema, table.batches.map((b) => new arrow.RecordBatch(schema, b.data)));
+  const listed = Object.fromEntries(Object.entries(described).map(([name, d]) => [name, { unit: d.unit, meaning: d.meaning }]));
+  const columns = Object.fromEntries(
+    table.schema.fields.map((f) => {
+      const column = table.getChild(f.name)!;
+      if (described[f.name]!.integer !== true || !arrow.DataType.isFloat(f.type)) return [f.name, column];
+      const values = Array.from(column.toArray() as ArrayLike<number>, (v) => (Number.isFinite(v) ? v : null));
+      return [f.name, arrow.vectorFromArray(values, new arrow.Int32())];
+    })
+  );
+  const plain = new arrow.Table(columns);
+  const fields = plain.schema.fields.map((f) => f.clone({ metadata: new Map([["unit", described[f.name]!.unit], ["meaning", described[f.name]!.meaning]]) }));
+  const schema = new arrow.Schema(fields, new Map([...table.schema.metadata, ["otc.columns", JSON.stringify(listed)], ...Object.entries(about)]));
+  return new arrow.Table(schema, plain.batches.map((b) => new arrow.RecordBatch(schema, b.data)));
 };

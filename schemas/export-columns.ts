@@ -7,6 +7,8 @@
 import type { ColumnMeaning, ColumnRule } from "./described-table.ts";
 
 const m = (unit: string, meaning: string): ColumnMeaning => ({ unit, meaning });
+/** A count or index (exported as an integer). */
+const count = (unit: string, meaning: string): ColumnMeaning => ({ unit, meaning, integer: true });
 
 const SIDE: Readonly<Record<string, string>> = { ask_px: "ask price", ask_sz: "ask size", bid_px: "bid price", bid_sz: "bid size" };
 
@@ -26,8 +28,8 @@ const trainingFamily = (prefix: string): readonly ColumnRule[] => [
 ];
 
 export const SHARED_TRAINING_COLUMNS: readonly ColumnRule[] = [
-  ["iteration", m("iteration", "training iteration (1-based)")],
-  ["env_steps", m("steps", "environment steps so far (episodes x horizon)")],
+  ["iteration", count("iteration", "training iteration (1-based)")],
+  ["env_steps", count("steps", "environment steps so far (episodes x horizon)")],
   ["agent_steps", m("agent steps", "agent steps so far (environment steps x agents)")],
   ...trainingFamily("(\\w+)/"),
   [/(\w+)\/(.+)/, (x) => m("", `${x[2]!.replace(/[/_]/g, " ")} of class ${x[1]}`)]
@@ -67,14 +69,14 @@ const metricRule = (suffix: string, describe: (meaning: ColumnMeaning) => Column
 
 export const EMERGENT_COLUMNS: readonly ColumnRule[] = [
   ...ATTRIBUTE_COLUMNS,
-  ["episode", m("episode", "global episode index")],
-  ["episodes", m("episodes", "episodes pooled in this row")],
-  ["pnlLts", m("LTs", "number of PnL-driven LTs in the figure 3 market")],
+  ["episode", count("episode", "global episode index")],
+  ["episodes", count("episodes", "episodes pooled in this row")],
+  ["pnlLts", count("LTs", "number of PnL-driven LTs in the figure 3 market")],
   ["eps", m("spread units", "centre of the eps bin: the LP's price relative to the ECN's (eq. 26)")],
   ["flow", m("lots per step", "LT flow the LP received at this price, all LT classes")],
   [/flow_(\w+)/, (x) => m("lots per step", `LT flow the LP received at this price from LT class ${x[1]}`)],
   [/flowPerConnected_(\w+)/, (x) => m("lots per step per LT", `quantity per step per connected LT of class ${x[1]}`)],
-  ["count", m("observations", "steps (or holding periods) in this bin")],
+  ["count", count("observations", "steps (or holding periods) in this bin")],
   ["inventory", m("lots", "the LP's inventory (bucket centre, or the value at the step)")],
   ["skew", m("price units", "the LP's skew at the step")],
   ["skewSlope", m("price units / lot", "pooled slope of skew against inventory")],
@@ -92,10 +94,10 @@ export const FINDINGS_COLUMNS: readonly ColumnRule[] = [
   ["source", m("", "where the paper states it")],
   ["attribute", m("", "the LP attribute the claim is about")],
   ["metric", m("", "the measured metric")],
-  ["claimedSign", m("", "the sign of the effect the paper claims (+1, -1)")],
+  ["claimedSign", count("", "the sign of the effect the paper claims (+1, -1)")],
   ["slope", m("metric / attribute", "measured slope of the metric against the attribute")],
   ["ciLow", m("metric / attribute", "lower end of the slope's confidence interval")],
   ["ciHigh", m("metric / attribute", "upper end of the slope's confidence interval")],
-  ["episodes", m("episodes", "episodes the slope was fitted on")],
+  ["episodes", count("episodes", "episodes the slope was fitted on")],
   ["verdict", m("", "reproduced, opposite or inconclusive")]
 ];

@@ -93,9 +93,9 @@ describe("emergent-behaviour pipeline", { timeout: 240_000 }, () => {
     expect(shown.code, shown.stderr).toBe(0);
     const nodes = (JSON.parse(shown.stdout) as { nodes: Array<{ node: string; files: Record<string, string>; summary?: unknown }> }).nodes;
     const evaluation = nodes.find((n) => n.node === "evaluate-emergent")!;
-    for (const table of ["episodes", "values", "flowResponse", "holding", "skewPoints", "pnlLtFlow"]) expectDescribed(evaluation.files[`${table}.parquet`]!);
+    for (const table of ["episodes", "values", "flowResponse", "holding", "skewPoints", "pnlLtFlow"]) expectDescribed(evaluation.files[`${table}.parquet`]!, table === "episodes" ? ["episode"] : []);
     const report = nodes.find((n) => n.node === "emergent-report")!;
-    expectDescribed(report.files["findings.parquet"]!);
+    expectDescribed(report.files["findings.parquet"]!, ["episodes", "claimedSign"]);
     const summary = report.summary as { findings: Array<{ verdict: string; source: string }>; plots: number; evaluationEpisodes: number; lastOmegaA: Record<string, number | null> };
     // 5 headline findings of section 5.2 plus the other claims of the paper's text, each with a verdict.
     expect(summary.findings.filter((f) => f.source === "section 5.2 headline")).toHaveLength(5);

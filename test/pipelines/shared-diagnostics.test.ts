@@ -37,7 +37,7 @@ describe("shared-diagnostics pipeline", { timeout: 300_000 }, () => {
     const shown = await run(["show", "shared-diagnostics", "--json"]);
     expect(shown.code, shown.stderr).toBe(0);
     const nodes = (JSON.parse(shown.stdout) as { nodes: Array<{ node: string; summary: unknown; files: Record<string, string> }> }).nodes;
-    expectDescribed(nodes.find((n) => n.node === "shared-report")!.files["iterations.parquet"]!);
+    expectDescribed(nodes.find((n) => n.node === "shared-report")!.files["iterations.parquet"]!, ["iteration", "env_steps"]);
     const ex = nodes.find((n) => n.node === "exploitability")!.summary as { gain: number; gainStdError: number; episodes: number; fineTuneRewards: number[] };
     expect(Number.isFinite(ex.gain)).toBe(true);
     expect(ex.gainStdError).toBeGreaterThanOrEqual(0);
