@@ -4,11 +4,12 @@
  * - one node per configured item (as DVC's `foreach`): a new item adds its node, the others stay
  *   cache hits; setting an item to null removes its node; changing a group every item reads
  *   re-runs them all; a build that refuses the params is bad usage, before anything is written;
+ * - defaults that follow a param (`shapeFor`) are layered under the overrides asked for;
  * - a loop with a stopping rule stops at its first final state and runs no further step; its
  *   output for the cap N is that state, so raising N runs no iteration and gives the same data.
  */
 import { it } from "@effect/vitest";
-import { Effect, Exit, Layer, Schema } from "effect";
+import { Effect, Either, Exit, Layer, Schema } from "effect";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ import { jsonCodec } from "../../core/pipeline/codecs/json.ts";
 import { getPath, type JsonValue } from "../../core/pipeline/params.ts";
 import { Pipeline, PipelineDefinitionError } from "../../core/pipeline/pipeline.ts";
 import { layerProgress } from "../../core/pipeline/progress.ts";
-import { runPipeline, type StageEvent } from "../../core/pipeline/runner.ts";
+import { resolveParams, runPipeline, type StageEvent } from "../../core/pipeline/runner.ts";
 import { Stage } from "../../core/pipeline/stage.ts";
 import { ArtifactStore } from "../../core/pipeline/store.ts";
 
@@ -68,6 +69,28 @@ const pipeline = Pipeline.make({
   }
 });
 
+const echo = Stage.make({
+  name: "echo",
+  description: "its params, as its output",
+  source: import.meta.url,
+  params: Schema.String,
+  inputs: {},
+  output: jsonCodec(Schema.String),
+  run: (_inputs, p) => Effect.succeed(p)
+});
+
+/** Defaults that follow a param: `mode` picks the value the node's params default to. */
+const modal = Pipeline.make({
+  name: "modal",
+  description: "test pipeline: defaults that follow the mode asked for",
+  defaults: { seed: 1, mode: "a", item: { value: 1 }, "mode-shared": { factor: 2 } },
+  shapeFor: (asked) => ({ defaults: { seed: 1, mode: getPath(asked, "mode") ?? "a", item: { value: getPath(asked, "mode") === "b" ? 10 : 1 }, "mode-shared": { factor: 2 } }, presets: {} }),
+  build: (p) => {
+    p.node("scaled", scaled, {}, { item: "item", shared: "mode-shared" });
+    p.node("mode", echo, {}, "mode");
+  }
+});
+
 const storeRoot = mkdtempSync(join(tmpdir(), "otc-shaped-"));
 const refused = mkdtempSync(join(tmpdir(), "otc-shaped-refused-"));
 afterAll(() => [storeRoot, refused].forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -81,6 +104,22 @@ const run = (sets: [string, JsonValue][] = [], root = storeRoot) => {
 };
 
 describe("pipelines shaped by their params", () => {
+  it("take their defaults from what was asked, under the overrides", () => {
+    expect(Pipeline.withParams(modal, undefined, []).defaults["item"]).toEqual({ value: 1 });
+    expect(Pipeline.withParams(modal, undefined, [["mode", "b"]]).defaults["item"]).toEqual({ value: 10 });
+    const overridden = Pipeline.withParams(modal, undefined, [["mode", "b"], ["item.value", 3]]);
+    expect(overridden.defaults["item"]).toEqual({ value: 10 });
+    expect(overridden.defaults["mode"]).toBe("b");
+    const paramsOf = (sets: [string, JsonValue][]) => {
+      const resolved = resolveParams(Pipeline.withParams(modal, undefined, sets), undefined, sets);
+      if (Either.isLeft(resolved)) throw new Error(resolved.left.message);
+      return resolved.right.nodes[0]!.params as { item: { value: number } };
+    };
+    expect(paramsOf([["mode", "b"]]).item.value).toBe(10);
+    expect(paramsOf([["mode", "b"], ["item.value", 3]]).item.value).toBe(3);
+    expect(paramsOf([]).item.value).toBe(1);
+  });
+
   it.live("add a node per configured item, re-run only what a change touches, and refuse params they cannot be built from", () =>
     Effect.gen(function* () {
       const first = yield* run();
