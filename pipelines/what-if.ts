@@ -89,11 +89,11 @@ const shared = { rule: "whatif.rule", training: "whatif.training" };
 
 const CALIBRATED = /^calibrate-exp(\d+)$/;
 
-/** The experiment of the calibration a what-if starts from (`whatif.from`; experiment 4 when unset or unknown). */
-const experimentFrom = (asked: ParamTree): ExperimentId => {
-  const from = getPath(asked, "whatif.from");
+/** The experiment of the calibration pipeline `whatif.from` names, if it names one. */
+const calibratedExperiment = (params: ParamTree): ExperimentId | undefined => {
+  const from = getPath(params, "whatif.from");
   const id = typeof from === "string" ? Number(CALIBRATED.exec(from)?.[1]) : Number.NaN;
-  return isExperiment(id) ? id : EXPERIMENT;
+  return isExperiment(id) ? id : undefined;
 };
 
 /** LP supertype 2's risk aversion at 4, as the field its distribution has in the experiment's population. */
@@ -107,7 +107,8 @@ const riskAversionOf4 = (id: ExperimentId): { [field: string]: number } => {
  * cached results are read), and the what-if settings.
  */
 const shapeFor = (asked: ParamTree) => {
-  const experiment = experimentDefinition(experimentFrom(asked));
+  // Unset or unknown: experiment 4's (the build then refuses an unknown one).
+  const experiment = experimentDefinition(calibratedExperiment(asked) ?? EXPERIMENT);
   return {
     defaults: {
       ...calibrationDefaults(experiment),
@@ -146,10 +147,9 @@ export const whatIf = Pipeline.make<CalibrationServices>({
     const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");
     const sim = p.loop("train-ecn-sim-model", trainEcnSimModel, { l2, model }, "ecn");
     const calibrated = p.loop("train-calsheq", trainCalsheq, { model, sim }, "calibration");
-    const from = getPath(params, "whatif.from");
-    if (typeof from !== "string" || !isExperiment(Number(CALIBRATED.exec(from)?.[1]))) {
+    if (calibratedExperiment(params) === undefined) {
       throw new PipelineDefinitionError({
-        message: `whatif.from: ${JSON.stringify(from)} is not a calibration pipeline; use one of ${experimentIds().map((id) => `calibrate-exp${id}`).join(", ")}.`
+        message: `whatif.from: ${JSON.stringify(getPath(params, "whatif.from"))} is not a calibration pipeline; use one of ${experimentIds().map((id) => `calibrate-exp${id}`).join(", ")}.`
       });
     }
     const scenarios = configuredScenarios(params);

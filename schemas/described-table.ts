@@ -25,13 +25,12 @@ export class UndescribedColumnError extends Error {
   }
 }
 
+const wholeName = (pattern: string | RegExp): RegExp =>
+  new RegExp(`^(?:${typeof pattern === "string" ? pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : pattern.source})$`);
+
 const meaningOf = (name: string, rules: readonly ColumnRule[]): ColumnMeaning => {
   for (const [pattern, describe] of rules) {
-    if (typeof pattern === "string") {
-      if (pattern === name) return typeof describe === "function" ? describe([name] as unknown as RegExpExecArray) : describe;
-      continue;
-    }
-    const match = new RegExp(`^(?:${pattern.source})$`).exec(name);
+    const match = wholeName(pattern).exec(name);
     if (match !== null) return typeof describe === "function" ? describe(match) : describe;
   }
   throw new UndescribedColumnError(name);

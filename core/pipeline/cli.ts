@@ -245,6 +245,20 @@ const comparedRun = (run: RunRecord, registry: ReadonlyArray<PipelineEntry>, sto
   });
 
 /** Runs the CLI and returns the process exit code. */
+/** The cache keys each node's last run points at (`refs/<pipeline>/<node>.json`), of every pipeline but `except`. */
+const currentResultKeys = async (storeRoot: string, except?: string): Promise<Set<string>> => {
+  const keys = new Set<string>();
+  const refsRoot = join(storeRoot, "refs");
+  for (const pipeline of await readdir(refsRoot).catch(() => [] as string[])) {
+    if (pipeline === except) continue;
+    for (const file of await readdir(join(refsRoot, pipeline)).catch(() => [] as string[])) {
+      const ref = await readJson(join(refsRoot, pipeline, file), Schema.Struct({ key: Schema.String }));
+      if (ref !== undefined) keys.add(ref.key);
+    }
+  }
+  return keys;
+};
+
 /**
  * A pipeline as its preset and `--set` overrides shape it (see `Pipeline.withParams`), or the
  * sentence saying why it cannot be built from them.
@@ -615,15 +629,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       let retained = "";
       if (args.keepRuns !== undefined) {
         // Each node's current result stays whatever the policy says: it is what the next run hits.
-        const protect = new Set<string>();
-        const refsRoot = join(storeRoot, "refs");
-        for (const pipelineDir of await readdir(refsRoot).catch(() => [] as string[])) {
-          for (const name of await readdir(join(refsRoot, pipelineDir)).catch(() => [] as string[])) {
-            const ref = await readJson(join(refsRoot, pipelineDir, name), Schema.Struct({ key: Schema.String }));
-            if (ref !== undefined) protect.add(ref.key);
-          }
-        }
-        const plan = retentionPlan(await listRuns(storeRoot), args.keepRuns, protect);
+        const plan = retentionPlan(await listRuns(storeRoot), args.keepRuns, await currentResultKeys(storeRoot));
         const forgot = await Effect.runPromiseExit(
           Effect.flatMap(ArtifactStore, (st) => Effect.forEach(plan.forgottenKeys, (key) => st.deleteManifest(key))).pipe(Effect.provide(storeLayer))
         );
@@ -706,16 +712,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
           }
         }
         // Entries another pipeline's last run points at stay (their blobs too).
-        const held = new Set<string>();
-        const refsRoot = join(storeRoot, "refs");
-        const others = yield* Effect.promise(() => readdir(refsRoot).catch(() => [] as string[]));
-        for (const other of others.filter((p) => p !== pipeline.name)) {
-          const files = yield* Effect.promise(() => readdir(join(refsRoot, other)).catch(() => [] as string[]));
-          for (const file of files) {
-            const record = yield* Effect.promise(() => readFile(join(refsRoot, other, file), "utf8").then((t) => JSON.parse(t) as { key?: unknown }).catch(() => undefined));
-            if (typeof record?.key === "string") held.add(record.key);
-          }
-        }
+        const held = yield* Effect.promise(() => currentResultKeys(storeRoot, pipeline.name));
         let forgotten = 0;
         let kept = 0;
         for (const key of resolvedKeys) {

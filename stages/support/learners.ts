@@ -44,9 +44,9 @@ export const envFactory = (location: RolloutFactoryLocation): Effect.Effect<Roll
       const key = `${location.module}#${location.exportName}`;
       let factory = factories.get(key);
       if (factory === undefined) {
+        // A factory this process loaded is used as is; only one it never loaded is imported by URL.
         const registered = registeredRolloutFactory(location);
-        factory = (registered !== undefined ? Promise.resolve({ [location.exportName]: registered }) : import(location.module)).then((module: Record<string, unknown>) => {
-          const found = module[location.exportName];
+        factory = (registered !== undefined ? Promise.resolve(registered) : import(location.module).then((module: Record<string, unknown>) => module[location.exportName])).then((found) => {
           if (found === undefined) throw new Error(`${location.module} exports no ${location.exportName}`);
           return found as RolloutEnvFactory<unknown, MultiClassVecEnv, unknown, unknown>;
         });
