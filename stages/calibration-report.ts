@@ -7,10 +7,11 @@
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
-import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
+import { htmlReport, renderSvg, type ReportSection, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { calibratorLabel } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
-import type { CalibrationTrainingParams, IterationRow } from "../core/calibration/loop.ts";
+import type { CalibrationLoopState, CalibrationTrainingParams, IterationRow } from "../core/calibration/loop.ts";
+import { initialStopping, type StoppingProgress } from "../core/calibration/stopping.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
@@ -20,11 +21,26 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { ReportParams } from "../schemas/calibration.ts";
 import { rowsOf, setupOf, trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 
+const CheckSummarySchema = Schema.Struct({
+  iterations: Schema.Number,
+  decision: Schema.String,
+  exploitability: Schema.NullOr(Schema.Struct({ gain: Schema.Number, gainStdError: Schema.Number, withinNoise: Schema.Boolean })),
+  curves: Schema.Array(Schema.Struct({ name: Schema.String, slope: Schema.Number, ciLow: Schema.Number, ciHigh: Schema.Number, drift: Schema.Number, flat: Schema.Boolean }))
+});
+const StoppingSummary = Schema.Struct({
+  rule: Schema.Literal("fixed", "converged"),
+  stoppedBy: Schema.propertySignature(Schema.Literal("iterations", "diagnostics", "cap")).annotations({
+    description: "iterations: the fixed count ran; diagnostics: every watched curve flat and the deviation gain within noise; cap: the converged rule reached the cap first."
+  }),
+  checks: Schema.Number,
+  lastCheck: Schema.NullOr(CheckSummarySchema)
+});
 const MethodSummary = Schema.Struct({
   iterations: Schema.Number,
   envSteps: Schema.Number,
   tail: Schema.propertySignature(Schema.Record({ key: Schema.String, value: Schema.Number })).annotations({ description: "Means over the last `tailFraction` of iterations, under the paper's names." }),
-  maxParamMeanStep: Schema.propertySignature(Schema.Number).annotations({ description: "Largest per-iteration change of any calibrated parameter's particle mean, in units of its range." })
+  maxParamMeanStep: Schema.propertySignature(Schema.Number).annotations({ description: "Largest per-iteration change of any calibrated parameter's particle mean, in units of its range." }),
+  stopping: Schema.propertySignature(StoppingSummary).annotations({ description: "Why training stopped where it did, with the stopping rule's last check." })
 });
 export const CalibrationSummary = Schema.Struct({
   experiment: Schema.Number,
@@ -61,7 +77,14 @@ const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> =
   return fields.filter(([, field]) => rows.some((r) => r[field] !== undefined));
 };
 
-const summarise = (rows: readonly IterationRow[], tailFraction: number, names: readonly string[], ranges: Float64Array) => {
+const stoppingSummary = (progress: StoppingProgress | undefined) => {
+  const p = progress ?? initialStopping("fixed");
+  const stoppedBy = p.rule === "fixed" ? ("iterations" as const) : p.decision === "converged" ? ("diagnostics" as const) : ("cap" as const);
+  return { rule: p.rule, stoppedBy, checks: p.checks.length, lastCheck: p.checks[p.checks.length - 1] ?? null };
+};
+
+const summarise = (state: CalibrationLoopState, tailFraction: number, names: readonly string[], ranges: Float64Array) => {
+  const rows = rowsOf(state);
   const n = rows.length;
   const from = Math.max(0, n - Math.max(1, Math.round(n * tailFraction)));
   const tail = rows.slice(from);
@@ -78,7 +101,7 @@ const summarise = (rows: readonly IterationRow[], tailFraction: number, names: r
       if (a !== undefined && b !== undefined) maxStep = Math.max(maxStep, Math.abs(b - a) / ranges[i]!);
     });
   }
-  return { iterations: n, envSteps: rows[n - 1]?.["env_steps"] ?? 0, tail: means, maxParamMeanStep: maxStep };
+  return { iterations: n, envSteps: rows[n - 1]?.["env_steps"] ?? 0, tail: means, maxParamMeanStep: maxStep, stopping: stoppingSummary(state.stopping) };
 };
 
 /** Averages rows into at most `points` buckets so long runs plot quickly. */
@@ -176,6 +199,28 @@ const toTable = (methods: Array<[string, readonly IterationRow[]]>, targets: Rea
   return new arrow.Table(new arrow.Schema(table.schema.fields, metadata), table.batches);
 };
 
+const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
+
+/** The stopping rule's checks of each method: every watched curve's slope interval, the deviation test, the decision. */
+const stoppingSection = (methods: ReadonlyArray<readonly [string, StoppingProgress | undefined]>): ReportSection => {
+  const rows = methods.flatMap(([name, progress]) => {
+    const p = progress ?? initialStopping("fixed");
+    if (p.rule === "fixed") return [[name, "-", "fixed count: no checks", "-", "-"]];
+    return p.checks.map((c) => [
+      name,
+      c.iterations,
+      c.curves.map((k) => `${k.name.replace(/^rewards\//, "")} ${k.flat ? "flat" : "moving"} [${fixed(k.ciLow, 4)}, ${fixed(k.ciHigh, 4)}]`).join("; "),
+      c.exploitability === null ? "not run" : `${fixed(c.exploitability.gain, 3)} +- ${fixed(c.exploitability.gainStdError, 3)}${c.exploitability.withinNoise ? " (within noise)" : ""}`,
+      c.decision
+    ]);
+  });
+  return {
+    heading: "Stopping",
+    text: "Under the converged rule a run stops at the first check where each LP supertype's mean episode reward and the calibrator's reward r_cal are flat (the 95% interval of the slope over the window, per iteration, contains 0) and one LP fine-tuned against the frozen shared policy, in the market at the calibrator's mean profile, gains nothing beyond the set number of standard errors (paper section 3.1); otherwise at the cap.",
+    table: { columns: ["method", "check at iteration", "curves: slope 95% interval per iteration", "deviation gain", "decision"], rows }
+  };
+};
+
 export const calibrationReport = Stage.make({
   name: "calibration-report",
   description: "CALSHEQ vs BO over training: reward, targets, LP rewards, calibrated parameters",
@@ -215,8 +260,8 @@ export const calibrationReport = Stage.make({
         methods: methodLabels,
         tailFraction: p.tailFraction,
         targets,
-        calsheq: summarise(calsheqRows, p.tailFraction, space.names, ranges),
-        bo: summarise(boRows, p.tailFraction, space.names, ranges)
+        calsheq: summarise(inputs.calsheq, p.tailFraction, space.names, ranges),
+        bo: summarise(inputs.bo, p.tailFraction, space.names, ranges)
       };
       const methods: Array<[string, IterationRow[]]> = [
         [calsheqName, bucketed(calsheqRows, p.plotPoints)],
@@ -278,7 +323,8 @@ export const calibrationReport = Stage.make({
         s.tail["m_total"] ?? null,
         s.tail["lp_super1_reward"] ?? null,
         s.tail["lp_super2_reward"] ?? null,
-        s.maxParamMeanStep
+        s.maxParamMeanStep,
+        s.stopping.stoppedBy
       ];
       const html = htmlReport(
         `Calibration, experiment ${experiment}`,
@@ -287,10 +333,14 @@ export const calibrationReport = Stage.make({
           {
             heading: "Summary",
             table: {
-              columns: ["method", "iterations", "env steps", "r_cal", "m_super1", "m_total", "LP super 1 reward", "LP super 2 reward", "max param-mean step (x range)"],
+              columns: ["method", "iterations", "env steps", "r_cal", "m_super1", "m_total", "LP super 1 reward", "LP super 2 reward", "max param-mean step (x range)", "stopped by"],
               rows: [row(calsheqName, summary.calsheq), row("BO", summary.bo)]
             }
           },
+          stoppingSection([
+            [calsheqName, inputs.calsheq.stopping],
+            ["BO", inputs.bo.stopping]
+          ]),
           { heading: "Training curves (figures 7, 8, 25-32)", svgs }
         ]
       );

@@ -11,8 +11,11 @@
  * (stages/episode-records.ts) so that editing it does not re-run the training loops.
  */
 import { Effect } from "effect";
+import { validateConvergenceRule, type ConvergenceRule } from "../core/analysis/convergence.ts";
 import { experimentDefinition } from "../core/calibration/experiments.ts";
 import { initialCalibrationState, iterationRow, type CalibrationLoopState, type CalibrationMethod } from "../core/calibration/loop.ts";
+import { frozenMarket } from "../core/calibration/reequilibration.ts";
+import { advanceStopping, calibrationDeviationDue, initialStopping, stoppedOnDiagnostics } from "../core/calibration/stopping.ts";
 import type { OtcEpisodeOutcomes } from "../core/otc/env.ts";
 import { LoopBody } from "../core/pipeline/loop-body.ts";
 import { Rng } from "../core/pipeline/rng.ts";
@@ -23,6 +26,7 @@ import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import { trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 import { boPropose } from "./body/bo-propose.ts";
+import { deviationSettingsOf, exploitabilityCheck } from "./body/exploitability-check.ts";
 import { buildSupertypes } from "./body/build-supertypes.ts";
 import { calibratorUpdate } from "./body/calibrator-update.ts";
 import { episodeRewards } from "./body/episode-rewards.ts";
@@ -40,6 +44,21 @@ interface CalibrationInputs {
 
 /** The services the calibration loops need from their pipeline. */
 export type CalibrationServices = RolloutExecutor | NetworkBackend;
+
+/**
+ * The slope and deviation test of the `converged` rule. No cap inside the rule: `iterations` caps
+ * the run, and a check's outcome must not depend on it, or raising the cap would not resume a run
+ * bit-identically.
+ */
+const stoppingRuleOf = (s: CalibrationParams["stopping"]): ConvergenceRule =>
+  validateConvergenceRule({
+    window: s.window,
+    minIterations: s.minIterations,
+    maxIterations: Number.MAX_SAFE_INTEGER,
+    every: s.every,
+    driftTolerance: s.driftTolerance,
+    exploitabilityStdErrors: s.exploitability.stdErrors
+  });
 
 /** The env of the episodes and the LP's learner, from the params the state was trained with. */
 const setupOf = (p: CalibrationParams, inputs: CalibrationInputs, method: CalibrationMethod) =>
@@ -89,34 +108,54 @@ const calibrationBody = (method: CalibrationMethod) =>
             },
             ({ bo }) => ({ calsheq: null, bo, step: { loss: Number.NaN, meanAbsoluteStep: Number.NaN } })
           );
-    return b.finish({ state: b.state, supertypes, played, updated, rewards, calibrator }, (v, { params: p, iteration, seconds }): { state: CalibrationLoopState; metrics: Record<string, number>; status: string } => {
-      const state = v.state;
-      const envSteps = state.envSteps + p.episodes * p.horizon;
-      const row = iterationRow({
-        iteration,
-        envSteps,
-        names: experimentDefinition(state.experiment).space.names,
+    const row = b.map("row", { state: b.state, supertypes, played, updated, rewards, calibrator, iteration: b.iteration, setup }, (v) =>
+      iterationRow({
+        iteration: v.iteration,
+        envSteps: v.state.envSteps + v.setup.training.episodes * v.setup.training.horizon,
+        names: experimentDefinition(v.state.experiment).space.names,
         profiles: v.supertypes.profiles,
         lpBatch: v.played.batches[0]!,
         ppo: v.updated.metrics["lp"]!,
         outcomes: v.rewards.outcomes,
         episodes: v.rewards.episodes,
         calibrator: v.calibrator.step
-      });
+      })
+    );
+    // Under the `converged` rule: the deviation test, once a check is due and every watched curve
+    // is flat, in the market frozen at the calibrator's mean profile after this iteration's update.
+    const rule = b.setup("rule", (p) => stoppingRuleOf(p.stopping));
+    const market = b.map("deviation-market", { state: b.state, row, calibrator, rule }, (v) => {
+      const stopping = v.state.stopping ?? initialStopping("fixed");
+      if (!calibrationDeviationDue(stopping, [...v.state.rows, v.row], v.rule)) return null;
+      return frozenMarket({ ...v.state, calsheq: v.calibrator.calsheq, bo: v.calibrator.bo }, []);
+    });
+    const deviation = b.step(
+      "exploitability-check",
+      exploitabilityCheck,
+      { market, learners, policies: b.field(updated, "policies"), ecn: b.setup("ecn", (_p, inputs) => ecnSpecOf(inputs.model, inputs.sim)) },
+      { params: (p) => ({ deviation: deviationSettingsOf(p.stopping.exploitability), episodes: p.episodes }), stream: { from: "iteration", path: ["stopping", "exploitability"] } }
+    );
+    return b.finish({ state: b.state, updated, calibrator, row, rule, deviation }, (v, { params: p, iteration, seconds }): { state: CalibrationLoopState; metrics: Record<string, number>; status: string } => {
+      const state = v.state;
+      const row = v.row;
+      const rows = [...state.rows, row];
+      const stopping = advanceStopping(state.stopping ?? initialStopping("fixed"), rows, v.rule, v.deviation);
       const next: CalibrationLoopState = {
         ...state,
         iteration,
-        envSteps,
+        envSteps: row["env_steps"]!,
         lp: v.updated.policies["lp"]!,
         calsheq: v.calibrator.calsheq,
         bo: v.calibrator.bo,
-        rows: [...state.rows, row]
+        rows,
+        stopping
       };
       const stepsPerSecond = (p.episodes * p.horizon) / seconds;
+      const stopped = stopping.decision === "converged" ? " | converged" : "";
       return {
         state: next,
         metrics: { ...row, "charts/env_steps_per_second": stepsPerSecond },
-        status: `r_cal ${row["calibration/reward"]?.toFixed(3)} m_super1 ${row["targets/m_super1"]?.toFixed(3)} m_total ${row["targets/m_total"]?.toFixed(3)} | ${stepsPerSecond.toFixed(0)} env steps/s`
+        status: `r_cal ${row["calibration/reward"]?.toFixed(3)} m_super1 ${row["targets/m_super1"]?.toFixed(3)} m_total ${row["targets/m_total"]?.toFixed(3)} | ${stepsPerSecond.toFixed(0)} env steps/s${stopped}`
       };
     });
   });
@@ -143,8 +182,10 @@ const trainingStage = (method: CalibrationMethod) =>
         const init = (yield* Rng).stream.split("init");
         const lp = yield* initialLearnerState(learners[0]!, init.split("lp-policy"));
         const calsheq = method === "calsheq" ? yield* initialCalsheqState(training, init.split("calsheq")) : null;
-        return initialCalibrationState(training, lp, calsheq, method === "bo" ? initialBoState(training, init.split("bo")) : null);
+        return initialCalibrationState(training, lp, calsheq, method === "bo" ? initialBoState(training, init.split("bo")) : null, p.stopping.rule);
       }),
+    // A run that stopped on its diagnostics is done whatever the cap: raising `iterations` changes nothing.
+    finished: (state) => stoppedOnDiagnostics(state.stopping),
     body: calibrationBody(method)
   });
 

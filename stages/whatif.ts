@@ -20,12 +20,10 @@ import { Effect, Schema } from "effect";
 import { entityLabel, LP_METRICS, MARKET_METRICS } from "../core/analysis/market-metrics.ts";
 import { htmlReport, renderSvg, type ReportSection, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { compareMarkets, evaluateMarket } from "../core/analysis/whatif-eval.ts";
-import type { ExploitabilityEstimate } from "../core/analysis/convergence.ts";
 import { episodeCalibration, iterationRow, type CalibrationLoopState, type IterationRow } from "../core/calibration/loop.ts";
 import {
   advanceReequilibration,
-  deviationGain,
-  deviationTestDue,
+  reequilibrationDeviationDue,
   frozenEcn,
   frozenGame,
   frozenMarket,
@@ -52,10 +50,8 @@ import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec, type EcnSimModel } from "../schemas/ecn-neural-artifacts.ts";
 import { workerBackend } from "../schemas/rollouts.ts";
 import { describedTable } from "../schemas/described-table.ts";
-import { arrayCodec, nullableCodec, objectCodec, policiesCodec } from "../schemas/loop-artifacts.ts";
 import {
   ReequilibrateParams,
-  ReequilibrationRule,
   reequilibrationStateCodec,
   scenarioComparisonCodec,
   scenarioEdits,
@@ -63,10 +59,11 @@ import {
   type LoopOutcome,
   type ScenarioComparison
 } from "../schemas/whatif.ts";
+import { deviationSettingsOf, exploitabilityCheck } from "./body/exploitability-check.ts";
 import { ppoUpdateStage } from "./body/ppo-update.ts";
 import { rollouts } from "./body/rollouts.ts";
 import { ecnSpecOf } from "./support/calibration.ts";
-import { initialLearnerState, learnerSpecs, liveAgent, type LearnerSpec, type RolloutEnvSpec } from "./support/learners.ts";
+import { initialLearnerState, learnerSpecs, liveAgent, type RolloutEnvSpec } from "./support/learners.ts";
 import type { NetworkBackend } from "./support/network-backend.ts";
 import { acquireRolloutExecutor, type RolloutExecutor } from "./support/rollout-executor.ts";
 
@@ -88,37 +85,6 @@ const setupOf = (p: ReequilibrateParams, inputs: ReequilibrateInputs) =>
     const learners = yield* learnerSpecs(env, () => market.params.ppo);
     return { market, env, learners };
   });
-
-/**
- * Body stage `exploitability`: once a check is due and every reward curve is flat, one LP is
- * fine-tuned against the frozen policy and its gain measured on common seeds (paper section 3.1);
- * null when the test is not due or is left out (`fineTuneIterations` 0).
- */
-const exploitabilityCheck = Stage.make({
-  name: "exploitability-check",
-  description: "one LP fine-tuned against the frozen policy once the reward curves are flat: its gain and standard error",
-  source: import.meta.url,
-  params: Schema.Struct({ rule: ReequilibrationRule, episodes: Schema.Int.pipe(Schema.positive()) }),
-  inputs: {
-    state: reequilibrationStateCodec,
-    row: objectCodec<IterationRow>("row"),
-    learners: arrayCodec<readonly LearnerSpec[]>("learners"),
-    policies: policiesCodec,
-    ecn: objectCodec<OtcEcnSpec>("ecn")
-  },
-  output: nullableCodec<ExploitabilityEstimate>("exploitability"),
-  run: (inputs, p) =>
-    Effect.gen(function* () {
-      const e = p.rule.exploitability;
-      if (e.fineTuneIterations === 0 || !deviationTestDue(inputs.state, inputs.row, ruleOf(p.rule))) return null;
-      const agent = yield* liveAgent(inputs.learners[0]!, inputs.policies["lp"]!);
-      const rng = (yield* Rng).stream;
-      const result = yield* Stage.attempt("exploitability-check", () =>
-        deviationGain(inputs.state.market, inputs.ecn, agent, { agent: e.agent, fineTuneIterations: e.fineTuneIterations, evaluationBatches: e.evaluationBatches, episodes: p.episodes }, rng)
-      );
-      return { gain: result.gain, gainStdError: result.gainStdError };
-    })
-});
 
 const reequilibrationBody = LoopBody.make<ReequilibrateParams, ReequilibrateInputs, ReequilibrationState, WhatIfServices>((b) => {
   const setup = b.setup("setup", (p, inputs) => setupOf(p, inputs));
@@ -150,11 +116,14 @@ const reequilibrationBody = LoopBody.make<ReequilibrateParams, ReequilibrateInpu
       calibrator: { loss: Number.NaN, meanAbsoluteStep: Number.NaN }
     });
   });
+  // The deviation test runs once a check is due and every reward curve is flat.
+  const rule = b.setup("rule", (p) => ruleOf(p.rule));
+  const market = b.map("deviation-market", { state: b.state, row, rule }, (v) => (reequilibrationDeviationDue(v.state, v.row, v.rule) ? v.state.market : null));
   const deviation = b.step(
     "exploitability",
     exploitabilityCheck,
-    { state: b.state, row, learners, policies: b.field(updated, "policies"), ecn: b.setup("ecn", (_p, inputs) => ecnSpecOf(inputs.model, inputs.sim)) },
-    { params: (p) => ({ rule: p.rule, episodes: p.training.episodes }), stream: { from: "run", path: ["whatif", "exploitability"] } }
+    { market, learners, policies: b.field(updated, "policies"), ecn: b.setup("ecn", (_p, inputs) => ecnSpecOf(inputs.model, inputs.sim)) },
+    { params: (p) => ({ deviation: deviationSettingsOf(p.rule.exploitability), episodes: p.training.episodes }), stream: { from: "run", path: ["whatif", "exploitability"] } }
   );
   return b.finish({ state: b.state, played, updated, row, deviation }, (v, { params: p, seconds }) => {
     const { market } = v.state;

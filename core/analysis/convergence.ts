@@ -120,3 +120,27 @@ export const checkConvergence = (
   const decision: ConvergenceDecision = settled ? "converged" : iterations >= rule.maxIterations ? "cap" : "continue";
   return { iterations, curves: checks, exploitability: exploit, decision };
 };
+
+/** One convergence check as plain numbers (what reports tabulate and checkpoints keep). */
+export interface CheckSummary {
+  readonly iterations: number;
+  readonly decision: ConvergenceDecision;
+  /** The deviation test when it ran (the slopes were flat): the deviator's gain and its standard error. */
+  readonly exploitability: { readonly gain: number; readonly gainStdError: number; readonly withinNoise: boolean } | null;
+  readonly curves: ReadonlyArray<{ readonly name: string; readonly slope: number; readonly ciLow: number; readonly ciHigh: number; readonly drift: number; readonly flat: boolean }>;
+}
+
+export const summariseCheck = (check: ConvergenceCheck): CheckSummary => ({
+  iterations: check.iterations,
+  decision: check.decision,
+  exploitability: check.exploitability === null ? null : { gain: check.exploitability.gain, gainStdError: check.exploitability.gainStdError, withinNoise: check.exploitability.withinNoise },
+  curves: check.curves.map((c) => ({ name: c.name, slope: c.fit.slope, ciLow: c.fit.ciLow, ciHigh: c.fit.ciHigh, drift: c.drift, flat: c.flat }))
+});
+
+/**
+ * Whether the deviation test is due after `iterations` completed iterations: a check is due and
+ * every curve is already flat (the test is the expensive half of the rule, so it runs only when
+ * it can decide).
+ */
+export const deviationTestDue = (curves: Readonly<Record<string, ArrayLike<number>>>, iterations: number, rule: ConvergenceRule): boolean =>
+  convergenceCheckDue(rule, iterations) && checkConvergence(curves, iterations, rule).decision === "converged";

@@ -29,6 +29,7 @@ import {
   type CalibrationTargets,
   type ExperimentId
 } from "./experiments.ts";
+import { initialStopping, type StoppingProgress, type StoppingRuleKind } from "./stopping.ts";
 
 export type CalibrationMethod = "calsheq" | "bo";
 
@@ -77,6 +78,8 @@ export interface CalibrationLoopState {
   readonly calsheq: CalsheqState | null;
   readonly bo: BoLoopState | null;
   readonly rows: readonly IterationRow[];
+  /** The stopping rule's checks so far (core/calibration/stopping.ts); absent in states saved before it existed. */
+  readonly stopping?: StoppingProgress;
 }
 
 /** The game every episode of the experiment is played in (the population at Lambda_0; each episode gets its own profile). */
@@ -95,7 +98,13 @@ export const calsheqSetup = (params: CalibrationTrainingParams): { spec: Calsheq
 };
 
 /** The state before the first iteration, from the initial policy and calibrator. */
-export const initialCalibrationState = (params: CalibrationTrainingParams, lp: PpoAgentState, calsheq: CalsheqState | null, bo: BayesOptState | null): CalibrationLoopState => ({
+export const initialCalibrationState = (
+  params: CalibrationTrainingParams,
+  lp: PpoAgentState,
+  calsheq: CalsheqState | null,
+  bo: BayesOptState | null,
+  stopping: StoppingRuleKind = "fixed"
+): CalibrationLoopState => ({
   experiment: params.experiment,
   method: params.method,
   targets: params.targets,
@@ -105,7 +114,8 @@ export const initialCalibrationState = (params: CalibrationTrainingParams, lp: P
   lp,
   calsheq,
   bo: bo === null ? null : { optimizer: bo, current: Float64Array.from(experimentDefinition(params.experiment).space.initial), nextProposal: params.boEvery },
-  rows: []
+  rows: [],
+  stopping: initialStopping(stopping)
 });
 
 /**

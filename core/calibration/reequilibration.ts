@@ -12,7 +12,16 @@
  * reached. The state is plain data; an iteration is rollouts -> ppo-update -> exploitability
  * (when due) -> the iteration's figures (stages/whatif.ts).
  */
-import { checkConvergence, convergenceCheckDue, type ConvergenceCheck, type ConvergenceDecision, type ConvergenceRule, type ExploitabilityEstimate } from "../analysis/convergence.ts";
+import {
+  checkConvergence,
+  convergenceCheckDue,
+  deviationTestDue,
+  summariseCheck,
+  type CheckSummary,
+  type ConvergenceDecision,
+  type ConvergenceRule,
+  type ExploitabilityEstimate
+} from "../analysis/convergence.ts";
 import { defaultGameConfig, type OtcGameConfig } from "../otc/config.ts";
 import { OtcEnv } from "../otc/env.ts";
 import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
@@ -32,15 +41,6 @@ export interface FrozenMarket {
   readonly edits: readonly ScenarioEdit[];
   /** The scenario's changes of the ECN model (from the `ecn.*` edits). */
   readonly ecn: EcnEdits;
-}
-
-/** One convergence check as plain numbers (what the report tabulates). */
-export interface CheckSummary {
-  readonly iterations: number;
-  readonly decision: ConvergenceDecision;
-  /** The deviation test when it ran (the slopes were flat): the deviator's gain and its standard error. */
-  readonly exploitability: { readonly gain: number; readonly gainStdError: number; readonly withinNoise: boolean } | null;
-  readonly curves: ReadonlyArray<{ readonly name: string; readonly slope: number; readonly ciLow: number; readonly ciHigh: number; readonly drift: number; readonly flat: boolean }>;
 }
 
 export interface ReequilibrationState {
@@ -90,22 +90,12 @@ export const rewardCurves = (rows: readonly IterationRow[]): Record<string, Floa
   return Object.fromEntries(names.map((name) => [name, Float64Array.from(rows, (r) => r[name] ?? Number.NaN)]));
 };
 
-const summarise = (check: ConvergenceCheck): CheckSummary => ({
-  iterations: check.iterations,
-  decision: check.decision,
-  exploitability: check.exploitability === null ? null : { gain: check.exploitability.gain, gainStdError: check.exploitability.gainStdError, withinNoise: check.exploitability.withinNoise },
-  curves: check.curves.map((c) => ({ name: c.name, slope: c.fit.slope, ciLow: c.fit.ciLow, ciHigh: c.fit.ciHigh, drift: c.drift, flat: c.flat }))
-});
-
 /**
  * Whether the deviation test is due after this iteration's row: a check is due and every reward
- * curve is flat (the test is the expensive half of the rule, so it runs only when it can decide).
+ * curve is flat.
  */
-export const deviationTestDue = (state: ReequilibrationState, row: IterationRow, rule: ConvergenceRule): boolean => {
-  const iteration = state.iteration + 1;
-  if (!convergenceCheckDue(rule, iteration)) return false;
-  return checkConvergence(rewardCurves([...state.rows, row]), iteration, rule).decision === "converged";
-};
+export const reequilibrationDeviationDue = (state: ReequilibrationState, row: IterationRow, rule: ConvergenceRule): boolean =>
+  deviationTestDue(rewardCurves([...state.rows, row]), state.iteration + 1, rule);
 
 export interface DeviationOptions {
   /** The deviating LP's index among an episode's LPs. */
@@ -155,7 +145,7 @@ export const advanceReequilibration = (
   const rows = [...state.rows, row];
   if (!convergenceCheckDue(rule, iteration)) return { ...state, iteration, envSteps, lp, rows };
   const check = checkConvergence(rewardCurves(rows), iteration, rule, exploitability);
-  return { ...state, iteration, envSteps, lp, rows, checks: [...state.checks, summarise(check)], decision: check.decision };
+  return { ...state, iteration, envSteps, lp, rows, checks: [...state.checks, summariseCheck(check)], decision: check.decision };
 };
 
 /** Whether the loop has stopped (converged, or at the cap). */

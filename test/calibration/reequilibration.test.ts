@@ -5,7 +5,7 @@
  * loop training; a gain within noise stops it as converged; the cap stops it whatever the curves.
  */
 import { describe, expect, it } from "vitest";
-import { advanceReequilibration, deviationTestDue, reequilibrationFinished, type ReequilibrationState } from "../../core/calibration/reequilibration.ts";
+import { advanceReequilibration, reequilibrationDeviationDue, reequilibrationFinished, type ReequilibrationState } from "../../core/calibration/reequilibration.ts";
 import type { PpoAgentState } from "../../core/rl/ppo.ts";
 
 const rule = { window: 5, minIterations: 5, maxIterations: 12, every: 5, driftTolerance: 0, exploitabilityStdErrors: 2 };
@@ -35,11 +35,11 @@ const run = (state: ReequilibrationState, iterations: number, reward: (i: number
 describe("re-equilibration stopping", () => {
   it("runs the deviation test only at a check where every curve is flat", () => {
     const flat = run(start, 4, () => 1);
-    expect(deviationTestDue(flat, { "rewards/lp_super1": 1, "rewards/lp_super2": 0.5 }, rule)).toBe(true);
+    expect(reequilibrationDeviationDue(flat, { "rewards/lp_super1": 1, "rewards/lp_super2": 0.5 }, rule)).toBe(true);
     const rising = run(start, 4, (i) => i);
-    expect(deviationTestDue(rising, { "rewards/lp_super1": 5, "rewards/lp_super2": 2.5 }, rule)).toBe(false);
+    expect(reequilibrationDeviationDue(rising, { "rewards/lp_super1": 5, "rewards/lp_super2": 2.5 }, rule)).toBe(false);
     const early = run(start, 2, () => 1);
-    expect(deviationTestDue(early, { "rewards/lp_super1": 1, "rewards/lp_super2": 0.5 }, rule)).toBe(false);
+    expect(reequilibrationDeviationDue(early, { "rewards/lp_super1": 1, "rewards/lp_super2": 0.5 }, rule)).toBe(false);
   });
 
   it("keeps training while one deviator gains beyond noise, and stops when the gain is within noise", () => {

@@ -122,6 +122,43 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expectDescribed(l2.nodes[0]!.files["snapshots.parquet"]!);
   });
 
+  it("stops on the equilibrium diagnostics under the converged rule; raising the cap runs no iteration", async () => {
+    // Curves flat by the drift tolerance and a deviation test that cannot fail: both runs stop at
+    // the first check (iteration 4) with the deviation test run, far before the cap of 12.
+    const converged = (cap: number) =>
+      sets([
+        `calibration.iterations=${cap}`,
+        "calibration.stopping.rule=converged",
+        "calibration.stopping.window=3",
+        "calibration.stopping.minIterations=4",
+        "calibration.stopping.every=4",
+        "calibration.stopping.driftTolerance=1e9",
+        "calibration.stopping.exploitability.fineTuneIterations=1",
+        "calibration.stopping.exploitability.evaluationBatches=2",
+        "calibration.stopping.exploitability.stdErrors=1e9"
+      ]);
+    const first = await run(["run", "calibrate-exp4", ...converged(12), "--until", "calibration-report", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const iterationsRun = (stdout: string) => stdout.split("\n").filter((l) => l.includes('"event":"iteration"')).length;
+    expect(iterationsRun(first.stdout)).toBe(2 * 4);
+    const shown = JSON.parse((await run(["show", "calibrate-exp4", "calibration-report", ...converged(12), "--json"])).stdout) as {
+      nodes: Array<{ summary: Record<string, { iterations: number; stopping: { rule: string; stoppedBy: string; lastCheck: { iterations: number; exploitability: { withinNoise: boolean } | null } } }>; files: Record<string, string> }>;
+    };
+    const node = shown.nodes[0]!;
+    for (const method of ["calsheq", "bo"]) {
+      const summary = node.summary[method]!;
+      expect(summary.iterations).toBe(4);
+      expect(summary.stopping).toMatchObject({ rule: "converged", stoppedBy: "diagnostics", lastCheck: { iterations: 4, exploitability: { withinNoise: true } } });
+    }
+    expect(readFileSync(node.files["report.html"]!, "utf8")).toContain("Stopping");
+
+    // A larger cap: the loops find their stopped state and run nothing; the report's inputs are the same bytes.
+    const raised = await run(["run", "calibrate-exp4", ...converged(20), "--until", "calibration-report", "--json"]);
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(iterationsRun(raised.stdout)).toBe(0);
+    expect(statuses(raised.stdout)["calibration-report"]).toBe("hit");
+  });
+
   it("runs the simulator on a neural ECN model with --set ecn.model=neural-shared", async () => {
     const neuralSets = sets(["ecn.model=neural-shared", "ecn.neural.train.maxEpochs=1", "ecn.neural.train.window=4", "calibration.iterations=5"]);
     const result = await run(["run", "calibrate-exp4", ...neuralSets, "--json"]);
