@@ -2,7 +2,7 @@
  * Params of the calibration stages (paper tables 3-5): the training schedule, the LP
  * shared policy's PPO, the CALSHEQ calibrator, the BO baseline and the targets. Defaults are the
  * `quick` scale; the calibration pipelines set the policy's learning rate and each experiment's
- * quick schedule (its module's `quick`: for experiment 4, 800 iterations, ratio 10 and a BO
+ * quick schedule (its module's `quick`: for experiment 4, 400 iterations, ratio 20 and a BO
  * proposal every 5 iterations; pipelines/calibrate.ts says what changes from the paper and why);
  * the `paper` preset restores the paper's values.
  */
@@ -81,6 +81,9 @@ export const CalibrationParams = Schema.Struct({
 export type CalibrationParams = typeof CalibrationParams.Type;
 
 export const ReportParams = Schema.Struct({
+  calsheqBeside: opt(Schema.Literal("none", "increment", "distribution"), "none").annotations({
+    description: "Also train CALSHEQ in this form (same seed, budget and stopping rule) and report it beside the main run: none, increment (algorithm 1) or distribution (the no-state ablation)."
+  }),
   tailFraction: opt(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), 0.1).annotations({ description: "Fraction of the last iterations over which the summary figures are averaged." }),
   plotPoints: opt(Schema.Int.pipe(Schema.between(10, 10_000)), 200).annotations({ description: "Points per curve in the plots (curves are averaged into this many buckets)." })
 });

@@ -44,11 +44,14 @@ const MethodSummary = Schema.Struct({
 });
 export const CalibrationSummary = Schema.Struct({
   experiment: Schema.Number,
-  methods: Schema.propertySignature(Schema.Struct({ calsheq: Schema.String, bo: Schema.String })).annotations({ description: "The calibrators as actually run (form, timescale ratio, BO proposal interval)." }),
+  methods: Schema.propertySignature(Schema.Struct({ calsheq: Schema.String, bo: Schema.String, calsheqBeside: Schema.optional(Schema.String) })).annotations({
+    description: "The calibrators as actually run (form, timescale ratio, BO proposal interval)."
+  }),
   tailFraction: Schema.Number,
   targets: Schema.Record({ key: Schema.String, value: Schema.Number }),
   calsheq: MethodSummary,
-  bo: MethodSummary
+  bo: MethodSummary,
+  calsheqBeside: Schema.optional(MethodSummary).annotations({ description: "CALSHEQ in the other form (report.calsheqBeside), on the same seed, budget and stopping rule." })
 });
 export type CalibrationSummary = typeof CalibrationSummary.Type;
 
@@ -221,19 +224,22 @@ const stoppingSection = (methods: ReadonlyArray<readonly [string, StoppingProgre
   };
 };
 
-export const calibrationReport = Stage.make({
-  name: "calibration-report",
-  description: "CALSHEQ vs BO over training: reward, targets, LP rewards, calibrated parameters",
-  source: import.meta.url,
-  params: ReportParams,
-  inputs: { calsheq: trainingStateCodec, bo: trainingStateCodec },
-  output: calibrationReportCodec,
-  exports: [
-    { name: "report", extension: "html", encode: (value: CalibrationReport) => new TextEncoder().encode(value.html) },
-    { name: "iterations", extension: "parquet", encode: (value: CalibrationReport) => tableToParquet(value.table) },
-    { name: "summary", extension: "json", encode: (value: CalibrationReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
-  ],
-  run: (inputs, params) =>
+/** The trained loop states a report reads: CALSHEQ, BO, and CALSHEQ in the other form when one ran beside. */
+interface ReportInputs {
+  readonly calsheq: CalibrationLoopState;
+  readonly bo: CalibrationLoopState;
+  readonly beside?: CalibrationLoopState;
+}
+
+const calsheqNameOf = (params: CalibrationTrainingParams | undefined) => (params?.calsheq.form === "distribution" ? "CALSHEQ_no_state" : "CALSHEQ");
+
+const exportsOf = [
+  { name: "report", extension: "html", encode: (value: CalibrationReport) => new TextEncoder().encode(value.html) },
+  { name: "iterations", extension: "parquet", encode: (value: CalibrationReport) => tableToParquet(value.table) },
+  { name: "summary", extension: "json", encode: (value: CalibrationReport) => new TextEncoder().encode(JSON.stringify(value.summary, null, 2)) }
+];
+
+const report = (inputs: ReportInputs, params: ReportParams) =>
     Effect.gen(function* () {
       const p = params;
       const setup = setupOf(inputs.calsheq);
@@ -246,7 +252,7 @@ export const calibrationReport = Stage.make({
       const t = setup.targets;
       const targets: Record<string, number> =
         t.kind === "shares" ? { m_super1: t.shareSuper1, m_total: t.minShareTotal } : { m_super1_min: t.minShareSuper1, m_total: t.minShareTotal };
-      const paramsOf = (state: typeof inputs.calsheq): CalibrationTrainingParams | undefined => state.params;
+      const paramsOf = (state: CalibrationLoopState): CalibrationTrainingParams | undefined => state.params;
       const calsheqParams = paramsOf(inputs.calsheq);
       const boParams = paramsOf(inputs.bo);
       const methodLabels = {
@@ -254,17 +260,22 @@ export const calibrationReport = Stage.make({
         bo: boParams === undefined ? "BO (settings not recorded)" : `BO (${boParams.bo.acquisition.toUpperCase()}, kappa = ${boParams.bo.kappa}), a proposal every ${boParams.boEvery} iterations`
       };
       // Plots and tables name the no-state form as the paper's ablation does.
-      const calsheqName = calsheqParams?.calsheq.form === "distribution" ? "CALSHEQ_no_state" : "CALSHEQ";
+      const calsheqName = calsheqNameOf(calsheqParams);
+      const beside = inputs.beside;
+      const besideParams = beside === undefined ? undefined : paramsOf(beside);
+      const besideName = beside === undefined ? undefined : `${calsheqNameOf(besideParams)} (beside)`;
       const summary: CalibrationSummary = {
         experiment,
-        methods: methodLabels,
+        methods: { ...methodLabels, ...(besideParams === undefined ? {} : { calsheqBeside: calibratorLabel(besideParams.calsheq) }) },
         tailFraction: p.tailFraction,
         targets,
         calsheq: summarise(inputs.calsheq, p.tailFraction, space.names, ranges),
-        bo: summarise(inputs.bo, p.tailFraction, space.names, ranges)
+        bo: summarise(inputs.bo, p.tailFraction, space.names, ranges),
+        ...(beside === undefined ? {} : { calsheqBeside: summarise(beside, p.tailFraction, space.names, ranges) })
       };
       const methods: Array<[string, IterationRow[]]> = [
         [calsheqName, bucketed(calsheqRows, p.plotPoints)],
+        ...(beside === undefined ? [] : [[besideName!, bucketed(rowsOf(beside), p.plotPoints)] as [string, IterationRow[]]]),
         ["BO", bucketed(boRows, p.plotPoints)]
       ];
       const series = (field: string, band?: string) =>
@@ -334,16 +345,30 @@ export const calibrationReport = Stage.make({
             heading: "Summary",
             table: {
               columns: ["method", "iterations", "env steps", "r_cal", "m_super1", "m_total", "LP super 1 reward", "LP super 2 reward", "max param-mean step (x range)", "stopped by"],
-              rows: [row(calsheqName, summary.calsheq), row("BO", summary.bo)]
+              rows: [row(calsheqName, summary.calsheq), ...(summary.calsheqBeside === undefined ? [] : [row(besideName!, summary.calsheqBeside)]), row("BO", summary.bo)]
             }
           },
           stoppingSection([
             [calsheqName, inputs.calsheq.stopping],
+            ...(beside === undefined ? [] : [[besideName!, beside.stopping] as const]),
             ["BO", inputs.bo.stopping]
           ]),
           { heading: "Training curves (figures 7, 8, 25-32)", svgs }
         ]
       );
-      return { html, table: toTable([["calsheq", calsheqRows], ["bo", boRows]], targets), summary };
-    })
-});
+      const tableMethods: Array<[string, readonly IterationRow[]]> = [["calsheq", calsheqRows], ...(beside === undefined ? [] : [[`calsheq_${besideParams?.calsheq.form ?? "beside"}`, rowsOf(beside)] as [string, readonly IterationRow[]]]), ["bo", boRows]];
+      return { html, table: toTable(tableMethods, targets), summary };
+    });
+
+const reportStage = <I extends Record<string, typeof trainingStateCodec>>(inputs: I, description: string, run: (inputs: { readonly [K in keyof I]: CalibrationLoopState }, p: ReportParams) => ReturnType<typeof report>) =>
+  Stage.make({ name: "calibration-report", description, source: import.meta.url, params: ReportParams, inputs, output: calibrationReportCodec, exports: exportsOf, run });
+
+/** The report of CALSHEQ against BO. */
+export const calibrationReport = reportStage({ calsheq: trainingStateCodec, bo: trainingStateCodec }, "CALSHEQ vs BO over training: reward, targets, LP rewards, calibrated parameters", (inputs, p) => report(inputs, p));
+
+/** The report with CALSHEQ in its other form beside (`report.calsheqBeside`). */
+export const calibrationReportWithBeside = reportStage(
+  { calsheq: trainingStateCodec, bo: trainingStateCodec, beside: trainingStateCodec },
+  "CALSHEQ (both forms) vs BO over training: reward, targets, LP rewards, calibrated parameters",
+  (inputs, p) => report(inputs, p)
+);

@@ -69,9 +69,14 @@ const setupOf = (p: CalibrationParams, inputs: CalibrationInputs, method: Calibr
     return { training, env, learners };
   });
 
-const calibrationBody = (method: CalibrationMethod) =>
+/** A CALSHEQ form a node trains in whatever `calibration.calsheq.form` says (the form reported beside the main one). */
+export type CalsheqForm = CalibrationParams["calsheq"]["form"];
+
+const inForm = (p: CalibrationParams, form: CalsheqForm | undefined): CalibrationParams => (form === undefined ? p : { ...p, calsheq: { ...p.calsheq, form } });
+
+const calibrationBody = (method: CalibrationMethod, form: CalsheqForm | undefined) =>
   LoopBody.make<CalibrationParams, CalibrationInputs, CalibrationLoopState, CalibrationServices>((b) => {
-    const setup = b.setup("setup", (p, inputs) => setupOf(p, inputs, method));
+    const setup = b.setup("setup", (p, inputs) => setupOf(inForm(p, form), inputs, method));
     const env = b.field(setup, "env");
     const learners = b.field(setup, "learners");
     const policies = b.map("policies", { lp: b.field(b.state, "lp") }, ({ lp }) => ({ lp }));
@@ -98,7 +103,7 @@ const calibrationBody = (method: CalibrationMethod) =>
       method === "calsheq"
         ? b.map(
             "calibrator",
-            { update: b.step("calibrator-update", calibratorUpdate, { calsheq: b.map("calsheq", { s: b.field(b.state, "calsheq") }, ({ s }) => s!), rewards: episodeR }, { params: (p) => p, stream: { from: "iteration", path: ["calibrator"] } }) },
+            { update: b.step("calibrator-update", calibratorUpdate, { calsheq: b.map("calsheq", { s: b.field(b.state, "calsheq") }, ({ s }) => s!), rewards: episodeR }, { params: (p) => inForm(p, form), stream: { from: "iteration", path: ["calibrator"] } }) },
             ({ update }) => ({ calsheq: update.calsheq, bo: null, step: update.step })
           )
         : b.map(
@@ -160,13 +165,15 @@ const calibrationBody = (method: CalibrationMethod) =>
     });
   });
 
-const trainingStage = (method: CalibrationMethod) =>
+const trainingStage = (method: CalibrationMethod, form?: CalsheqForm) =>
   Stage.loop({
-    name: method === "calsheq" ? "train-calsheq" : "train-bo",
+    name: method === "bo" ? "train-bo" : form === undefined ? "train-calsheq" : `train-calsheq-${form}`,
     description:
-      method === "calsheq"
-        ? "CALSHEQ: LP shared policy and calibrator trained together (algorithm 1)"
-        : "Bayesian-optimisation baseline with the same shared-policy training (paper section 5.1)",
+      method === "bo"
+        ? "Bayesian-optimisation baseline with the same shared-policy training (paper section 5.1)"
+        : form === undefined
+          ? "CALSHEQ: LP shared policy and calibrator trained together (algorithm 1)"
+          : `CALSHEQ in its ${form} form whatever calibration.calsheq.form says, to report beside the main run`,
     source: import.meta.url,
     params: CalibrationParams,
     scheduleParams: ["iterations", "checkpointEvery"],
@@ -177,7 +184,7 @@ const trainingStage = (method: CalibrationMethod) =>
     state: trainingStateCodec,
     init: (inputs, p) =>
       Effect.gen(function* () {
-        const { training, learners } = yield* setupOf(p, inputs, method);
+        const { training, learners } = yield* setupOf(inForm(p, form), inputs, method);
         // The node's `init` stream: the LP policy from `lp-policy`, CALSHEQ from `calsheq`, BO from `bo` (bo-propose keeps drawing from it).
         const init = (yield* Rng).stream.split("init");
         const lp = yield* initialLearnerState(learners[0]!, init.split("lp-policy"));
@@ -186,8 +193,10 @@ const trainingStage = (method: CalibrationMethod) =>
       }),
     // A run that stopped on its diagnostics is done whatever the cap: raising `iterations` changes nothing.
     finished: (state) => stoppedOnDiagnostics(state.stopping),
-    body: calibrationBody(method)
+    body: calibrationBody(method, form)
   });
 
 export const trainCalsheq = trainingStage("calsheq");
+/** CALSHEQ in a given form, trained beside the main run (same seed, budget and stopping rule). */
+export const trainCalsheqInForm = (form: CalsheqForm) => trainingStage("calsheq", form);
 export const trainBo = trainingStage("bo");

@@ -79,6 +79,20 @@ export interface QuickSchedule {
   readonly boEvery?: number;
 }
 
+/**
+ * The schedule of the `converged` preset: training stops on the equilibrium diagnostics
+ * (core/calibration/stopping.ts) with `cap` as the most iterations per method, CALSHEQ in the
+ * paper's increment form; measured per experiment.
+ */
+export interface ConvergedSchedule {
+  /** The most training iterations per method. */
+  readonly cap: number;
+  /** alpha_cal / alpha_shared of CALSHEQ. */
+  readonly learningRateRatio: number;
+  /** Iterations between BO proposals. */
+  readonly boEvery: number;
+}
+
 /** A calibration experiment, as data and pure functions. */
 export interface ExperimentDefinition {
   readonly id: ExperimentId;
@@ -97,6 +111,8 @@ export interface ExperimentDefinition {
   /** r_cal for one episode's metrics against `targets` (the experiment's form, same kind as its own targets). */
   readonly reward: (metrics: CalibrationMetrics, targets: CalibrationTargets) => CalibrationRewardBreakdown;
   readonly quick: QuickSchedule;
+  /** The `converged` preset's schedule (the pipeline's defaults when absent). */
+  readonly converged?: ConvergedSchedule;
   /** The paper's figure numbers of its target fits and calibrated parameters, for the report (none for new experiments). */
   readonly figures?: { readonly targets: number; readonly parameters: number };
 }

@@ -88,7 +88,7 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     }
     // The report names the calibrators as they ran: the quick default is the paper's no-state ablation.
     const methods = (node.summary as unknown as { methods: { calsheq: string; bo: string } }).methods;
-    expect(methods.calsheq).toMatch(/^CALSHEQ_no_state .*alpha_cal \/ alpha_shared = 10\b/);
+    expect(methods.calsheq).toMatch(/^CALSHEQ_no_state .*alpha_cal \/ alpha_shared = 20\b/);
     expect(methods.bo).toMatch(/a proposal every 2 iterations/);
     expect(Object.keys(node.files)).toEqual(expect.arrayContaining(["report.html", "iterations.parquet", "summary.json"]));
     // The per-iteration table describes itself: integer counters, labelled methods, the targets beside the observed values.

@@ -69,7 +69,7 @@ describe("pipeline params", { timeout: 300_000 }, () => {
 
   it("calibrate-exp4: every listed default is accepted by --set and changes no key", async () => {
     const docs = await listed("calibrate-exp4", "paper");
-    expect(docs.find((d) => d.path === "calibration.iterations")).toMatchObject({ value: 800, presetValue: 3334 });
+    expect(docs.find((d) => d.path === "calibration.iterations")).toMatchObject({ value: 400, presetValue: 3334 });
     const baseline = await cli(["explain", "calibrate-exp4", "--json"]);
     const keys = (stdout: string) => stdout.split("\n").filter((l) => l.startsWith('{"stage"')).map((l) => (JSON.parse(l) as { key: string }).key);
     const sets = docs.filter((d) => d.value !== null).flatMap((d) => ["--set", `${d.path}=${JSON.stringify(d.value)}`]);
