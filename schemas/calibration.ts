@@ -9,6 +9,7 @@
 import { Schema } from "effect";
 import { experimentIds, isExperiment } from "../core/calibration/experiments.ts";
 import { PpoSettings } from "./ppo.ts";
+import { defaultStoppingSettings, StoppingSettings } from "./stopping.ts";
 import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
 
 const Positive = Schema.Number.pipe(Schema.positive(), Schema.finite());
@@ -48,27 +49,9 @@ export const CalibrationParams = Schema.Struct({
     }),
     { every: 10, acquisition: "ucb" as const, kappa: 0.5 }
   ),
-  stopping: opt(
-    Schema.Struct({
-      rule: opt(Schema.Literal("fixed", "converged"), "fixed").annotations({
-        description: "fixed: train `iterations` iterations; converged: stop once the LP supertypes' reward curves and the calibrator's reward are flat and one LP fine-tuned against the policy gains nothing beyond noise, `iterations` being the cap."
-      }),
-      window: opt(Schema.Int.pipe(Schema.greaterThanOrEqualTo(3)), 100).annotations({ description: "Iterations (the most recent ones) each curve's slope is fitted on." }),
-      minIterations: opt(PositiveInt, 200).annotations({ description: "No stop before this many iterations (at least the window)." }),
-      every: opt(PositiveInt, 50).annotations({ description: "A check every this many iterations." }),
-      driftTolerance: opt(Schema.Number.pipe(Schema.nonNegative()), 0).annotations({ description: "A change over the window below which a curve counts as flat even if its slope is significant." }),
-      exploitability: opt(
-        Schema.Struct({
-          agent: opt(Schema.Int.pipe(Schema.nonNegative()), 0).annotations({ description: "The deviating LP's index among an episode's LPs (0: supertype 1's first)." }),
-          fineTuneIterations: opt(Schema.Int.pipe(Schema.nonNegative()), 20).annotations({ description: "PPO iterations of the deviator against the frozen policy once the curves are flat; 0 leaves the test out." }),
-          evaluationBatches: opt(PositiveInt, 5).annotations({ description: "Batches of B episodes on which the deviator and the policy are compared (same seeds)." }),
-          stdErrors: opt(Positive, 2).annotations({ description: "The deviator's gain must lie within this many standard errors of 0." })
-        }),
-        { agent: 0, fineTuneIterations: 20, evaluationBatches: 5, stdErrors: 2 }
-      )
-    }).pipe(Schema.filter((r) => r.minIterations >= r.window || `minIterations (${r.minIterations}) must be at least the window (${r.window})`)),
-    { rule: "fixed" as const, window: 100, minIterations: 200, every: 50, driftTolerance: 0, exploitability: { agent: 0, fineTuneIterations: 20, evaluationBatches: 5, stdErrors: 2 } }
-  ).annotations({ description: "When training stops: after `iterations`, or on the equilibrium diagnostics (paper section 3.1) with `iterations` as the cap." }),
+  stopping: opt(StoppingSettings, defaultStoppingSettings).annotations({
+    description: "When training stops: after `iterations`, or on the equilibrium diagnostics (paper section 3.1) with `iterations` as the cap."
+  }),
   targets: opt(
     Schema.Struct({
       m_super1: opt(Fraction, 0.25).annotations({ description: "Experiment 4: the market share of LP supertype 1 to reach (table 5: 0.25)." }),

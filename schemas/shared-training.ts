@@ -5,6 +5,7 @@
  * exploitability summary. Shared by `train-shared`, its diagnostics, the emergent-behaviour game training and the
  * LT-spectrum loop.
  */
+import { defaultStoppingSettings, StoppingSettings } from "./stopping.ts";
 import { Schema } from "effect";
 import { experimentIds, experimentPopulation } from "../core/calibration/experiments.ts";
 import { defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
@@ -41,7 +42,10 @@ export const SharedTrainingParams = Schema.Struct({
   rollouts: opt(RolloutSettings, defaultRolloutSettings()).annotations({ description: "Rollout execution (worker threads); never changes results, so not in the cache key." }),
   learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">).annotations({ description: "Classes whose policy is trained." }),
   lp: opt(PpoSettingsSchema, defaultSettings()),
-  lt: opt(PpoSettingsSchema, defaultSettings())
+  lt: opt(PpoSettingsSchema, defaultSettings()),
+  stopping: opt(StoppingSettings, defaultStoppingSettings).annotations({
+    description: "When training stops: after `iterations`, or once each learning class's mean reward is flat and one LP fine-tuned against the policies gains nothing beyond noise (paper section 3.1), `iterations` being the cap."
+  })
 });
 export type SharedTrainingParams = typeof SharedTrainingParams.Type;
 

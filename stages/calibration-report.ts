@@ -7,11 +7,11 @@
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
-import { htmlReport, renderSvg, type ReportSection, type VegaLiteSpec } from "../core/analysis/report.ts";
+import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { calibratorLabel } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
 import type { CalibrationLoopState, CalibrationTrainingParams, IterationRow } from "../core/calibration/loop.ts";
-import { initialStopping, type StoppingProgress } from "../core/calibration/stopping.ts";
+import { stoppingSection, stoppingSummary, StoppingSummary } from "./support/stopping-report.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
@@ -21,20 +21,6 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { ReportParams } from "../schemas/calibration.ts";
 import { rowsOf, setupOf, trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 
-const CheckSummarySchema = Schema.Struct({
-  iterations: Schema.Number,
-  decision: Schema.String,
-  exploitability: Schema.NullOr(Schema.Struct({ gain: Schema.Number, gainStdError: Schema.Number, withinNoise: Schema.Boolean })),
-  curves: Schema.Array(Schema.Struct({ name: Schema.String, slope: Schema.Number, ciLow: Schema.Number, ciHigh: Schema.Number, drift: Schema.Number, flat: Schema.Boolean }))
-});
-const StoppingSummary = Schema.Struct({
-  rule: Schema.Literal("fixed", "converged"),
-  stoppedBy: Schema.propertySignature(Schema.Literal("iterations", "diagnostics", "cap")).annotations({
-    description: "iterations: the fixed count ran; diagnostics: every watched curve flat and the deviation gain within noise; cap: the converged rule reached the cap first."
-  }),
-  checks: Schema.Number,
-  lastCheck: Schema.NullOr(CheckSummarySchema)
-});
 const MethodSummary = Schema.Struct({
   iterations: Schema.Number,
   envSteps: Schema.Number,
@@ -78,12 +64,6 @@ const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> =
     fields.push([`vhat_super1_p${p}`, `targets/vhat_super1_p${p}`], [`vhat_super2_p${p}`, `targets/vhat_super2_p${p}`]);
   }
   return fields.filter(([, field]) => rows.some((r) => r[field] !== undefined));
-};
-
-const stoppingSummary = (progress: StoppingProgress | undefined) => {
-  const p = progress ?? initialStopping("fixed");
-  const stoppedBy = p.rule === "fixed" ? ("iterations" as const) : p.decision === "converged" ? ("diagnostics" as const) : ("cap" as const);
-  return { rule: p.rule, stoppedBy, checks: p.checks.length, lastCheck: p.checks[p.checks.length - 1] ?? null };
 };
 
 const summarise = (state: CalibrationLoopState, tailFraction: number, names: readonly string[], ranges: Float64Array) => {
@@ -200,28 +180,6 @@ const toTable = (methods: Array<[string, readonly IterationRow[]]>, targets: Rea
     ["otc.targets", JSON.stringify(targets)]
   ]);
   return new arrow.Table(new arrow.Schema(table.schema.fields, metadata), table.batches);
-};
-
-const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
-
-/** The stopping rule's checks of each method: every watched curve's slope interval, the deviation test, the decision. */
-const stoppingSection = (methods: ReadonlyArray<readonly [string, StoppingProgress | undefined]>): ReportSection => {
-  const rows = methods.flatMap(([name, progress]) => {
-    const p = progress ?? initialStopping("fixed");
-    if (p.rule === "fixed") return [[name, "-", "fixed count: no checks", "-", "-"]];
-    return p.checks.map((c) => [
-      name,
-      c.iterations,
-      c.curves.map((k) => `${k.name.replace(/^rewards\//, "")} ${k.flat ? "flat" : "moving"} [${fixed(k.ciLow, 4)}, ${fixed(k.ciHigh, 4)}]`).join("; "),
-      c.exploitability === null ? "not run" : `${fixed(c.exploitability.gain, 3)} +- ${fixed(c.exploitability.gainStdError, 3)}${c.exploitability.withinNoise ? " (within noise)" : ""}`,
-      c.decision
-    ]);
-  });
-  return {
-    heading: "Stopping",
-    text: "Under the converged rule a run stops at the first check where each LP supertype's mean episode reward and the calibrator's reward r_cal are flat (the 95% interval of the slope over the window, per iteration, contains 0) and one LP fine-tuned against the frozen shared policy, in the market at the calibrator's mean profile, gains nothing beyond the set number of standard errors (paper section 3.1); otherwise at the cap.",
-    table: { columns: ["method", "check at iteration", "curves: slope 95% interval per iteration", "deviation gain", "decision"], rows }
-  };
 };
 
 /** The trained loop states a report reads: CALSHEQ, BO, and CALSHEQ in the other form when one ran beside. */
@@ -352,7 +310,7 @@ const report = (inputs: ReportInputs, params: ReportParams) =>
             [calsheqName, inputs.calsheq.stopping],
             ...(beside === undefined ? [] : [[besideName!, beside.stopping] as const]),
             ["BO", inputs.bo.stopping]
-          ]),
+          ], "each LP supertype's mean episode reward and the calibrator's reward r_cal (the deviating LP plays in the market at the calibrator's mean profile)"),
           { heading: "Training curves (figures 7, 8, 25-32)", svgs }
         ]
       );

@@ -11,11 +11,12 @@
  * (stages/episode-records.ts) so that editing it does not re-run the training loops.
  */
 import { Effect } from "effect";
-import { validateConvergenceRule, type ConvergenceRule } from "../core/analysis/convergence.ts";
+import { validateConvergenceRule } from "../core/analysis/convergence.ts";
 import { experimentDefinition } from "../core/calibration/experiments.ts";
 import { initialCalibrationState, iterationRow, type CalibrationLoopState, type CalibrationMethod } from "../core/calibration/loop.ts";
 import { frozenMarket } from "../core/calibration/reequilibration.ts";
-import { advanceStopping, calibrationDeviationDue, initialStopping, stoppedOnDiagnostics } from "../core/calibration/stopping.ts";
+import { advanceCalibrationStopping, calibrationDeviationDue, initialStopping, stoppedOnDiagnostics } from "../core/calibration/stopping.ts";
+import { stoppingRule } from "../core/analysis/stopping.ts";
 import type { OtcEpisodeOutcomes } from "../core/otc/env.ts";
 import { LoopBody } from "../core/pipeline/loop-body.ts";
 import { Rng } from "../core/pipeline/rng.ts";
@@ -44,21 +45,6 @@ interface CalibrationInputs {
 
 /** The services the calibration loops need from their pipeline. */
 export type CalibrationServices = RolloutExecutor | NetworkBackend;
-
-/**
- * The slope and deviation test of the `converged` rule. No cap inside the rule: `iterations` caps
- * the run, and a check's outcome must not depend on it, or raising the cap would not resume a run
- * bit-identically.
- */
-const stoppingRuleOf = (s: CalibrationParams["stopping"]): ConvergenceRule =>
-  validateConvergenceRule({
-    window: s.window,
-    minIterations: s.minIterations,
-    maxIterations: Number.MAX_SAFE_INTEGER,
-    every: s.every,
-    driftTolerance: s.driftTolerance,
-    exploitabilityStdErrors: s.exploitability.stdErrors
-  });
 
 /** The env of the episodes and the LP's learner, from the params the state was trained with. */
 const setupOf = (p: CalibrationParams, inputs: CalibrationInputs, method: CalibrationMethod) =>
@@ -128,7 +114,7 @@ const calibrationBody = (method: CalibrationMethod, form: CalsheqForm | undefine
     );
     // Under the `converged` rule: the deviation test, once a check is due and every watched curve
     // is flat, in the market frozen at the calibrator's mean profile after this iteration's update.
-    const rule = b.setup("rule", (p) => stoppingRuleOf(p.stopping));
+    const rule = b.setup("rule", (p) => validateConvergenceRule(stoppingRule(p.stopping)));
     const market = b.map("deviation-market", { state: b.state, row, calibrator, rule }, (v) => {
       const stopping = v.state.stopping ?? initialStopping("fixed");
       if (!calibrationDeviationDue(stopping, [...v.state.rows, v.row], v.rule)) return null;
@@ -144,7 +130,7 @@ const calibrationBody = (method: CalibrationMethod, form: CalsheqForm | undefine
       const state = v.state;
       const row = v.row;
       const rows = [...state.rows, row];
-      const stopping = advanceStopping(state.stopping ?? initialStopping("fixed"), rows, v.rule, v.deviation);
+      const stopping = advanceCalibrationStopping(state.stopping ?? initialStopping("fixed"), rows, v.rule, v.deviation);
       const next: CalibrationLoopState = {
         ...state,
         iteration,

@@ -4,6 +4,7 @@
  * counted as sign changes of a smoothed slope), with the exploitability estimate, as HTML, a
  * Parquet table of the training rows and a JSON summary.
  */
+import { stoppingSection, stoppingSummary, StoppingSummary } from "./support/stopping-report.ts";
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
@@ -29,7 +30,8 @@ export const SharedReportParams = Schema.Struct({
 
 export const SharedReportSummary = Schema.Struct({
   iterations: Schema.Number,
-  series: Schema.propertySignature(Schema.Record({ key: Schema.String, value: Schema.Struct({ last: Schema.Number, signChanges: Schema.Number, monotone: Schema.Boolean }) })).annotations({ description: "Per reward series: last smoothed value and number of sign changes of the smoothed slope." })
+  series: Schema.propertySignature(Schema.Record({ key: Schema.String, value: Schema.Struct({ last: Schema.Number, signChanges: Schema.Number, monotone: Schema.Boolean }) })).annotations({ description: "Per reward series: last smoothed value and number of sign changes of the smoothed slope." }),
+  stopping: Schema.propertySignature(StoppingSummary).annotations({ description: "Why training stopped where it did, with the stopping rule's last check." })
 });
 export type SharedReportSummary = typeof SharedReportSummary.Type;
 
@@ -99,6 +101,7 @@ export const sharedReport = Stage.make({
             heading: "Monotone or cyclic",
             table: { columns: ["series", "last (smoothed)", "slope sign changes", "monotone"], rows: Object.entries(series).map(([k, s]) => [k, s.last, s.signChanges, s.monotone]) }
           },
+          stoppingSection([["train-shared", inputs.shared.stopping]], "each learning class's mean episode reward"),
           {
             heading: "Exploitability",
             table: {
@@ -108,6 +111,6 @@ export const sharedReport = Stage.make({
           }
         ]
       );
-      return { html, table: rowsTable(rows), summary: { iterations: rows.length, series } };
+      return { html, table: rowsTable(rows), summary: { iterations: rows.length, series, stopping: stoppingSummary(inputs.shared.stopping) } };
     })
 });

@@ -10,19 +10,22 @@
  * stages/support/shared-training.ts.
  */
 import { Effect, Schema } from "effect";
-import { OtcEnv } from "../core/otc/env.ts";
-import { gmmVariationModel } from "../core/ecn/model.ts";
-import { estimateExploitability, type ExploitabilityResult } from "../core/rl/exploitability.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import type { EcnModel } from "../schemas/ecn.ts";
 import { PpoSettings, ppoParamsFrom } from "../schemas/ppo.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
-import { ExploitabilitySummary, SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "../schemas/shared-training.ts";
-import { sharedBody } from "./body/shared-iteration.ts";
+import { ExploitabilitySummary, SharedTrainingParams, sharedLoopStateCodec } from "../schemas/shared-training.ts";
+import { sharedSteps } from "./body/shared-iteration.ts";
+import { deviationSettingsOf, sharedExploitabilityCheck } from "./body/exploitability-check.ts";
+import { validateConvergenceRule } from "../core/analysis/convergence.ts";
+import { advanceStopping, initialStopping, stoppedOnDiagnostics, stoppingDeviationDue, stoppingRule } from "../core/analysis/stopping.ts";
+import { LoopBody } from "../core/pipeline/loop-body.ts";
+import { nextSharedState, sharedRewardCurves, type SharedLoopState } from "../core/rl/shared-loop.ts";
+import type { TrainingServices } from "./support/resources.ts";
 import { restoredAgents } from "./support/learners.ts";
-import { initialAgents, initialSharedState, trainSharedSetup } from "./support/shared-training.ts";
+import { initialAgents, initialSharedState, sharedDeviationGain, trainSharedSetup } from "./support/shared-training.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const NonNegativeInt = Schema.Int.pipe(Schema.nonNegative());
@@ -35,6 +38,48 @@ const defaultSettings = (): PpoSettings => PpoSettingsSchema.make({});
 // ---------------------------------------------------------------------------------------------
 // train-shared
 // ---------------------------------------------------------------------------------------------
+
+const stepParams = (p: SharedTrainingParams) => ({ episodes: p.episodes, episodesPerShard: p.episodesPerShard, rollouts: p.rollouts, learning: p.learning });
+
+/**
+ * rollouts -> ppo-update (stages/body/shared-iteration.ts), then under the `converged` rule the
+ * deviation test once every learning class's mean reward is flat at a check, then the state with
+ * the stopping rule's progress.
+ */
+const trainSharedBody = LoopBody.make<SharedTrainingParams, { model: EcnModel }, SharedLoopState, TrainingServices>((b) => {
+  const setup = b.setup("setup", (p, inputs) => trainSharedSetup(inputs.model, p));
+  const { played, updated } = sharedSteps(b, setup, b.field(b.state, "agents"), stepParams);
+  const episodes = b.setup("episodes", (p) => p.episodes);
+  const advanced = b.map("next-state", { state: b.state, setup, played, updated, episodes }, (v) =>
+    nextSharedState(v.state, { classes: v.played.classes, batches: v.played.batches, episodes: v.episodes, metrics: v.updated.metrics, agents: v.updated.policies, labels: v.setup.labels })
+  );
+  const rule = b.setup("rule", (p) => validateConvergenceRule(stoppingRule(p.stopping)));
+  const learning = b.setup("learning", (p) => p.learning);
+  const due = b.map("deviation-due", { state: b.state, advanced, rule, learning }, (v) =>
+    stoppingDeviationDue(v.state.stopping ?? initialStopping("fixed"), sharedRewardCurves(v.advanced.state.rows, v.learning), v.advanced.state.iteration, v.rule)
+  );
+  const deviation = b.step(
+    "exploitability-check",
+    sharedExploitabilityCheck,
+    { due, learners: b.field(setup, "learners"), policies: b.field(updated, "policies"), model: b.setup("model", (_p, inputs) => inputs.model) },
+    { params: (p) => ({ training: p, deviation: deviationSettingsOf(p.stopping.exploitability) }), stream: { from: "iteration", path: ["stopping", "exploitability"] } }
+  );
+  return b.finish({ state: b.state, played, advanced, rule, learning, deviation }, (v, { params: p, seconds }) => {
+    const { state: next, row } = v.advanced;
+    const previous = v.state.stopping ?? initialStopping(p.stopping.rule);
+    const stopping = advanceStopping(previous, sharedRewardCurves(next.rows, v.learning), next.iteration, v.rule, v.deviation);
+    const envSteps = p.episodes * (v.played.batches[0]?.steps ?? 0);
+    const rewards = ["lp", "lt"]
+      .filter((c) => row[`${c}/charts/episode_reward_mean`] !== undefined)
+      .map((c) => `${c} reward ${row[`${c}/charts/episode_reward_mean`]!.toFixed(3)}`)
+      .join(" ");
+    return {
+      state: p.stopping.rule === "fixed" && v.state.stopping === undefined ? next : { ...next, stopping },
+      metrics: { ...row, "charts/env_steps_per_second": envSteps / seconds },
+      status: `${rewards} | ${(envSteps / seconds).toFixed(0)} env steps/s${stopping.decision === "converged" ? " | converged" : ""}`
+    };
+  });
+});
 
 export const trainShared = Stage.loop({
   name: "train-shared",
@@ -52,15 +97,9 @@ export const trainShared = Stage.loop({
       const { learners } = yield* trainSharedSetup(inputs.model, p);
       return initialSharedState(yield* initialAgents(learners, (yield* Rng).stream.split("init")));
     }),
-  body: sharedBody<SharedTrainingParams, { model: EcnModel }>(
-    (p, inputs) => trainSharedSetup(inputs.model, p),
-    (p) => ({ episodes: p.episodes, episodesPerShard: p.episodesPerShard, rollouts: p.rollouts, learning: p.learning }),
-    (row) =>
-      ["lp", "lt"]
-        .filter((c) => row[`${c}/charts/episode_reward_mean`] !== undefined)
-        .map((c) => `${c} reward ${row[`${c}/charts/episode_reward_mean`]!.toFixed(3)}`)
-        .join(" ")
-  )
+  // A run that stopped on its diagnostics is done whatever the cap: raising `iterations` changes nothing.
+  finished: (state) => stoppedOnDiagnostics(state.stopping),
+  body: trainSharedBody
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -90,28 +129,9 @@ export const exploitabilityStage = Stage.make({
       const agents = yield* restoredAgents(learners, inputs.shared.agents);
       const rng = (yield* Rng).stream;
       const e = p.exploitability;
-      const result = yield* Stage.attempt("exploitability", (): ExploitabilityResult => {
-        // One in-thread env of all B episodes: the estimate drives it itself.
-        const env = new OtcEnv({ config: sharedGameConfig(p.training), batchSize: p.training.episodes, ecnModel: gmmVariationModel(inputs.model) });
-        {
-          const classIndex = env.classes.findIndex((c) => c.name === e.agentClass);
-          const spec = env.classes[classIndex];
-          if (spec === undefined) throw new Error(`The population has no learning ${e.agentClass} class; pick agentClass among ${env.classes.map((c) => c.name).join(", ")}.`);
-          return estimateExploitability(
-            env,
-            agents,
-            {
-              classIndex,
-              agentIndex: e.agent,
-              agentsPerEpisode: spec.count / p.training.episodes,
-              fineTuneIterations: e.fineTuneIterations,
-              evaluationBatches: e.evaluationBatches,
-              ppo: ppoParamsFrom(e.ppo)
-            },
-            rng.split("exploitability")
-          );
-        }
-      });
+      const result = yield* Stage.attempt("exploitability", () =>
+        sharedDeviationGain(inputs.model, p.training, agents, { ...e, ppo: ppoParamsFrom(e.ppo) }, rng.split("exploitability"))
+      );
       return { agentClass: e.agentClass, agent: e.agent, ...result, fineTuneRewards: [...result.fineTuneRewards] };
     })
 });

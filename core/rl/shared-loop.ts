@@ -10,6 +10,7 @@
  * plots over training. An iteration is a pure function of (state, params, iteration stream), so a
  * checkpointed loop resumes bit-identically.
  */
+import type { StoppingProgress } from "../analysis/stopping.ts";
 import type { OtcEnv } from "../otc/env.ts";
 import type { PpoAgentState, PpoMetrics } from "./ppo.ts";
 import type { RolloutBatch } from "./rollout.ts";
@@ -32,7 +33,13 @@ export interface SharedLoopState {
   /** Per class name, the learner's weights, optimiser state and KL coefficient. */
   readonly agents: Readonly<Record<string, PpoAgentState>>;
   readonly rows: readonly SharedIterationRow[];
+  /** The stopping rule's checks so far (core/analysis/stopping.ts); absent under a fixed count and in states saved before it existed. */
+  readonly stopping?: StoppingProgress;
 }
+
+/** The curves the stopping rule watches: each learning class's mean episode reward, per iteration. */
+export const sharedRewardCurves = (rows: readonly SharedIterationRow[], learning: readonly string[]): Record<string, Float64Array> =>
+  Object.fromEntries([...learning].sort().map((c) => [`${c}/charts/episode_reward_mean`, Float64Array.from(rows, (r) => r[`${c}/charts/episode_reward_mean`] ?? Number.NaN)]));
 
 /** The state before the first iteration, from each class's initial learner state. */
 export const initialSharedState = (agents: Readonly<Record<string, PpoAgentState>>): SharedLoopState => ({ iteration: 0, envSteps: 0, agentSteps: 0, agents, rows: [] });

@@ -10,7 +10,9 @@ import { Effect } from "effect";
 import { OtcEnv } from "../../core/otc/env.ts";
 import { otcRolloutLocation, type OtcEcnSpec } from "../../core/otc/rollout-env.ts";
 import type { Random } from "../../core/random/philox.ts";
-import type { PpoAgentState, PpoParams } from "../../core/rl/ppo.ts";
+import type { PpoAgent, PpoAgentState, PpoParams } from "../../core/rl/ppo.ts";
+import { estimateExploitability, type ExploitabilityResult } from "../../core/rl/exploitability.ts";
+import { gmmVariationModel } from "../../core/ecn/model.ts";
 import { initialSharedState, otcSupertypeLabels, type SupertypeLabels } from "../../core/rl/shared-loop.ts";
 import type { EcnModel } from "../../schemas/ecn.ts";
 import { ppoParamsFrom } from "../../schemas/ppo.ts";
@@ -56,5 +58,39 @@ export const initialAgents = (learners: readonly LearnerSpec[], rng: Random) =>
     Effect.forEach(learners, (spec) => Effect.map(initialLearnerState(spec, rng.split(`policy:${spec.name}`)), (state) => [spec.name, state] as const)),
     (entries): Record<string, PpoAgentState> => Object.fromEntries(entries)
   );
+
+/** How one agent deviates: its class and index per episode, fine-tuning iterations and evaluation batches. */
+export interface SharedDeviation {
+  readonly agentClass: string;
+  readonly agent: number;
+  readonly fineTuneIterations: number;
+  readonly evaluationBatches: number;
+  readonly ppo: PpoParams;
+}
+
+/**
+ * The gain of one agent fine-tuned against the frozen shared policies of `train-shared`'s game
+ * (paper section 3.1), on one in-thread env of B episodes. Throws with a sentence when the
+ * population has no learning class of that name.
+ */
+export const sharedDeviationGain = (model: EcnModel, p: SharedTrainingParams, agents: readonly PpoAgent[], deviation: SharedDeviation, rng: Random): ExploitabilityResult => {
+  const env = new OtcEnv({ config: sharedGameConfig(p), batchSize: p.episodes, ecnModel: gmmVariationModel(model) });
+  const classIndex = env.classes.findIndex((c) => c.name === deviation.agentClass);
+  const spec = env.classes[classIndex];
+  if (spec === undefined) throw new Error(`The population has no learning ${deviation.agentClass} class; pick agentClass among ${env.classes.map((c) => c.name).join(", ")}.`);
+  return estimateExploitability(
+    env,
+    agents,
+    {
+      classIndex,
+      agentIndex: deviation.agent,
+      agentsPerEpisode: spec.count / p.episodes,
+      fineTuneIterations: deviation.fineTuneIterations,
+      evaluationBatches: deviation.evaluationBatches,
+      ppo: deviation.ppo
+    },
+    rng
+  );
+};
 
 export { initialSharedState };

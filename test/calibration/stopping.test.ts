@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import type { ConvergenceRule } from "../../core/analysis/convergence.ts";
 import type { IterationRow } from "../../core/calibration/loop.ts";
-import { advanceStopping, calibrationCurves, calibrationDeviationDue, initialStopping, stoppedOnDiagnostics } from "../../core/calibration/stopping.ts";
+import { advanceCalibrationStopping as advanceStopping, calibrationCurves, calibrationDeviationDue, initialStopping, stoppedOnDiagnostics } from "../../core/calibration/stopping.ts";
 
 const rule: ConvergenceRule = { window: 10, minIterations: 20, maxIterations: Number.MAX_SAFE_INTEGER, every: 5, driftTolerance: 0, exploitabilityStdErrors: 2 };
 

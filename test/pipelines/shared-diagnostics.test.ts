@@ -49,4 +49,33 @@ describe("shared-diagnostics pipeline", { timeout: 300_000 }, () => {
     for (const s of population.lp) expect(Object.keys(report.series)).toContain(`rewards/lp_${s.name}`);
     for (const s of population.lt) expect(Object.keys(report.series)).toContain(`rewards/lt_${s.name}`);
   });
+
+  it("stops train-shared on its diagnostics under the converged rule; raising the cap runs no iteration", async () => {
+    // Curves flat by the drift tolerance and a deviation test that cannot fail: training stops at
+    // the first check (iteration 4), far before the cap of 12, after running the deviation test.
+    const converged = (cap: number) => [
+      ...sets,
+      ...[
+        `shared.training.iterations=${cap}`,
+        "shared.training.stopping.rule=converged",
+        "shared.training.stopping.window=3",
+        "shared.training.stopping.minIterations=4",
+        "shared.training.stopping.every=4",
+        "shared.training.stopping.driftTolerance=1e9",
+        "shared.training.stopping.exploitability.fineTuneIterations=1",
+        "shared.training.stopping.exploitability.evaluationBatches=2",
+        "shared.training.stopping.exploitability.stdErrors=1e9"
+      ].flatMap((s) => ["--set", s])
+    ];
+    const iterationsRun = (stdout: string) => stdout.split("\n").filter((l) => l.includes('"event":"iteration"') && l.includes('"node":"train-shared"')).length;
+    const first = await run(["run", "shared-diagnostics", ...converged(12), "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(iterationsRun(first.stdout)).toBe(4);
+    const shown = JSON.parse((await run(["show", "shared-diagnostics", "shared-report", ...converged(12), "--json"])).stdout) as { nodes: Array<{ summary: { iterations: number; stopping: { rule: string; stoppedBy: string; lastCheck: { iterations: number; exploitability: { withinNoise: boolean } | null } } } }> };
+    expect(shown.nodes[0]!.summary.iterations).toBe(4);
+    expect(shown.nodes[0]!.summary.stopping).toMatchObject({ rule: "converged", stoppedBy: "diagnostics", lastCheck: { iterations: 4, exploitability: { withinNoise: true } } });
+    const raised = await run(["run", "shared-diagnostics", ...converged(20), "--json"]);
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(iterationsRun(raised.stdout)).toBe(0);
+  });
 });
