@@ -71,26 +71,28 @@ export const paperPreset = (experiment: ExperimentDefinition): ParamTree => ({
 const DEFAULT_CONVERGED = { cap: 2000, learningRateRatio: 20, boEvery: 5 };
 
 /**
- * `converged`: the quick networks and batch, trained until the equilibrium diagnostics say stop
+ * `converged`: the quick networks and batch (and the paper's 5 EM restarts for the ECN fit), trained until the equilibrium diagnostics say stop
  * (each LP supertype's reward and r_cal flat over the last 100 iterations, checked every 50 from
  * iteration 300, and a deviating LP's gain within 2 standard errors of 0 after 20 iterations of
  * fine-tuning, compared on 5 batches of episodes), or the experiment's cap; CALSHEQ in the paper's
  * increment form (algorithm 1).
  */
-export const convergedPreset = (experiment: ExperimentDefinition): ParamTree => {
+export const convergedCalibration = (experiment: ExperimentDefinition) => {
   const schedule = experiment.converged ?? DEFAULT_CONVERGED;
   return {
+    ecn: { gmm: { nInit: 5 } },
     calibration: {
       iterations: schedule.cap,
       checkpointEvery: 50,
       calsheq: { form: "increment", learningRateRatio: schedule.learningRateRatio },
       bo: { every: schedule.boEvery },
       stopping: { rule: "converged", window: 100, minIterations: 300, every: 50, exploitability: { fineTuneIterations: 20, evaluationBatches: 5, stdErrors: 2 } }
-    },
-    // The no-state ablation trained beside algorithm 1 on the same seed and budget.
-    report: { calsheqBeside: "distribution" }
+    }
   };
 };
+
+/** The `converged` preset of a calibration pipeline: the converged calibration, and the no-state ablation trained beside algorithm 1 on the same seed and budget. */
+export const convergedPreset = (experiment: ExperimentDefinition): ParamTree => ({ ...convergedCalibration(experiment), report: { calsheqBeside: "distribution" } });
 
 /** The experiment's quick schedule (its module's `quick`, measured there) as calibration params. */
 const quickSchedule = ({ quick }: ExperimentDefinition): ParamTree => ({

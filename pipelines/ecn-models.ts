@@ -21,6 +21,8 @@ export const ecnModels = Pipeline.make({
   },
   presets: {
     quick: { ecn: { gmm: { nInit: 1 }, neural: { train: { maxEpochs: 12, patience: 5, checkpointEvery: 4 } } } },
+    // Early stopping decides: up to 2,000 epochs, stopping after 30 without a better validation score.
+    converged: { ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 2000, patience: 30, checkpointEvery: 10 } } } },
     paper: { ecn: { gmm: { nInit: 5 }, neural: { train: { maxEpochs: 20_000, patience: 100, checkpointEvery: 10 } } } }
   },
   build: (p) => {

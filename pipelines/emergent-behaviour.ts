@@ -27,6 +27,7 @@ import { trainShared } from "../stages/shared.ts";
 
 const paperPpo = { learningRate: 1e-4, sgdPasses: 30, minibatchSize: 128, hidden: [256, 256] };
 const quickGame = { iterations: 25, checkpointEvery: 5, episodes: 8, analysisEvery: 5, analysisEpisodes: 4 };
+const convergedGame = { iterations: 150, checkpointEvery: 25, episodes: 8, analysisEvery: 10, analysisEpisodes: 16 };
 const paperGame = { iterations: 300, checkpointEvery: 50, episodes: 60, analysisEvery: 10, analysisEpisodes: 16, lp: paperPpo, lt: paperPpo };
 
 const tinyPpo = { hidden: [8] };
@@ -43,6 +44,21 @@ const tiny: ParamTree = {
     rollouts: inThread
   },
   games: { pnl1v1: tinyGame, pnl2v1: tinyGame, flow1v1: tinyGame }
+};
+
+/**
+ * `converged`: the quick networks and batch, training until each class's mean reward is flat
+ * over 100 iterations and a deviating LP gains nothing beyond 2 standard errors (checked every 50
+ * from iteration 300; cap 2,000), the paper's 100 evaluation episodes per attribute value, and
+ * the figure 6 games 150 iterations each with omega_A every 10 on 16 episodes.
+ */
+const converged: ParamTree = {
+  ecn: { gmm: { nInit: 5 } },
+  shared: {
+    training: { iterations: 2000, checkpointEvery: 50, stopping: { rule: "converged", window: 100, minIterations: 300, every: 50 } },
+    evaluation: { episodes: 100, episodesPerShard: 10 }
+  },
+  games: { pnl1v1: convergedGame, pnl2v1: convergedGame, flow1v1: convergedGame }
 };
 
 const paper: ParamTree = {
@@ -65,7 +81,7 @@ export const emergentBehaviour = Pipeline.make<TrainingServices>({
     games: { pnl1v1: { game: "pnl-1v1", ...quickGame }, pnl2v1: { game: "pnl-2v1", ...quickGame }, flow1v1: { game: "flow-1v1", ...quickGame } },
     report: {}
   },
-  presets: { quick: {}, paper, tiny },
+  presets: { quick: {}, converged, paper, tiny },
   resources: trainingResources,
   build: (p) => {
     const l2 = p.node("load-l2", loadL2, {}, "ecn.data");

@@ -29,11 +29,17 @@ const paper: ParamTree = {
   report: { evaluationEpisodes: 64 }
 };
 
+/** `converged`: the quick PPO, trained until the LT policy's mean reward is flat over 100 iterations (checked every 50 from iteration 200; cap 2,000), evaluated on 64 episodes per omega. */
+const converged: ParamTree = {
+  training: { iterations: 2000, checkpointEvery: 50, stopping: { rule: "converged", window: 100, minIterations: 200, every: 50 } },
+  report: { evaluationEpisodes: 64 }
+};
+
 export const ltSpectrum = Pipeline.make<TrainingServices>({
   name: "lt-spectrum",
   description: "figure 2: the shared LT policy's actions as a function of its PnL weight omega",
   defaults: { seed: 1, training: { ppo: { entropyCoeff: 0.01 } }, report: {} },
-  presets: { quick: {}, paper },
+  presets: { quick: {}, converged, paper },
   resources: trainingResources,
   build: (p) => {
     const trained = p.loop("train-lt-spectrum", trainLtSpectrum, {}, "training");

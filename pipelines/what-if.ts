@@ -36,7 +36,7 @@ import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { trainEcnSimModel } from "../stages/ecn-neural.ts";
 import { trainingResources } from "../stages/support/resources.ts";
 import { evaluateScenario, fromScratch, reequilibrate, whatIfReport } from "../stages/whatif.ts";
-import { calibrationDefaults, paperPreset } from "./calibrate.ts";
+import { calibrationDefaults, convergedCalibration, paperPreset } from "./calibrate.ts";
 
 const EXPERIMENT = 4;
 const SCENARIO_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -124,6 +124,14 @@ const shapeFor = (asked: ParamTree) => {
     },
     presets: {
       quick: {},
+      // The converged calibration, and re-equilibrations judged on longer windows with a longer deviation test and 1,000 evaluation episodes.
+      converged: {
+        ...convergedCalibration(experiment),
+        whatif: {
+          rule: { window: 50, minIterations: 50, maxIterations: 1000, every: 10, exploitability: { fineTuneIterations: 20, evaluationBatches: 5 } },
+          evaluation: { episodes: 1000 }
+        }
+      },
       paper: {
         ...paperPreset(experiment),
         whatif: {

@@ -4,6 +4,7 @@
  * spread and the LT policy's PPO. Read by `train-lt-spectrum` and by `lt-spectrum-report`, which
  * rebuilds the environment to evaluate the trained policy.
  */
+import { defaultStoppingSettings, StoppingSettings } from "./stopping.ts";
 import { Schema } from "effect";
 import { PpoSettings as PpoSettingsSchema } from "./ppo.ts";
 
@@ -31,6 +32,9 @@ export const LtSpectrumTrainingParams = Schema.Struct({
     { kind: "sine" as const, amplitudeTicks: 20, cycles: 2, stepTicks: 3, seed: 7 }
   ).annotations({ description: "The fixed mid path: a sine (amplitude, cycles over the episode) or a seeded random walk." }),
   spreadTicks: opt(PositiveInt, 1).annotations({ description: "ECN spread in ticks (the book is rebuilt around the path with this spread)." }),
-  ppo: opt(PpoSettingsSchema, PpoSettingsSchema.make({ entropyCoeff: 0.01 }))
+  ppo: opt(PpoSettingsSchema, PpoSettingsSchema.make({ entropyCoeff: 0.01 })),
+  stopping: opt(StoppingSettings, defaultStoppingSettings).annotations({
+    description: "When training stops: after `iterations`, or once the LT policy's mean reward is flat (`iterations` the cap). The LTs here do not interact, so no deviation test runs and `exploitability` is ignored."
+  })
 });
 export type LtSpectrumTrainingParams = typeof LtSpectrumTrainingParams.Type;

@@ -4,6 +4,7 @@
  * per omega with buy/sell markers, the realised sell/buy fractions against the targets and the
  * PnL, as HTML, a Parquet table and a JSON summary.
  */
+import { stoppingSection, stoppingSummary, StoppingSummary } from "./support/stopping-report.ts";
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
@@ -51,7 +52,8 @@ export const LtSpectrumSummary = Schema.Struct({
   greedy: Schema.Boolean,
   omegas: Schema.mutable(Schema.Array(OmegaRow)),
   omega0OnTargets: Schema.propertySignature(Schema.NullOr(Schema.Boolean)).annotations({ description: "The figure-2 check: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated)." }),
-  omega1PnlPositive: Schema.NullOr(Schema.Boolean)
+  omega1PnlPositive: Schema.NullOr(Schema.Boolean),
+  stopping: Schema.propertySignature(StoppingSummary).annotations({ description: "Why training stopped where it did, with the stopping rule's last check." })
 });
 export type LtSpectrumSummary = typeof LtSpectrumSummary.Type;
 
@@ -151,7 +153,8 @@ export const ltSpectrumReport = Stage.make({
         greedy: r.greedy,
         omegas: rows,
         omega0OnTargets: zero ? Math.abs(zero.sellFraction - p.qA) <= r.fractionTolerance && Math.abs(zero.buyFraction - p.qB) <= r.fractionTolerance : null,
-        omega1PnlPositive: one ? one.meanPnl > 0 : null
+        omega1PnlPositive: one ? one.meanPnl > 0 : null,
+        stopping: stoppingSummary(inputs.trained.stopping)
       };
       const svgs: string[] = [];
       for (const ev of evaluations) svgs.push(yield* Effect.promise(() => renderSvg(pricePanel(ev, p.qA, p.qB))));
@@ -182,7 +185,8 @@ export const ltSpectrumReport = Stage.make({
           },
           { heading: "Price path with buy/sell actions (figure 2 panels)", svgs },
           { heading: "Buy and sell rates across LTs", svgs: rateSvgs },
-          { heading: "Training", svgs: [curveSvg] }
+          { heading: "Training", svgs: [curveSvg] },
+          stoppingSection([["train-lt-spectrum", inputs.trained.stopping]], "the LT policy's mean episode reward", false)
         ]
       );
       const table = arrow.tableFromArrays({

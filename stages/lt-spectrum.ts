@@ -13,6 +13,7 @@
  * evaluation are in core/analysis/lt-spectrum.ts.
  */
 import { Effect } from "effect";
+import { stoppedOnDiagnostics } from "../core/analysis/stopping.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { LtSpectrumTrainingParams } from "../schemas/lt-spectrum.ts";
@@ -43,6 +44,9 @@ export const trainLtSpectrum = Stage.loop({
   body: sharedBody<LtSpectrumTrainingParams, Record<string, never>>(
     (p) => ltSpectrumSetup(p),
     (p) => ({ episodes: p.episodes, episodesPerShard: p.episodes, rollouts: inThread, learning: ["lt"] }),
-    (row) => `lt reward ${row["lt/charts/episode_reward_mean"]?.toFixed(3)} entropy ${row["lt/losses/entropy"]?.toFixed(3)}`
-  )
+    (row) => `lt reward ${row["lt/charts/episode_reward_mean"]?.toFixed(3)} entropy ${row["lt/losses/entropy"]?.toFixed(3)}`,
+    (p) => p.stopping
+  ),
+  // A run that stopped on its slope test is done whatever the cap.
+  finished: (state) => stoppedOnDiagnostics(state.stopping)
 });

@@ -11,7 +11,9 @@ import type { BodyBuilder, BodyRef, StreamPath } from "../../core/pipeline/loop-
 import { LoopBody } from "../../core/pipeline/loop-body.ts";
 import type { StageServices, TaggedFailure } from "../../core/pipeline/stage.ts";
 import type { PpoAgentState } from "../../core/rl/ppo.ts";
-import { nextSharedState, type SharedLoopState } from "../../core/rl/shared-loop.ts";
+import { advanceStopping, initialStopping, stoppingRule } from "../../core/analysis/stopping.ts";
+import { nextSharedState, sharedRewardCurves, type SharedLoopState } from "../../core/rl/shared-loop.ts";
+import type { StoppingSettings } from "../../schemas/stopping.ts";
 import type { PpoUpdateResult, RolloutOutput } from "../../schemas/loop-artifacts.ts";
 import type { RolloutSettings } from "../../schemas/rollouts.ts";
 import type { TrainingServices } from "../support/resources.ts";
@@ -52,11 +54,17 @@ export const sharedSteps = <P, I, S>(
   return { played, updated };
 };
 
-/** The body of a loop whose state is the shared state: rollouts -> ppo-update, then the row. */
+/**
+ * The body of a loop whose state is the shared state: rollouts -> ppo-update, then the row. With
+ * `stopping` (the loop's stopping params), the `converged` rule's slope test on each learning
+ * class's mean reward decides when the loop stops (no deviation test: for loops whose agents do
+ * not interact, as the LT spectrum's, deviating is further training and the slopes say it all).
+ */
 export const sharedBody = <P, I>(
   setupOf: (p: P, inputs: I) => Effect.Effect<SharedSetup, TaggedFailure, StageServices | TrainingServices>,
   params: (p: P) => SharedStepParams,
-  describe: (row: Record<string, number>) => string
+  describe: (row: Record<string, number>) => string,
+  stopping?: (p: P) => StoppingSettings
 ) =>
   LoopBody.make<P, I, SharedLoopState, TrainingServices>((b) => {
     const setup = b.setup("setup", setupOf);
@@ -64,7 +72,16 @@ export const sharedBody = <P, I>(
     return b.finish({ state: b.state, setup, played, updated }, (v, { params: p, seconds }) => {
       const { state, row } = nextSharedState(v.state, { classes: v.played.classes, batches: v.played.batches, episodes: params(p).episodes, metrics: v.updated.metrics, agents: v.updated.policies, labels: v.setup.labels });
       const envSteps = params(p).episodes * (v.played.batches[0]?.steps ?? 0);
-      return { state, metrics: { ...row, "charts/env_steps_per_second": envSteps / seconds }, status: `${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s` };
+      const settings = stopping?.(p);
+      const progress =
+        settings === undefined || (settings.rule === "fixed" && v.state.stopping === undefined)
+          ? undefined
+          : advanceStopping(v.state.stopping ?? initialStopping(settings.rule), sharedRewardCurves(state.rows, params(p).learning), state.iteration, stoppingRule(settings), null);
+      const stopped = progress?.decision === "converged" ? " | converged" : "";
+      return {
+        state: progress === undefined ? state : { ...state, stopping: progress },
+        metrics: { ...row, "charts/env_steps_per_second": envSteps / seconds },
+        status: `${describe(row)} | ${(envSteps / seconds).toFixed(0)} env steps/s${stopped}`
+      };
     });
   });
-

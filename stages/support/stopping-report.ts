@@ -37,7 +37,7 @@ const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(dig
  * The stopping rule's checks of each run: every watched curve's slope interval, the deviation
  * test, the decision. `watched` says in words which curves the runs watch.
  */
-export const stoppingSection = (runs: ReadonlyArray<readonly [string, StoppingProgress | undefined]>, watched: string): ReportSection => {
+export const stoppingSection = (runs: ReadonlyArray<readonly [string, StoppingProgress | undefined]>, watched: string, deviation = true): ReportSection => {
   const rows = runs.flatMap(([name, progress]) => {
     const p = progress ?? initialStopping("fixed");
     if (p.rule === "fixed") return [[name, "-", "fixed count: no checks", "-", "-"]];
@@ -51,7 +51,7 @@ export const stoppingSection = (runs: ReadonlyArray<readonly [string, StoppingPr
   });
   return {
     heading: "Stopping",
-    text: `Under the converged rule a run stops at the first check where ${watched} are flat (the 95% interval of the slope over the window, per iteration, contains 0) and one LP fine-tuned against the frozen shared policy gains nothing beyond the set number of standard errors (paper section 3.1); otherwise at the cap.`,
+    text: `Under the converged rule a run stops at the first check where ${watched} ${deviation ? "are flat (the 95% interval of the slope over the window, per iteration, contains 0) and one LP fine-tuned against the frozen shared policy gains nothing beyond the set number of standard errors (paper section 3.1)" : "is flat (the 95% interval of the slope over the window, per iteration, contains 0); no deviation test runs, as these agents do not interact"}; otherwise at the cap.`,
     table: { columns: ["run", "check at iteration", "curves: slope 95% interval per iteration", "deviation gain", "decision"], rows }
   };
 };

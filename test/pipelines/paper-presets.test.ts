@@ -1,13 +1,15 @@
 /**
- * Every pipeline's `paper` preset must be accepted as it stands: `pipeline explain <p> --preset
- * paper` decodes the whole params tree of every node, so a preset value its schema rejects (a
- * fractional iteration count, an unknown key) fails here instead of at the start of a
- * days-long run. The explain runs in-process against an empty store; nothing is trained.
+ * Every pipeline's `paper` and `converged` presets must be accepted as they stand: `pipeline
+ * explain <p> --preset <preset>` decodes the whole params tree of every node, so a preset value
+ * its schema rejects (a fractional iteration count, an unknown key) fails here instead of at the
+ * start of an hours-long run. Every pipeline has a `converged` preset (training that stops on the
+ * equilibrium diagnostics). The explain runs in-process against an empty store; nothing is trained.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { Pipeline } from "../../core/pipeline/pipeline.ts";
 import { registry } from "../../pipelines/index.ts";
 import { inProcessCli } from "./in-process-cli.ts";
 
@@ -25,15 +27,21 @@ describe("paper presets", { timeout: 120_000 }, () => {
     expect(withPaper).toEqual(expect.arrayContaining(["calibrate-exp1", "calibrate-exp2", "calibrate-exp3", "calibrate-exp4"]));
   });
 
-  for (const entry of registry) {
-    it(`${entry.name}: explain --preset paper is accepted`, async () => {
+  it("every pipeline defines a converged preset", async () => {
+    const without: string[] = [];
+    for (const e of registry) if ((await e.load()).presets.converged === undefined) without.push(e.name);
+    expect(without).toEqual([]);
+  });
+
+  for (const [entry, preset] of registry.flatMap((e) => [[e, "paper"], [e, "converged"]] as const)) {
+    it(`${entry.name}: explain --preset ${preset} is accepted`, async () => {
       const pipeline = await entry.load();
-      if (pipeline.presets.paper === undefined) return expect(Object.keys(pipeline.presets)).not.toContain("paper");
-      const result = await cli(["explain", entry.name, "--preset", "paper", "--json"]);
+      if (pipeline.presets[preset] === undefined) return expect(Object.keys(pipeline.presets)).not.toContain(preset);
+      const result = await cli(["explain", entry.name, "--preset", preset, "--json"]);
       expect(result.code, result.stderr).toBe(0);
       const events = result.stdout.split("\n").filter((l) => l.startsWith('{"stage"')).map((l) => JSON.parse(l) as { node: string; status: string });
-      // Every node is planned (an empty store: all will run).
-      expect(events.map((e) => e.node).sort()).toEqual(pipeline.nodes.map((n) => n.id).sort());
+      // Every node of the pipeline as the preset shapes it is planned (an empty store: all will run).
+      expect(events.map((e) => e.node).sort()).toEqual(Pipeline.withParams(pipeline, preset, []).nodes.map((n) => n.id).sort());
       expect(events.every((e) => e.status === "will-run")).toBe(true);
     });
   }
