@@ -32,7 +32,16 @@ export interface PipelineNode {
   /** Input name -> upstream node id. */
   readonly inputs: Readonly<Record<string, string>>;
   readonly paramsPath: ParamsSource;
+  /**
+   * The name its cache key and random streams derive from: its id in the pipeline that defined
+   * it, so a pipeline that includes another's nodes (`include`) shares their cached results and
+   * draws the same numbers. Absent: the id.
+   */
+  readonly key?: string;
 }
+
+/** The name a node's cache key and random streams derive from. */
+export const nodeKeyName = (node: Pick<PipelineNode, "id" | "key">): string => node.key ?? node.id;
 
 /** The subtrees a node reads. */
 export const paramsPathsOf = (node: Pick<PipelineNode, "paramsPath">): string[] =>
@@ -87,6 +96,21 @@ type InputRefs<I> = { readonly [K in keyof I]: NodeRef<I[K]> };
 export interface PipelineBuilder<R = never> {
   node<P, I, O>(id: string, stage: Stage<P, I, O, R>, inputs: InputRefs<I>, paramsPath?: ParamsSource): NodeRef<O>;
   loop<P, I, S>(id: string, stage: LoopStage<P, I, S, R>, inputs: InputRefs<I>, paramsPath?: ParamsSource): NodeRef<S>;
+  /**
+   * Adds the nodes of `pipeline` (as its params under `paramsRoot` shape it; up to and including
+   * `until` when given) as `<prefix>.<node id>`, reading their params under `paramsRoot`. They keep
+   * their own cache keys and random streams (the run's seed is the including pipeline's), so
+   * results cached by a run of `pipeline` itself are hits here.
+   */
+  include(prefix: string, pipeline: Pipeline, paramsRoot: string, until?: string): Included;
+}
+
+/** The nodes an `include` added. */
+export interface Included {
+  /** Their ids in the included pipeline. */
+  readonly ids: readonly string[];
+  /** The output of the included node `id`, which must run `stage` (checked when the pipeline is built). */
+  output<O>(id: string, stage: Stage<any, any, O, any> | LoopStage<any, any, O, any>): NodeRef<O>;
 }
 
 export interface PipelineDefinition<R = never> {
@@ -117,9 +141,12 @@ export const Pipeline = {
     const shape = definition.shapeFor?.(params) ?? { defaults: definition.defaults, presets: definition.presets ?? {} };
     const nodes: PipelineNode[] = [];
     const ids = new Set<string>();
-    const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: ParamsSource) => {
+    const add = (id: string, stage: PipelineNode["stage"], refs: Record<string, NodeRef<unknown>>, paramsPath: ParamsSource, key?: string) => {
       const where = `pipeline "${definition.name}", node "${id}"`;
-      if (!NODE_ID.test(id)) throw new PipelineDefinitionError({ message: `${where}: node ids are lower-case words joined by dashes.` });
+      // An included node is `<prefix>.<its id>`; both parts follow the rule.
+      if (!id.split(".").every((part) => NODE_ID.test(part)) || (key === undefined && id.includes("."))) {
+        throw new PipelineDefinitionError({ message: `${where}: node ids are lower-case words joined by dashes.` });
+      }
       if (ids.has(id)) throw new PipelineDefinitionError({ message: `${where}: the node id is used twice.` });
       if (stage._kind === "loop" && (stage.body === undefined) === (stage.step === undefined)) {
         throw new PipelineDefinitionError({ message: `${where}: loop stage "${stage.name}" needs exactly one of a body and a step.` });
@@ -137,13 +164,37 @@ export const Pipeline = {
         }
       }
       ids.add(id);
-      nodes.push({ id, stage, inputs: Object.fromEntries(given.map((name) => [name, refs[name]!.node])), paramsPath });
+      nodes.push({ id, stage, inputs: Object.fromEntries(given.map((name) => [name, refs[name]!.node])), paramsPath, ...(key !== undefined ? { key } : {}) });
       return { node: id, pipeline: definition.name };
+    };
+    const under = (root: string, path: string) => [root, path].filter((p) => p !== "").join(".");
+    const include = (prefix: string, included: Pipeline, paramsRoot: string, until?: string) => {
+      if (!NODE_ID.test(prefix)) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}": include prefix "${prefix}" must be lower-case words joined by dashes.` });
+      const subtree = getPath(params, paramsRoot);
+      const shaped = included.instantiate(typeof subtree === "object" && subtree !== null && !Array.isArray(subtree) ? (subtree as ParamTree) : included.defaults);
+      const refs: Record<string, NodeRef<unknown>> = {};
+      for (const n of Pipeline.upTo(shaped, until)) {
+        const inputs = Object.fromEntries(Object.entries(n.inputs).map(([name, upstream]) => [name, refs[upstream]!]));
+        const paramsPath: ParamsSource =
+          typeof n.paramsPath === "string" ? under(paramsRoot, n.paramsPath) : Object.fromEntries(Object.entries(n.paramsPath).map(([field, path]) => [field, under(paramsRoot, path)]));
+        refs[n.id] = add(`${prefix}.${n.id}`, n.stage, inputs, paramsPath, nodeKeyName(n));
+      }
+      const stages = new Map(Pipeline.upTo(shaped, until).map((n) => [n.id, n.stage] as const));
+      return {
+        ids: [...stages.keys()],
+        output: <O>(id: string, stage: Stage<any, any, O, any> | LoopStage<any, any, O, any>): NodeRef<O> => {
+          const ran = stages.get(id);
+          if (ran === undefined) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}": "${prefix}" includes no node "${id}"; it has ${[...stages.keys()].join(", ")}.` });
+          if (ran !== stage) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}": "${prefix}.${id}" runs stage "${ran.name}", not "${stage.name}".` });
+          return refs[id]! as NodeRef<O>;
+        }
+      };
     };
     definition.build(
       {
         node: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath),
-        loop: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath)
+        loop: (id, stage, inputs, paramsPath = "") => add(id, stage, inputs as Record<string, NodeRef<unknown>>, paramsPath),
+        include
       },
       params
     );

@@ -25,7 +25,7 @@ import { writeExports } from "./exports.ts";
 import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
 import { LoopBody, prepareBody, type PreparedBody } from "./loop-body.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
-import { absoluteParamPath, paramsPathsOf, Pipeline as PipelineOps, rawParamsOf, type ParamsSource, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
+import { absoluteParamPath, nodeKeyName, paramsPathsOf, Pipeline as PipelineOps, rawParamsOf, type ParamsSource, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import type { AnyStage, LoopContext, LoopStage, Stage, StageServices, TaggedFailure } from "./stage.ts";
@@ -509,7 +509,7 @@ const runOnce = (request: RunRequest) =>
       }
       // The node name is part of the key because the stage's random stream is derived from it (Rng.forNode):
       // two nodes running the same stage on the same inputs and params draw different numbers.
-      const keyParts = { stage: stage.name, node: node.id, code, params: paramsCanonical, inputs: inputVersions, runtime };
+      const keyParts = { stage: stage.name, node: nodeKeyName(node), code, params: paramsCanonical, inputs: inputVersions, runtime };
       const baseKey = cacheKey(keyParts);
       const isLoop = stage._kind === "loop";
       const checkpointKey = (k: number) => cacheKey({ loop: baseKey, iteration: k });
@@ -564,7 +564,7 @@ const runOnce = (request: RunRequest) =>
 
       // Live objects the node materialises (networks, envs) stay in its workspace until it ends.
       const workspace = makeWorkspace();
-      const layers = Layer.mergeAll(Rng.forNode(resolved.seed, node.id), Layer.succeed(Backend, backend), Layer.succeed(Workspace, workspace), Layer.succeedContext(resourceContext));
+      const layers = Layer.mergeAll(Rng.forNode(resolved.seed, nodeKeyName(node)), Layer.succeed(Backend, backend), Layer.succeed(Workspace, workspace), Layer.succeedContext(resourceContext));
       // A stage's own services beyond the framework's are the pipeline's resources, in `layers`.
       const inNode = <A>(effect: Effect.Effect<A, TaggedFailure, unknown>) => (effect as Effect.Effect<A, TaggedFailure, StageServices>).pipe(Effect.provide(layers));
       const execute = Effect.gen(function* () {
