@@ -65,6 +65,12 @@ export const registry: ReadonlyArray<PipelineEntry> = [
     summarize: (node, value) => (node === "emergent-report" ? (value as { summary: unknown }).summary : undefined)
   },
   {
+    name: "reproduce",
+    description: "the paper's checkable claims against our runs: table 2, figures 2, 3, 7, 8, 9-32 and table 5",
+    load: async () => (await import("./reproduce.ts")).reproduce,
+    summarize: (node, value) => (node === "reproduction-report" ? (value as { summary: unknown }).summary : undefined)
+  },
+  {
     name: "ecn-fit",
     description: "fit the vanilla Gaussian-mixture ECN model to level-2 data and report it",
     load: async () => (await import("./ecn-fit.ts")).ecnFit,

@@ -43,6 +43,6 @@ export const ltSpectrum = Pipeline.make<TrainingServices>({
   resources: trainingResources,
   build: (p) => {
     const trained = p.loop("train-lt-spectrum", trainLtSpectrum, {}, "training");
-    p.node("lt-spectrum-report", ltSpectrumReport, { trained }, "");
+    p.node("lt-spectrum-report", ltSpectrumReport, { trained }, { training: "training", report: "report" });
   }
 });

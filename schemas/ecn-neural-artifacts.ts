@@ -146,3 +146,24 @@ export const ecnSimModelCodec: Codec<EcnSimModel> = {
 
 /** The trained network of a simulator model, or undefined for the vanilla mixture. */
 export const neuralModelOf = (sim: EcnSimModel) => (sim.kind === "neural" ? trainedModel(sim.training.state) : undefined);
+
+/** The artifact of `score-ecn-models` (table 2): each model's log-likelihoods per split. */
+const SplitScores = Schema.Struct({ train: Schema.Number, val: Schema.Number, test: Schema.Number });
+const ScoreRow = Schema.Struct({
+  model: Schema.Literal("vanilla", "neural-fixed", "neural-shared"),
+  standardised: Schema.propertySignature(SplitScores).annotations({ description: "Mean log-likelihood per sample of the standardised S." }),
+  raw: Schema.propertySignature(SplitScores).annotations({ description: "Mean log-likelihood per sample of S in raw units (lots, ticks) = standardised - sumLogStd." }),
+  epochs: Schema.propertySignature(Schema.NullOr(Schema.Number)).annotations({ description: "Neural only: epochs run, the epoch whose weights are scored, why training stopped." }),
+  bestEpoch: Schema.NullOr(Schema.Number),
+  stopped: Schema.NullOr(Schema.String)
+});
+export const EcnModelScores = Schema.Struct({
+  data: Schema.String,
+  sampleCounts: SplitScores,
+  sumLogStd: Schema.propertySignature(Schema.Number).annotations({ description: "sum_j log std_j of the training part: standardised score minus this is the raw score." }),
+  rows: Schema.Array(ScoreRow),
+  paperOrderingOnTest: Schema.propertySignature(Schema.Boolean).annotations({ description: "The paper's table 2 ordering on the test part: vanilla < neural fixed < neural shared." })
+});
+export type EcnModelScores = typeof EcnModelScores.Type;
+export const ecnModelScoresCodec = jsonCodec(EcnModelScores);
+

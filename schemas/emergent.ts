@@ -4,6 +4,11 @@
  * whose Hamiltonian weights are logged during training, and the report's findings table. Paper
  * values in brackets where the defaults are the quick scale.
  */
+import type * as arrow from "apache-arrow";
+import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
+import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
+import { jsonCodec } from "../core/pipeline/codecs/json.ts";
+import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Schema } from "effect";
 import { PpoSettings } from "./ppo.ts";
 import { defaultRolloutSettings, EpisodesPerShard, RolloutSettings } from "./rollouts.ts";
@@ -104,3 +109,13 @@ export const EmergentSummary = Schema.Struct({
   plots: Schema.propertySignature(Schema.Number).annotations({ description: "Plots in the HTML report." })
 });
 export type EmergentSummary = typeof EmergentSummary.Type;
+
+/** The artifact of `emergent-report`: the HTML page, the findings table and the summary. */
+export type EmergentReport = { html: string; findings: arrow.Table; summary: EmergentSummary };
+
+export const emergentReportCodec = compositeCodec<EmergentReport>("emergent-report", {
+  html: textCodec("html"),
+  findings: arrowTableCodec,
+  summary: jsonCodec(EmergentSummary)
+});
+

@@ -4,6 +4,12 @@
  * spread and the LT policy's PPO. Read by `train-lt-spectrum` and by `lt-spectrum-report`, which
  * rebuilds the environment to evaluate the trained policy.
  */
+import type * as arrow from "apache-arrow";
+import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
+import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
+import { jsonCodec } from "../core/pipeline/codecs/json.ts";
+import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { StoppingSummary } from "./stopping.ts";
 import { defaultStoppingSettings, StoppingSettings } from "./stopping.ts";
 import { Schema } from "effect";
 import { PpoSettings as PpoSettingsSchema } from "./ppo.ts";
@@ -38,3 +44,34 @@ export const LtSpectrumTrainingParams = Schema.Struct({
   })
 });
 export type LtSpectrumTrainingParams = typeof LtSpectrumTrainingParams.Type;
+
+/** The artifact of `lt-spectrum-report` (figure 2): the HTML page, the per-omega table and the summary. */
+const OmegaRow = Schema.Struct({
+  omega: Schema.Number,
+  sellFraction: Schema.Number,
+  buyFraction: Schema.Number,
+  sellFractionStdError: Schema.Number,
+  buyFractionStdError: Schema.Number,
+  meanPnl: Schema.Number,
+  pnlStdError: Schema.Number,
+  meanReward: Schema.Number
+});
+export const LtSpectrumSummary = Schema.Struct({
+  iterations: Schema.Number,
+  qA: Schema.Number,
+  qB: Schema.Number,
+  greedy: Schema.Boolean,
+  omegas: Schema.mutable(Schema.Array(OmegaRow)),
+  omega0OnTargets: Schema.propertySignature(Schema.NullOr(Schema.Boolean)).annotations({ description: "The figure-2 check: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated)." }),
+  omega1PnlPositive: Schema.NullOr(Schema.Boolean),
+  stopping: Schema.propertySignature(StoppingSummary).annotations({ description: "Why training stopped where it did, with the stopping rule's last check." })
+});
+export type LtSpectrumSummary = typeof LtSpectrumSummary.Type;
+
+export type LtSpectrumReport = { html: string; table: arrow.Table; summary: LtSpectrumSummary };
+export const ltSpectrumReportCodec = compositeCodec<LtSpectrumReport>("lt-spectrum-report", {
+  html: textCodec("html"),
+  table: arrowTableCodec,
+  summary: jsonCodec(LtSpectrumSummary)
+});
+

@@ -5,6 +5,7 @@
  * loop's `iterations` as the cap.
  */
 import { Schema } from "effect";
+import { initialStopping, type StoppingProgress } from "../core/analysis/stopping.ts";
 
 const PositiveInt = Schema.Int.pipe(Schema.positive());
 const opt = <A, I>(schema: Schema.Schema<A, I>, value: A) => Schema.optionalWith(schema, { default: () => value });
@@ -39,3 +40,28 @@ export const StoppingSettings = Schema.Struct({
   )
 }).pipe(Schema.filter((r) => r.minIterations >= r.window || `minIterations (${r.minIterations}) must be at least the window (${r.window})`));
 export type StoppingSettings = typeof StoppingSettings.Type;
+
+/** Why a run stopped where it did (what reports and `pipeline show --json` carry). */
+const CheckSummarySchema = Schema.Struct({
+  iterations: Schema.Number,
+  decision: Schema.String,
+  exploitability: Schema.NullOr(Schema.Struct({ gain: Schema.Number, gainStdError: Schema.Number, withinNoise: Schema.Boolean })),
+  curves: Schema.Array(Schema.Struct({ name: Schema.String, slope: Schema.Number, ciLow: Schema.Number, ciHigh: Schema.Number, drift: Schema.Number, flat: Schema.Boolean }))
+});
+
+export const StoppingSummary = Schema.Struct({
+  rule: Schema.Literal("fixed", "converged"),
+  stoppedBy: Schema.propertySignature(Schema.Literal("iterations", "diagnostics", "cap")).annotations({
+    description: "iterations: the fixed count ran; diagnostics: every watched curve flat and the deviation gain within noise; cap: the converged rule reached the cap first."
+  }),
+  checks: Schema.Number,
+  lastCheck: Schema.NullOr(CheckSummarySchema)
+});
+export type StoppingSummary = typeof StoppingSummary.Type;
+
+export const stoppingSummary = (progress: StoppingProgress | undefined): StoppingSummary => {
+  const p = progress ?? initialStopping("fixed");
+  const stoppedBy = p.rule === "fixed" ? ("iterations" as const) : p.decision === "converged" ? ("diagnostics" as const) : ("cap" as const);
+  return { rule: p.rule, stoppedBy, checks: p.checks.length, lastCheck: p.checks[p.checks.length - 1] ?? null };
+};
+

@@ -11,7 +11,8 @@ import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/repor
 import { calibratorLabel } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
 import type { CalibrationLoopState, CalibrationTrainingParams, IterationRow } from "../core/calibration/loop.ts";
-import { stoppingSection, stoppingSummary, StoppingSummary } from "./support/stopping-report.ts";
+import { stoppingSection } from "../core/analysis/stopping.ts";
+import { stoppingSummary, StoppingSummary } from "../schemas/stopping.ts";
 import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
@@ -19,34 +20,8 @@ import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { ReportParams } from "../schemas/calibration.ts";
+import { calibrationReportCodec, CalibrationSummary, type CalibrationReport } from "../schemas/calibration-report.ts";
 import { rowsOf, setupOf, trainingStateCodec } from "../schemas/calibration-artifacts.ts";
-
-const MethodSummary = Schema.Struct({
-  iterations: Schema.Number,
-  envSteps: Schema.Number,
-  tail: Schema.propertySignature(Schema.Record({ key: Schema.String, value: Schema.Number })).annotations({ description: "Means over the last `tailFraction` of iterations, under the paper's names." }),
-  maxParamMeanStep: Schema.propertySignature(Schema.Number).annotations({ description: "Largest per-iteration change of any calibrated parameter's particle mean, in units of its range." }),
-  stopping: Schema.propertySignature(StoppingSummary).annotations({ description: "Why training stopped where it did, with the stopping rule's last check." })
-});
-export const CalibrationSummary = Schema.Struct({
-  experiment: Schema.Number,
-  methods: Schema.propertySignature(Schema.Struct({ calsheq: Schema.String, bo: Schema.String, calsheqBeside: Schema.optional(Schema.String) })).annotations({
-    description: "The calibrators as actually run (form, timescale ratio, BO proposal interval)."
-  }),
-  tailFraction: Schema.Number,
-  targets: Schema.Record({ key: Schema.String, value: Schema.Number }),
-  calsheq: MethodSummary,
-  bo: MethodSummary,
-  calsheqBeside: Schema.optional(MethodSummary).annotations({ description: "CALSHEQ in the other form (report.calsheqBeside), on the same seed, budget and stopping rule." })
-});
-export type CalibrationSummary = typeof CalibrationSummary.Type;
-
-export type CalibrationReport = { html: string; table: arrow.Table; summary: CalibrationSummary };
-export const calibrationReportCodec = compositeCodec<CalibrationReport>("calibration-report", {
-  html: textCodec("html"),
-  table: arrowTableCodec,
-  summary: jsonCodec(CalibrationSummary)
-});
 
 /** The paper's names of the summary figures and the row fields they come from. */
 const summaryFields = (rows: readonly IterationRow[]): Array<[string, string]> => {

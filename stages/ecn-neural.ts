@@ -7,6 +7,7 @@
  * of the standardised S; raw = standardised - sum log std); `ecn-models-report` writes table 2's
  * equivalent and the training curves. Thin wrappers: the work is in core/ecn/neural-*.ts.
  */
+import { ecnModelScoresCodec, type EcnModelScores } from "../schemas/ecn-neural-artifacts.ts";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { stepLogLikelihood } from "../core/ecn/model.ts";
@@ -137,25 +138,6 @@ const trainingStage = (correlation: CorrelationVariant) =>
 
 export const trainEcnNeuralFixed = trainingStage("fixed");
 export const trainEcnNeuralShared = trainingStage("shared");
-
-const SplitScores = Schema.Struct({ train: Schema.Number, val: Schema.Number, test: Schema.Number });
-const ScoreRow = Schema.Struct({
-  model: Schema.Literal("vanilla", "neural-fixed", "neural-shared"),
-  standardised: Schema.propertySignature(SplitScores).annotations({ description: "Mean log-likelihood per sample of the standardised S." }),
-  raw: Schema.propertySignature(SplitScores).annotations({ description: "Mean log-likelihood per sample of S in raw units (lots, ticks) = standardised - sumLogStd." }),
-  epochs: Schema.propertySignature(Schema.NullOr(Schema.Number)).annotations({ description: "Neural only: epochs run, the epoch whose weights are scored, why training stopped." }),
-  bestEpoch: Schema.NullOr(Schema.Number),
-  stopped: Schema.NullOr(Schema.String)
-});
-export const EcnModelScores = Schema.Struct({
-  data: Schema.String,
-  sampleCounts: SplitScores,
-  sumLogStd: Schema.propertySignature(Schema.Number).annotations({ description: "sum_j log std_j of the training part: standardised score minus this is the raw score." }),
-  rows: Schema.Array(ScoreRow),
-  paperOrderingOnTest: Schema.propertySignature(Schema.Boolean).annotations({ description: "The paper's table 2 ordering on the test part: vanilla < neural fixed < neural shared." })
-});
-export type EcnModelScores = typeof EcnModelScores.Type;
-export const ecnModelScoresCodec = jsonCodec(EcnModelScores);
 
 const ScoreParams = Schema.Struct({
   batchSize: Schema.optionalWith(PositiveInt, { default: () => 1000 }).annotations({ description: "Samples per batch when scoring the networks (memory only)." })

@@ -4,6 +4,7 @@
  * evaluation and the figure 6 games into one HTML page, with the findings as Parquet and a JSON
  * summary.
  */
+import { emergentReportCodec, type EmergentReport } from "../schemas/emergent.ts";
 import * as arrow from "apache-arrow";
 import { Effect } from "effect";
 import { evaluateFindings, type EpisodeColumns, type FindingResult } from "../core/analysis/emergent-findings.ts";
@@ -22,14 +23,6 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
 import { EmergentSummary, ReportParams, type EmergentSummary as Summary } from "../schemas/emergent.ts";
 import { rowsOfShared, sharedLoopStateCodec } from "../schemas/shared-training.ts";
-
-export type EmergentReport = { html: string; findings: arrow.Table; summary: Summary };
-
-export const emergentReportCodec = compositeCodec<EmergentReport>("emergent-report", {
-  html: textCodec("html"),
-  findings: arrowTableCodec,
-  summary: jsonCodec(EmergentSummary)
-});
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
 

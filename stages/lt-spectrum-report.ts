@@ -4,7 +4,9 @@
  * per omega with buy/sell markers, the realised sell/buy fractions against the targets and the
  * PnL, as HTML, a Parquet table and a JSON summary.
  */
-import { stoppingSection, stoppingSummary, StoppingSummary } from "./support/stopping-report.ts";
+import { ltSpectrumReportCodec, type LtSpectrumReport, type LtSpectrumSummary } from "../schemas/lt-spectrum.ts";
+import { stoppingSection } from "../core/analysis/stopping.ts";
+import { stoppingSummary, StoppingSummary } from "../schemas/stopping.ts";
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
@@ -33,35 +35,6 @@ export const LtSpectrumReportParams = Schema.Struct({
   evaluationEpisodes: opt(PositiveInt, 32).annotations({ description: "Episodes per omega (each with `ltsPerEpisode` LTs)." }),
   greedy: opt(Schema.Boolean, false).annotations({ description: "Act by the most likely action instead of sampling." }),
   fractionTolerance: opt(Fraction, 0.03).annotations({ description: "Check: at omega = 0 each realised fraction within this of its target (default 0.03)." })
-});
-
-const OmegaRow = Schema.Struct({
-  omega: Schema.Number,
-  sellFraction: Schema.Number,
-  buyFraction: Schema.Number,
-  sellFractionStdError: Schema.Number,
-  buyFractionStdError: Schema.Number,
-  meanPnl: Schema.Number,
-  pnlStdError: Schema.Number,
-  meanReward: Schema.Number
-});
-export const LtSpectrumSummary = Schema.Struct({
-  iterations: Schema.Number,
-  qA: Schema.Number,
-  qB: Schema.Number,
-  greedy: Schema.Boolean,
-  omegas: Schema.mutable(Schema.Array(OmegaRow)),
-  omega0OnTargets: Schema.propertySignature(Schema.NullOr(Schema.Boolean)).annotations({ description: "The figure-2 check: omega = 0 within tolerance of both targets; omega = 1 mean PnL > 0 (null when not evaluated)." }),
-  omega1PnlPositive: Schema.NullOr(Schema.Boolean),
-  stopping: Schema.propertySignature(StoppingSummary).annotations({ description: "Why training stopped where it did, with the stopping rule's last check." })
-});
-export type LtSpectrumSummary = typeof LtSpectrumSummary.Type;
-
-export type LtSpectrumReport = { html: string; table: arrow.Table; summary: LtSpectrumSummary };
-export const ltSpectrumReportCodec = compositeCodec<LtSpectrumReport>("lt-spectrum-report", {
-  html: textCodec("html"),
-  table: arrowTableCodec,
-  summary: jsonCodec(LtSpectrumSummary)
 });
 
 const pricePanel = (ev: OmegaEvaluation, qA: number, qB: number): VegaLiteSpec => {
@@ -112,7 +85,7 @@ export const ltSpectrumReport = Stage.make({
   description: "realised sell/buy fractions and PnL per omega, price paths with buy/sell markers (figure 2)",
   source: import.meta.url,
   /** Read at the root of the pipeline params: the training setup is needed to rebuild the env. */
-  params: Schema.Struct({ seed: Schema.Number, training: LtSpectrumTrainingParams, report: LtSpectrumReportParams }),
+  params: Schema.Struct({ training: LtSpectrumTrainingParams, report: LtSpectrumReportParams }),
   inputs: { trained: sharedLoopStateCodec },
   output: ltSpectrumReportCodec,
   exports: [

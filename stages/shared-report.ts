@@ -4,7 +4,8 @@
  * counted as sign changes of a smoothed slope), with the exploitability estimate, as HTML, a
  * Parquet table of the training rows and a JSON summary.
  */
-import { stoppingSection, stoppingSummary, StoppingSummary } from "./support/stopping-report.ts";
+import { stoppingSection } from "../core/analysis/stopping.ts";
+import { stoppingSummary, StoppingSummary } from "../schemas/stopping.ts";
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";

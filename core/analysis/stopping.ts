@@ -19,6 +19,7 @@ import {
   type ConvergenceRule,
   type ExploitabilityEstimate
 } from "./convergence.ts";
+import type { ReportSection } from "./report.ts";
 
 export type StoppingRuleKind = "fixed" | "converged";
 
@@ -65,3 +66,28 @@ export const stoppingRule = (s: { readonly window: number; readonly minIteration
   driftTolerance: s.driftTolerance,
   exploitabilityStdErrors: s.exploitability.stdErrors
 });
+
+const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
+
+/**
+ * The stopping rule's checks of each run: every watched curve's slope interval, the deviation
+ * test, the decision. `watched` says in words which curves the runs watch.
+ */
+export const stoppingSection = (runs: ReadonlyArray<readonly [string, StoppingProgress | undefined]>, watched: string, deviation = true): ReportSection => {
+  const rows = runs.flatMap(([name, progress]) => {
+    const p = progress ?? initialStopping("fixed");
+    if (p.rule === "fixed") return [[name, "-", "fixed count: no checks", "-", "-"]];
+    return p.checks.map((c) => [
+      name,
+      c.iterations,
+      c.curves.map((k) => `${k.name.replace(/^rewards\//, "")} ${k.flat ? "flat" : "moving"} [${fixed(k.ciLow, 4)}, ${fixed(k.ciHigh, 4)}]`).join("; "),
+      c.exploitability === null ? "not run" : `${fixed(c.exploitability.gain, 3)} +- ${fixed(c.exploitability.gainStdError, 3)}${c.exploitability.withinNoise ? " (within noise)" : ""}`,
+      c.decision
+    ]);
+  });
+  return {
+    heading: "Stopping",
+    text: `Under the converged rule a run stops at the first check where ${watched} ${deviation ? "are flat (the 95% interval of the slope over the window, per iteration, contains 0) and one LP fine-tuned against the frozen shared policy gains nothing beyond the set number of standard errors (paper section 3.1)" : "is flat (the 95% interval of the slope over the window, per iteration, contains 0); no deviation test runs, as these agents do not interact"}; otherwise at the cap.`,
+    table: { columns: ["run", "check at iteration", "curves: slope 95% interval per iteration", "deviation gain", "decision"], rows }
+  };
+};

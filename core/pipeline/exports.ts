@@ -59,10 +59,11 @@ const io = <A>(f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) =>
  * key. Each file is written under a private name and renamed; the record goes last. Files of an
  * earlier result that this one does not export are removed.
  */
-/** A run's provenance for the HTML exports: a header inserted at the top of each page's body. */
+/** A run's provenance for the HTML and Markdown exports: a header at the top of each page's body, a quote above each document. */
 export interface ExportProvenance {
   readonly run: string;
   readonly html: string;
+  readonly markdown: string;
 }
 
 const withHeader = (bytes: Uint8Array, header: string): Uint8Array => {
@@ -79,7 +80,7 @@ export const writeExports = (storeRoot: string, pipeline: string, node: string, 
     const wanted = exportNames(manifest, valueExtension);
     const files = Object.fromEntries(Object.entries(wanted).map(([name, { file }]) => [name, file]));
     const previous = yield* Effect.promise(() => readRecord(dir));
-    const htmlFiles = Object.values(files).some((f) => f.endsWith(".html"));
+    const htmlFiles = Object.values(files).some((f) => f.endsWith(".html") || f.endsWith(".md"));
     // Pages carry the header of the run that wrote them, so a new run rewrites them even for a cached result.
     const sameRun = provenance === undefined || !htmlFiles || previous?.run === provenance.run;
     if (previous?.key === manifest.key && sameRun && (yield* Effect.promise(() => allExist(dir, files)))) return;
@@ -87,7 +88,14 @@ export const writeExports = (storeRoot: string, pipeline: string, node: string, 
     const tag = `${process.pid}.${Math.random().toString(36).slice(2)}`;
     for (const { file, blob } of Object.values(wanted)) {
       const stored = yield* store.getBlob(blob);
-      const bytes = provenance !== undefined && file.endsWith(".html") ? withHeader(stored, provenance.html) : stored;
+      const bytes =
+        provenance === undefined
+          ? stored
+          : file.endsWith(".html")
+            ? withHeader(stored, provenance.html)
+            : file.endsWith(".md")
+              ? new TextEncoder().encode(`${provenance.markdown}\n\n${new TextDecoder().decode(stored)}`)
+              : stored;
       const tmp = join(dir, `.${file}.${tag}.tmp`);
       yield* io(() => writeFile(tmp, bytes).then(() => rename(tmp, join(dir, file))));
     }

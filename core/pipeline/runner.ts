@@ -423,7 +423,7 @@ const runOnce = (request: RunRequest) =>
         node.id,
         manifest,
         (node.stage._kind === "loop" ? node.stage.state : node.stage.output).extension,
-        request.run === undefined ? undefined : { run: request.run.id, html: provenanceHeader(node, manifest) }
+        request.run === undefined ? undefined : { run: request.run.id, html: provenanceHeader(node, manifest), markdown: provenanceQuote(node, manifest) }
       ).pipe(
         Effect.catchAll((e) => Effect.logWarning(`could not write the export files of node "${node.id}" (${"message" in e ? e.message : String(e)}); pipeline show will not list them`))
       );
@@ -445,6 +445,17 @@ const runOnce = (request: RunRequest) =>
         `run ${escapeHtml(run.id)} (pipeline runs)`
       ];
       return `<div class="provenance" style="font:12px system-ui,sans-serif;color:#444;background:#f4f4f4;border:1px solid #ddd;padding:6px 10px;margin:0 0 12px">${parts.join(" &middot; ")}</div>`;
+    };
+
+    /** The same provenance as a Markdown quote, above an exported document. */
+    const provenanceQuote = (node: PipelineNode, manifest: Manifest): string => {
+      const run = request.run!;
+      const asked = ["pnpm pipeline run", pipeline.name, ...(request.preset === undefined ? [] : ["--preset", request.preset]), ...(request.sets ?? []).map(([k, v]) => `--set ${k}=${JSON.stringify(v)}`)].join(" ");
+      const files = [...fileVersions.keys()];
+      return [
+        `> Written by \`${asked}\` (node ${node.id}, seed ${resolved.seed}, run ${run.id}), data files ${files.length > 0 ? files.join(", ") : "none (the pipeline's embedded data)"},`,
+        `> commit ${run.commit === null ? "unknown (not a git checkout)" : `${run.commit.slice(0, 12)}${run.dirty ? " with uncommitted changes" : ""}`}, result ${manifest.key.slice(0, 12)} computed ${String(manifest.provenance.endedAt ?? "")}.`
+      ].join("\n");
     };
 
     const loadOutput = (nodeId: string) =>

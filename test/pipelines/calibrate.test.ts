@@ -122,6 +122,33 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expectDescribed(l2.nodes[0]!.files["snapshots.parquet"]!);
   });
 
+  it("runs the simulator on a neural ECN model with --set ecn.model=neural-shared", async () => {
+    const neuralSets = sets(["ecn.model=neural-shared", "ecn.neural.train.maxEpochs=1", "ecn.neural.train.window=4", "calibration.iterations=5"]);
+    const result = await run(["run", "calibrate-exp4", ...neuralSets, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const status = statuses(result.stdout);
+    expect(status["train-ecn-sim-model"]).toBe("ran:PARAMS");
+    expect(status["train-calsheq"]).toBe("ran:INPUT");
+    // The records were played on books driven by the network: the mid price stays finite and positive.
+    const records = await run(["show", "calibrate-exp4", "episode-records", ...neuralSets, "--json"]);
+    const files = (JSON.parse(records.stdout) as { nodes: Array<{ files: Record<string, string> }> }).nodes[0]!.files;
+    const table = tableFromIPC(readFileSync(files["value"]!));
+    expect(table.numRows).toBe(4 * 10 * 510);
+    const mid = table.getChild("midNext")!.toArray() as Float64Array;
+    expect(mid.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+  });
+
+  it("reports experiment 1's trade-size percentile targets as the paper's figure 8", async () => {
+    const result = await run(["run", "calibrate-exp1", ...sets(), "--until", "calibration-report", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    const shown = JSON.parse((await run(["show", "calibrate-exp1", "calibration-report", "--json"])).stdout) as { nodes: Array<{ files: Record<string, string> }> };
+    const page = readFileSync(shown.nodes[0]!.files["report.html"]!, "utf8");
+    // Experiment 1 targets supertype 1's nine percentiles only (table 5); its parameters are figure 29.
+    const charts = new Set(page.match(/Figure 8: supertype \d: \d+th percentile/g) ?? []);
+    expect([...charts].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => `Figure 8: supertype 1: ${k * 10}th percentile`).sort());
+    expect(page).toContain("Figure 29");
+  });
+
   it("stops on the equilibrium diagnostics under the converged rule; raising the cap runs no iteration", async () => {
     // Curves flat by the drift tolerance and a deviation test that cannot fail: both runs stop at
     // the first check (iteration 4) with the deviation test run, far before the cap of 12.
@@ -157,32 +184,5 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
     expect(raised.code, raised.stderr).toBe(0);
     expect(iterationsRun(raised.stdout)).toBe(0);
     expect(statuses(raised.stdout)["calibration-report"]).toBe("hit");
-  });
-
-  it("runs the simulator on a neural ECN model with --set ecn.model=neural-shared", async () => {
-    const neuralSets = sets(["ecn.model=neural-shared", "ecn.neural.train.maxEpochs=1", "ecn.neural.train.window=4", "calibration.iterations=5"]);
-    const result = await run(["run", "calibrate-exp4", ...neuralSets, "--json"]);
-    expect(result.code, result.stderr).toBe(0);
-    const status = statuses(result.stdout);
-    expect(status["train-ecn-sim-model"]).toBe("ran:PARAMS");
-    expect(status["train-calsheq"]).toBe("ran:INPUT");
-    // The records were played on books driven by the network: the mid price stays finite and positive.
-    const records = await run(["show", "calibrate-exp4", "episode-records", ...neuralSets, "--json"]);
-    const files = (JSON.parse(records.stdout) as { nodes: Array<{ files: Record<string, string> }> }).nodes[0]!.files;
-    const table = tableFromIPC(readFileSync(files["value"]!));
-    expect(table.numRows).toBe(4 * 10 * 510);
-    const mid = table.getChild("midNext")!.toArray() as Float64Array;
-    expect(mid.every((v) => Number.isFinite(v) && v > 0)).toBe(true);
-  });
-
-  it("reports experiment 1's trade-size percentile targets as the paper's figure 8", async () => {
-    const result = await run(["run", "calibrate-exp1", ...sets(), "--until", "calibration-report", "--json"]);
-    expect(result.code, result.stderr).toBe(0);
-    const shown = JSON.parse((await run(["show", "calibrate-exp1", "calibration-report", "--json"])).stdout) as { nodes: Array<{ files: Record<string, string> }> };
-    const page = readFileSync(shown.nodes[0]!.files["report.html"]!, "utf8");
-    // Experiment 1 targets supertype 1's nine percentiles only (table 5); its parameters are figure 29.
-    const charts = new Set(page.match(/Figure 8: supertype \d: \d+th percentile/g) ?? []);
-    expect([...charts].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => `Figure 8: supertype 1: ${k * 10}th percentile`).sort());
-    expect(page).toContain("Figure 29");
   });
 });

@@ -59,13 +59,14 @@ describe("loop bodies", { timeout: 300_000 }, () => {
     const plan = await cli(store, ["explain", "calibrate-exp4"]);
     expect(plan.code, plan.stderr).toBe(0);
     const steps = (node: string) => bodyLines(plan.stdout, node).map((l) => l.trim().split(" ")[0]);
-    expect(steps("train-calsheq")).toEqual(["each", "build-supertypes", "rollouts", "ppo-update", "episode-rewards", "calibrator-update"]);
-    expect(steps("train-bo")).toEqual(["each", "build-supertypes", "rollouts", "ppo-update", "episode-rewards", "bo-propose"]);
+    // The deviation test of the stopping rule is a step too (it does nothing under a fixed count).
+    expect(steps("train-calsheq")).toEqual(["each", "build-supertypes", "rollouts", "ppo-update", "episode-rewards", "calibrator-update", "exploitability-check"]);
+    expect(steps("train-bo")).toEqual(["each", "build-supertypes", "rollouts", "ppo-update", "episode-rewards", "bo-propose", "exploitability-check"]);
     // What feeds each step is named: the state, a set-up value or an earlier step.
     expect(bodyLines(plan.stdout, "train-calsheq").join("\n")).toMatch(/rollouts <- env: setup, learners: setup, policies: state, episodeInputs: build-supertypes/);
     const json = await cli(store, ["explain", "calibrate-exp4", "--json"]);
     const event = json.stdout.split("\n").filter((l) => l.includes('"node":"train-calsheq"')).map((l) => JSON.parse(l) as { body?: string[] })[0]!;
-    expect(event.body?.map((l) => l.split(" ")[0])).toEqual(["build-supertypes", "rollouts", "ppo-update", "episode-rewards", "calibrator-update"]);
+    expect(event.body?.map((l) => l.split(" ")[0])).toEqual(["build-supertypes", "rollouts", "ppo-update", "episode-rewards", "calibrator-update", "exploitability-check"]);
     // Nodes without a body print none.
     expect(bodyLines(plan.stdout, "fit-ecn-gmm")).toEqual([]);
   });

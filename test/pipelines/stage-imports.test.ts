@@ -81,6 +81,7 @@ describe("stage modules", () => {
       "stages/body/build-supertypes.ts",
       "stages/body/calibrator-update.ts",
       "stages/body/episode-rewards.ts",
+      "stages/body/exploitability-check.ts",
       "stages/body/ppo-update.ts",
       "stages/body/rollouts.ts",
       "stages/calibration.ts",

@@ -1,0 +1,77 @@
+/**
+ * Pipeline `reproduce`: the paper's checkable claims in one report. It includes the nodes of the
+ * pipelines that measure them, each under its own params root, up to the report it needs:
+ * `ecn` (ecn-models: table 2), `spectrum` (lt-spectrum: figure 2), `exp1` .. `exp4`
+ * (calibrate-exp1..4: table 5, figures 7, 8, 25-32), `emergent` (emergent-behaviour: section 5.2,
+ * figures 3, 9-24); then `reproduction-report` tabulates claim, paper, ours, verdict
+ * (stages/reproduction-report.ts). Included nodes keep their own cache keys and random streams,
+ * so whatever those pipelines already ran with the same params and seed is read from the cache.
+ *
+ * Presets: `quick` (each pipeline's quick defaults), `converged` (each pipeline's converged
+ * preset: training stops on the equilibrium diagnostics), and `tiny` (a smoke test of every stage
+ * for the tests; its numbers mean nothing).
+ */
+import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeline.ts";
+import type { ParamTree } from "../core/pipeline/params.ts";
+import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
+import { scoreEcnModels } from "../stages/ecn-neural.ts";
+import { emergentReport } from "../stages/emergent-report.ts";
+import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
+import { reproductionReport } from "../stages/reproduction-report.ts";
+import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
+import { calibrationPipeline } from "./calibrate.ts";
+import { ecnModels } from "./ecn-models.ts";
+import { emergentBehaviour } from "./emergent-behaviour.ts";
+import { ltSpectrum } from "./lt-spectrum.ts";
+
+const calibrations = [1, 2, 3, 4].map((id) => [`exp${id}`, calibrationPipeline(id)] as const);
+const parts: ReadonlyArray<readonly [string, PipelineType]> = [["ecn", ecnModels], ["spectrum", ltSpectrum], ...calibrations, ["emergent", emergentBehaviour]];
+
+/** Each included pipeline's tree without its seed (the run has one seed, the including pipeline's). */
+const withoutSeed = (tree: ParamTree): ParamTree => Object.fromEntries(Object.entries(tree).filter(([key]) => key !== "seed"));
+
+const presetOf = (name: string): ParamTree => Object.fromEntries(parts.map(([root, pipeline]) => [root, withoutSeed(pipeline.presets[name] ?? {})]));
+
+const tinyCalibration: ParamTree = {
+  ecn: { data: { rows: 600 } },
+  calibration: { iterations: 3, checkpointEvery: 2, episodes: 2, horizon: 10, ppo: { hidden: [8], sgdPasses: 1 }, calsheq: { hidden: [8] }, bo: { every: 2 } }
+};
+/** A smoke test of every included stage in about a minute (test/pipelines/reproduce.test.ts). */
+const tiny: ParamTree = {
+  ecn: { ecn: { data: { rows: 600 }, neural: { train: { maxEpochs: 1, window: 4, lstmUnits: 4, inputWidth: 4, hiddenWidths: [6], components: 2, checkpointEvery: 1 } } } },
+  spectrum: { training: { iterations: 2, checkpointEvery: 1, episodes: 2, horizon: 10, ltsPerEpisode: 2, ppo: { hidden: [8], sgdPasses: 1 } }, report: { evaluationEpisodes: 2 } },
+  ...Object.fromEntries(calibrations.map(([root]) => [root, tinyCalibration])),
+  emergent: withoutSeed(emergentBehaviour.presets["tiny"] ?? {})
+};
+
+export const reproduce = Pipeline.make<TrainingServices>({
+  name: "reproduce",
+  description: "the paper's checkable claims against our runs: table 2, figures 2, 3, 7, 8, 9-32 and table 5",
+  defaults: { seed: 1, ...Object.fromEntries(parts.map(([root, pipeline]) => [root, withoutSeed(pipeline.defaults)])), report: {} },
+  presets: { quick: {}, converged: presetOf("converged"), tiny },
+  resources: trainingResources,
+  build: (p) => {
+    const ecn = p.include("ecn", ecnModels, "ecn", "score-ecn-models");
+    const spectrum = p.include("spectrum", ltSpectrum, "spectrum", "lt-spectrum-report");
+    const experiments = calibrations.map(([root, pipeline]) => {
+      const included = p.include(root, pipeline, root, "calibration-report");
+      // The converged preset adds CALSHEQ's other form beside, which changes the report node's stage.
+      return included.ids.some((id) => id.startsWith("train-calsheq-")) ? included.output("calibration-report", calibrationReportWithBeside) : included.output("calibration-report", calibrationReport);
+    });
+    const emergent = p.include("emergent", emergentBehaviour, "emergent", "emergent-report");
+    p.node(
+      "reproduction-report",
+      reproductionReport,
+      {
+        ecn: ecn.output("score-ecn-models", scoreEcnModels),
+        spectrum: spectrum.output("lt-spectrum-report", ltSpectrumReport),
+        exp1: experiments[0]!,
+        exp2: experiments[1]!,
+        exp3: experiments[2]!,
+        exp4: experiments[3]!,
+        emergent: emergent.output("emergent-report", emergentReport)
+      },
+      "report"
+    );
+  }
+});
