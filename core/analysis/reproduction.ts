@@ -96,9 +96,9 @@ const targetsClaim = (e: CalibrationEvidence): Claim => {
 const rewardsClaim = (e: CalibrationEvidence): Claim => {
   const r1 = stat(e.calsheq, "rewards/lp_super1");
   const r2 = stat(e.calsheq, "rewards/lp_super2");
-  const lows = [r1, r2].map((r) => r.mean - 1.96 * r.stdError);
-  const highs = [r1, r2].map((r) => r.mean + 1.96 * r.stdError);
-  const verdict: Verdict = highs.some((h) => h < 0) ? "not reproduced" : lows.every((l) => l >= 0) ? "reproduced" : [r1, r2].every((r) => r.mean >= 0) ? "reproduced" : "inconclusive";
+  // Not reproduced when a supertype's interval lies below 0; reproduced when both means are at least 0.
+  const below = [r1, r2].some((r) => r.mean + 1.96 * r.stdError < 0);
+  const verdict: Verdict = below ? "not reproduced" : [r1, r2].every((r) => r.mean >= 0) ? "reproduced" : "inconclusive";
   return {
     source: `figure 7, experiment ${e.experiment}`,
     paper: "with CALSHEQ the LP supertypes' rewards converge to non-negative values",
