@@ -1,6 +1,7 @@
 /**
  * Stage `reproduction-report`: the paper's checkable claims (table 2, figure 2, table 5 and
- * figures 7, 8, 25-32 for experiments 1-4, the section 5.2 findings of figures 3 and 9-24) against
+ * figures 7, 8, 25-32 for experiments 1-4, the section 5.2 findings of figures 9-24, figure 6's
+ * game weights) against
  * the reports of the runs the `reproduce` pipeline includes, as one table of claim, the paper's
  * statement, our measurement with its uncertainty, and the verdict (core/analysis/reproduction.ts).
  * Writes an HTML page, the same table as Markdown (`reproduction.md`, which docs/reproduction.md
@@ -9,7 +10,7 @@
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport } from "../core/analysis/report.ts";
-import { calibrationClaims, emergentClaims, figureTwoClaim, tableTwoClaim, verdictCounts, type Claim, type MethodRun } from "../core/analysis/reproduction.ts";
+import { calibrationClaims, emergentClaims, figureSixClaims, figureTwoClaim, tableTwoClaim, verdictCounts, type Claim, type MethodRun } from "../core/analysis/reproduction.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
@@ -98,7 +99,8 @@ export const reproductionReport = Stage.make({
         tableTwoClaim(inputs.ecn),
         figureTwoClaim(inputs.spectrum.summary),
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
-        ...emergentClaims(inputs.emergent.summary.findings)
+        ...emergentClaims(inputs.emergent.summary.findings),
+        ...figureSixClaims(inputs.emergent.summary.lastOmegaA)
       ];
       const counts = verdictCounts(claims);
       const tally = Object.entries(counts)

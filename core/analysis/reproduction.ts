@@ -198,6 +198,43 @@ export const emergentClaims = (
     verdict: x.verdict
   }));
 
+/**
+ * Figure 6 (section 3.2): the Hamiltonian weight omega_A of the games' links, from the last value
+ * each game logged (single values: no interval). 1v1 PnL LP vs PnL LT: balanced, omega_A ~ 0.6
+ * (checked within 0.15); adding a second LP moves the competition between the LPs: the LP-LT
+ * weight falls below its 1v1 value and the LP-LP weight exceeds it; a flow-driven LT: omega_A ~ 1,
+ * above the PnL 1v1's.
+ */
+export const figureSixClaims = (lastOmegaA: Readonly<Record<string, number | null>>): Claim[] => {
+  const w = (key: string) => lastOmegaA[key] ?? Number.NaN;
+  const pnl = w("pnl-1v1/lp1-lt");
+  const lpLt = w("pnl-2v1/lp1-lt");
+  const lpLp = w("pnl-2v1/lp1-lp2");
+  const flow = w("flow-1v1/lp1-lt");
+  const known = (...xs: number[]) => xs.every(Number.isFinite);
+  const judged = (ok: boolean, ...xs: number[]): Verdict => (!known(...xs) ? "not run" : ok ? "reproduced" : "not reproduced");
+  return [
+    {
+      source: "figure 6 (left)",
+      paper: "1v1, PnL-driven LP and LT: the link is balanced, omega_A ~ 0.6 (checked: within 0.15)",
+      ours: `omega_A ${f(pnl)} (last logged value)`,
+      verdict: judged(Math.abs(pnl - 0.6) <= 0.15, pnl)
+    },
+    {
+      source: "figure 6 (left)",
+      paper: "2v1: the LP-LT weight falls (to ~0.2) and the LP-LP weight rises (to ~0.6): competition moves between the LPs",
+      ours: `2v1 LP-LT ${f(lpLt)} against 1v1 ${f(pnl)}; 2v1 LP-LP ${f(lpLp)} (last logged values)`,
+      verdict: judged(lpLt < pnl && lpLp > lpLt, pnl, lpLt, lpLp)
+    },
+    {
+      source: "figure 6 (right)",
+      paper: "1v1 with a flow-driven LT: almost no potential component, omega_A ~ 1, above the PnL 1v1's",
+      ours: `omega_A ${f(flow)} against ${f(pnl)} for the PnL 1v1 (last logged values)`,
+      verdict: judged(flow > pnl, flow, pnl)
+    }
+  ];
+};
+
 /** How many claims got each verdict. */
 export const verdictCounts = (claims: readonly Claim[]): Record<Verdict, number> => {
   const counts: Record<Verdict, number> = { reproduced: 0, "not reproduced": 0, opposite: 0, inconclusive: 0, "not run": 0 };

@@ -7,7 +7,7 @@
  * beyond noise fail the non-negativity claim; smoother parameters are a smaller largest step.
  */
 import { describe, expect, it } from "vitest";
-import { calibrationClaims, type MethodRun } from "../../core/analysis/reproduction.ts";
+import { calibrationClaims, figureSixClaims, type MethodRun } from "../../core/analysis/reproduction.ts";
 import { Random } from "../../core/random/philox.ts";
 
 const rng = Random.fromSeed(7);
@@ -60,5 +60,13 @@ describe("reproduction claims", () => {
     expect(verdictOf(smooth, "figure 32, experiment 4", /smoothly/)).toBe("reproduced");
     const jumpy = calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget, 0.01, 1.5), bo });
     expect(verdictOf(jumpy, "figure 32, experiment 4", /smoothly/)).toBe("not reproduced");
+  });
+
+  it("figure 6: the paper's weights reproduce, a 2v1 game whose LP-LP link is the weaker does not, and a missing game is not run", () => {
+    const paper = figureSixClaims({ "pnl-1v1/lp1-lt": 0.6, "pnl-2v1/lp1-lt": 0.2, "pnl-2v1/lp1-lp2": 0.6, "flow-1v1/lp1-lt": 0.95 });
+    expect(paper.map((c) => c.verdict)).toEqual(["reproduced", "reproduced", "reproduced"]);
+    const swapped = figureSixClaims({ "pnl-1v1/lp1-lt": 0.6, "pnl-2v1/lp1-lt": 0.5, "pnl-2v1/lp1-lp2": 0.3, "flow-1v1/lp1-lt": 0.4 });
+    expect(swapped.map((c) => c.verdict)).toEqual(["reproduced", "not reproduced", "not reproduced"]);
+    expect(figureSixClaims({ "pnl-1v1/lp1-lt": 0.6 })[2]!.verdict).toBe("not run");
   });
 });

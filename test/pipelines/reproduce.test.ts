@@ -49,6 +49,7 @@ describe("reproduce pipeline", { timeout: 600_000 }, () => {
     const sources = new Set(summary.claims.map((c) => c.source));
     for (const source of ["table 2", "figure 2", "table 5, experiment 1 (figure 8)", "table 5, experiment 4 (figure 28)", "figure 7, experiment 4", "figure 32, experiment 4"]) expect(sources, source).toContain(source);
     expect(summary.claims.filter((c) => c.source.startsWith("section 5.2")).length).toBe(21);
+    expect(summary.claims.filter((c) => c.source.startsWith("figure 6")).length).toBe(3);
     for (const c of summary.claims) expect(["reproduced", "not reproduced", "opposite", "inconclusive", "not run"]).toContain(c.verdict);
     expect(Object.values(summary.counts).reduce((a, b) => a + b, 0)).toBe(summary.claims.length);
 
