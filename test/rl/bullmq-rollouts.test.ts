@@ -245,6 +245,8 @@ describe.skipIf(!hasRedis)("BullMQ rollouts with redis-server and worker process
       blobs: { put: (b) => store.putBlob(b), get: (h) => store.getBlob(h) },
       sweepMs: 100,
       jobTimeoutMs: 1500,
+      // The healthy worker started below may take several timeouts to boot on a loaded machine.
+      maxReissues: 40,
       onNotice: (m) => notices.push(m)
     });
     const runnerWith = (executor?: BullmqShardExecutor) =>
