@@ -15,6 +15,7 @@ import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeli
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
 import { scoreEcnModels } from "../stages/ecn-neural.ts";
+import { evaluateEmergentStage } from "../stages/emergent.ts";
 import { emergentReport } from "../stages/emergent-report.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
 import { reproductionReport } from "../stages/reproduction-report.ts";
@@ -69,7 +70,8 @@ export const reproduce = Pipeline.make<TrainingServices>({
         exp2: experiments[1]!,
         exp3: experiments[2]!,
         exp4: experiments[3]!,
-        emergent: emergent.output("emergent-report", emergentReport)
+        emergent: emergent.output("emergent-report", emergentReport),
+        evaluation: emergent.output("evaluate-emergent", evaluateEmergentStage)
       },
       "report"
     );

@@ -1,7 +1,7 @@
 /**
  * Stage `reproduction-report`: the paper's checkable claims (table 2, figure 2, table 5 and
- * figures 7, 8, 25-32 for experiments 1-4, the section 5.2 findings of figures 9-24, figure 6's
- * game weights) against
+ * figures 7, 8, 25-32 for experiments 1-4, figure 3's convexity, the section 5.2 findings of
+ * figures 9-24, figure 6's game weights) against
  * the reports of the runs the `reproduce` pipeline includes, as one table of claim, the paper's
  * statement, our measurement with its uncertainty, and the verdict (core/analysis/reproduction.ts).
  * Writes an HTML page, the same table as Markdown (`reproduction.md`, which docs/reproduction.md
@@ -10,7 +10,7 @@
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
 import { htmlReport } from "../core/analysis/report.ts";
-import { calibrationClaims, emergentClaims, figureSixClaims, figureTwoClaim, tableTwoClaim, verdictCounts, type Claim, type MethodRun } from "../core/analysis/reproduction.ts";
+import { calibrationClaims, emergentClaims, figureSixClaims, figureThreeClaim, figureTwoClaim, tableTwoClaim, verdictCounts, type Claim, type MethodRun } from "../core/analysis/reproduction.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
@@ -18,6 +18,7 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { calibrationReportCodec, type CalibrationReport } from "../schemas/calibration-report.ts";
 import { ecnModelScoresCodec } from "../schemas/ecn-neural-artifacts.ts";
 import { emergentReportCodec } from "../schemas/emergent.ts";
+import { emergentTablesCodec, readColumns } from "../schemas/emergent-artifacts.ts";
 import { ltSpectrumReportCodec } from "../schemas/lt-spectrum.ts";
 
 const Verdict = Schema.Literal("reproduced", "not reproduced", "opposite", "inconclusive", "not run");
@@ -71,6 +72,12 @@ const experimentClaims = (report: CalibrationReport): Claim[] => {
   });
 };
 
+/** Figure 3's F(eps) points per number of PnL LTs, from `evaluate-emergent`'s table. */
+const pnlLtFlowPoints = (table: arrow.Table) => {
+  const c = readColumns(table) as Record<string, Float64Array>;
+  return Array.from(c["pnlLts"] ?? [], (pnlLts, i) => ({ pnlLts, eps: c["eps"]![i]!, flow: c["flow"]![i]!, count: c["count"]![i]! }));
+};
+
 const markdownCell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
 
 export const reproductionReport = Stage.make({
@@ -85,7 +92,8 @@ export const reproductionReport = Stage.make({
     exp4: calibrationReportCodec,
     ecn: ecnModelScoresCodec,
     spectrum: ltSpectrumReportCodec,
-    emergent: emergentReportCodec
+    emergent: emergentReportCodec,
+    evaluation: emergentTablesCodec
   },
   output: reproductionReportCodec,
   exports: [
@@ -99,6 +107,7 @@ export const reproductionReport = Stage.make({
         tableTwoClaim(inputs.ecn),
         figureTwoClaim(inputs.spectrum.summary),
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
+        figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
         ...emergentClaims(inputs.emergent.summary.findings),
         ...figureSixClaims(inputs.emergent.summary.lastOmegaA)
       ];

@@ -235,6 +235,53 @@ export const figureSixClaims = (lastOmegaA: Readonly<Record<string, number | nul
   ];
 };
 
+/** The curvature c of the count-weighted least-squares fit flow = a + b eps + c eps^2 (NaN with fewer than 3 bins). */
+export const curvature = (eps: readonly number[], flow: readonly number[], weight: readonly number[]): number => {
+  // Normal equations of the weighted quadratic fit, solved by Cramer's rule.
+  const m = [0, 0, 0, 0, 0];
+  const v = [0, 0, 0];
+  let bins = 0;
+  eps.forEach((x, i) => {
+    const w = weight[i]!;
+    if (!(w > 0) || !Number.isFinite(flow[i]!)) return;
+    bins++;
+    for (let k = 0; k < 5; k++) m[k]! += w * x ** k;
+    for (let k = 0; k < 3; k++) v[k]! += w * flow[i]! * x ** k;
+  });
+  if (bins < 3) return Number.NaN;
+  const det3 = (a: number[][]) =>
+    a[0]![0]! * (a[1]![1]! * a[2]![2]! - a[1]![2]! * a[2]![1]!) - a[0]![1]! * (a[1]![0]! * a[2]![2]! - a[1]![2]! * a[2]![0]!) + a[0]![2]! * (a[1]![0]! * a[2]![1]! - a[1]![1]! * a[2]![0]!);
+  const A = [
+    [m[0]!, m[1]!, m[2]!],
+    [m[1]!, m[2]!, m[3]!],
+    [m[2]!, m[3]!, m[4]!]
+  ];
+  const d = det3(A);
+  if (!(Math.abs(d) > 0)) return Number.NaN;
+  return det3(A.map((row, r) => [row[0]!, row[1]!, v[r]!])) / d;
+};
+
+/**
+ * Figure 3: PnL-driven LTs make the LP's flow response curve F(eps) convex, the more of them the
+ * more: the curvature of a quadratic fit (weighted by each eps bin's count) with the most PnL LTs
+ * is positive and above the curvature with none. Single fits: no interval.
+ */
+export const figureThreeClaim = (points: ReadonlyArray<{ readonly pnlLts: number; readonly eps: number; readonly flow: number; readonly count: number }>): Claim => {
+  const counts = [...new Set(points.map((p) => p.pnlLts))].sort((a, b) => a - b);
+  const c = counts.map((n) => {
+    const mine = points.filter((p) => p.pnlLts === n);
+    return curvature(mine.map((p) => p.eps), mine.map((p) => p.flow), mine.map((p) => p.count));
+  });
+  const first = c[0] ?? Number.NaN;
+  const last = c[c.length - 1] ?? Number.NaN;
+  return {
+    source: "figure 3",
+    paper: "PnL-driven LTs introduce convexity in the LP's flow response curve F(eps), more with more of them",
+    ours: `curvature of F(eps) (count-weighted quadratic fit) with ${counts.map((n, i) => `${n} PnL LTs ${f(c[i]!, 4)}`).join(", ")}`,
+    verdict: !(Number.isFinite(first) && Number.isFinite(last)) || counts.length < 2 ? "not run" : last > 0 && last > first ? "reproduced" : "not reproduced"
+  };
+};
+
 /** How many claims got each verdict. */
 export const verdictCounts = (claims: readonly Claim[]): Record<Verdict, number> => {
   const counts: Record<Verdict, number> = { reproduced: 0, "not reproduced": 0, opposite: 0, inconclusive: 0, "not run": 0 };

@@ -7,7 +7,7 @@
  * beyond noise fail the non-negativity claim; smoother parameters are a smaller largest step.
  */
 import { describe, expect, it } from "vitest";
-import { calibrationClaims, figureSixClaims, type MethodRun } from "../../core/analysis/reproduction.ts";
+import { calibrationClaims, curvature, figureSixClaims, figureThreeClaim, type MethodRun } from "../../core/analysis/reproduction.ts";
 import { Random } from "../../core/random/philox.ts";
 
 const rng = Random.fromSeed(7);
@@ -68,5 +68,17 @@ describe("reproduction claims", () => {
     const swapped = figureSixClaims({ "pnl-1v1/lp1-lt": 0.6, "pnl-2v1/lp1-lt": 0.5, "pnl-2v1/lp1-lp2": 0.3, "flow-1v1/lp1-lt": 0.4 });
     expect(swapped.map((c) => c.verdict)).toEqual(["reproduced", "not reproduced", "not reproduced"]);
     expect(figureSixClaims({ "pnl-1v1/lp1-lt": 0.6 })[2]!.verdict).toBe("not run");
+  });
+
+  it("figure 3: the curvature of a weighted quadratic fit, and convexity growing with the PnL LTs", () => {
+    const eps = [-2, -1, 0, 1, 2, 3];
+    expect(curvature(eps, eps.map((x) => 1 - 2 * x + 0.5 * x * x), eps.map(() => 3))).toBeCloseTo(0.5, 10);
+    expect(curvature(eps, eps.map((x) => 4 - x), eps.map(() => 1))).toBeCloseTo(0, 10);
+    // Bins nobody traded in (count 0) do not count: two bins identify no curvature.
+    expect(curvature(eps, eps.map((x) => x * x), [1, 1, 0, 0, 0, 0])).toBeNaN();
+    const market = (pnlLts: number, c: number) => eps.map((x) => ({ pnlLts, eps: x, flow: 2 - x + c * x * x, count: 10 }));
+    expect(figureThreeClaim([...market(0, 0), ...market(1, 0.1), ...market(4, 0.4)]).verdict).toBe("reproduced");
+    expect(figureThreeClaim([...market(0, 0.4), ...market(4, 0.1)]).verdict).toBe("not reproduced");
+    expect(figureThreeClaim(market(4, 0.4)).verdict).toBe("not run");
   });
 });

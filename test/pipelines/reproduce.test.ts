@@ -47,7 +47,7 @@ describe("reproduce pipeline", { timeout: 600_000 }, () => {
     };
     const { summary, files } = shown.nodes[0]!;
     const sources = new Set(summary.claims.map((c) => c.source));
-    for (const source of ["table 2", "figure 2", "table 5, experiment 1 (figure 8)", "table 5, experiment 4 (figure 28)", "figure 7, experiment 4", "figure 32, experiment 4"]) expect(sources, source).toContain(source);
+    for (const source of ["table 2", "figure 2", "figure 3", "table 5, experiment 1 (figure 8)", "table 5, experiment 4 (figure 28)", "figure 7, experiment 4", "figure 32, experiment 4"]) expect(sources, source).toContain(source);
     expect(summary.claims.filter((c) => c.source.startsWith("section 5.2")).length).toBe(21);
     expect(summary.claims.filter((c) => c.source.startsWith("figure 6")).length).toBe(3);
     for (const c of summary.claims) expect(["reproduced", "not reproduced", "opposite", "inconclusive", "not run"]).toContain(c.verdict);
