@@ -57,7 +57,7 @@ const trainSharedBody = LoopBody.make<SharedTrainingParams, { model: EcnModel },
   const rule = b.setup("rule", (p) => validateConvergenceRule(stoppingRule(p.stopping)));
   const learning = b.setup("learning", (p) => p.learning);
   const due = b.map("deviation-due", { state: b.state, advanced, rule, learning }, (v) =>
-    stoppingDeviationDue(v.state.stopping ?? initialStopping("fixed"), sharedRewardCurves(v.advanced.state.rows, v.learning), v.advanced.state.iteration, v.rule)
+    stoppingDeviationDue(v.state.stopping ?? initialStopping("fixed"), () => sharedRewardCurves(v.advanced.state.rows, v.learning), v.advanced.state.iteration, v.rule)
   );
   const deviation = b.step(
     "exploitability-check",
@@ -68,7 +68,7 @@ const trainSharedBody = LoopBody.make<SharedTrainingParams, { model: EcnModel },
   return b.finish({ state: b.state, played, advanced, rule, learning, deviation }, (v, { params: p, seconds }) => {
     const { state: next, row } = v.advanced;
     const previous = v.state.stopping ?? initialStopping(p.stopping.rule);
-    const stopping = advanceStopping(previous, sharedRewardCurves(next.rows, v.learning), next.iteration, v.rule, v.deviation);
+    const stopping = advanceStopping(previous, () => sharedRewardCurves(next.rows, v.learning), next.iteration, v.rule, v.deviation);
     const envSteps = p.episodes * (v.played.batches[0]?.steps ?? 0);
     const rewards = ["lp", "lt"]
       .filter((c) => row[`${c}/charts/episode_reward_mean`] !== undefined)

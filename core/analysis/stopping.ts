@@ -33,20 +33,23 @@ export interface StoppingProgress {
 
 export const initialStopping = (rule: StoppingRuleKind): StoppingProgress => ({ rule, checks: [], decision: "continue" });
 
-/** Whether the deviation test should run after `iterations` iterations whose watched curves are `curves`. */
-export const stoppingDeviationDue = (progress: StoppingProgress, curves: Readonly<Record<string, ArrayLike<number>>>, iterations: number, rule: ConvergenceRule): boolean =>
-  progress.rule === "converged" && deviationTestDue(curves, iterations, rule);
+/** The watched curves, built only when a check needs them (most iterations need none). */
+export type WatchedCurves = () => Readonly<Record<string, ArrayLike<number>>>;
+
+/** Whether the deviation test should run after `iterations` iterations whose watched curves are `curves()`. */
+export const stoppingDeviationDue = (progress: StoppingProgress, curves: WatchedCurves, iterations: number, rule: ConvergenceRule): boolean =>
+  progress.rule === "converged" && convergenceCheckDue(rule, iterations) && deviationTestDue(curves(), iterations, rule);
 
 /** The progress after `iterations` iterations (the deviation test's result when it ran). */
 export const advanceStopping = (
   progress: StoppingProgress,
-  curves: Readonly<Record<string, ArrayLike<number>>>,
+  curves: WatchedCurves,
   iterations: number,
   rule: ConvergenceRule,
   exploitability: ExploitabilityEstimate | null
 ): StoppingProgress => {
   if (progress.rule === "fixed" || !convergenceCheckDue(rule, iterations)) return progress;
-  const check = checkConvergence(curves, iterations, rule, exploitability);
+  const check = checkConvergence(curves(), iterations, rule, exploitability);
   return { ...progress, checks: [...progress.checks, summariseCheck(check)], decision: check.decision };
 };
 

@@ -12,16 +12,8 @@
  * reached. The state is plain data; an iteration is rollouts -> ppo-update -> exploitability
  * (when due) -> the iteration's figures (stages/whatif.ts).
  */
-import {
-  checkConvergence,
-  convergenceCheckDue,
-  deviationTestDue,
-  summariseCheck,
-  type CheckSummary,
-  type ConvergenceDecision,
-  type ConvergenceRule,
-  type ExploitabilityEstimate
-} from "../analysis/convergence.ts";
+import { deviationTestDue, type CheckSummary, type ConvergenceDecision, type ConvergenceRule, type ExploitabilityEstimate } from "../analysis/convergence.ts";
+import { advanceStopping } from "../analysis/stopping.ts";
 import { defaultGameConfig, type OtcGameConfig } from "../otc/config.ts";
 import { OtcEnv } from "../otc/env.ts";
 import { ecnVariationModelOf, type OtcEcnSpec } from "../otc/rollout-env.ts";
@@ -143,9 +135,9 @@ export const advanceReequilibration = (
 ): ReequilibrationState => {
   const iteration = state.iteration + 1;
   const rows = [...state.rows, row];
-  if (!convergenceCheckDue(rule, iteration)) return { ...state, iteration, envSteps, lp, rows };
-  const check = checkConvergence(rewardCurves(rows), iteration, rule, exploitability);
-  return { ...state, iteration, envSteps, lp, rows, checks: [...state.checks, summariseCheck(check)], decision: check.decision };
+  // The loop's own rule, cap included: a "cap" decision ends a re-equilibration.
+  const { checks, decision } = advanceStopping({ rule: "converged", checks: state.checks, decision: state.decision }, () => rewardCurves(rows), iteration, rule, exploitability);
+  return { ...state, iteration, envSteps, lp, rows, checks, decision };
 };
 
 /** Whether the loop has stopped (converged, or at the cap). */

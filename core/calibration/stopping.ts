@@ -19,7 +19,7 @@ export const calibrationCurves = (rows: readonly IterationRow[]): Record<string,
 
 /** Whether the deviation test should run after the iteration that produced `rows`' last row. */
 export const calibrationDeviationDue = (progress: StoppingProgress, rows: readonly IterationRow[], rule: ConvergenceRule): boolean =>
-  stoppingDeviationDue(progress, calibrationCurves(rows), rows.length, rule);
+  stoppingDeviationDue(progress, () => calibrationCurves(rows), rows.length, rule);
 
 /** The progress after the iteration that produced `rows`' last row (the deviation test's result when it ran). */
 export const advanceCalibrationStopping = (
@@ -27,4 +27,4 @@ export const advanceCalibrationStopping = (
   rows: readonly IterationRow[],
   rule: ConvergenceRule,
   exploitability: ExploitabilityEstimate | null
-): StoppingProgress => advanceStopping(progress, calibrationCurves(rows), rows.length, rule, exploitability);
+): StoppingProgress => advanceStopping(progress, () => calibrationCurves(rows), rows.length, rule, exploitability);

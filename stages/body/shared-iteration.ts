@@ -76,7 +76,7 @@ export const sharedBody = <P, I>(
       const progress =
         settings === undefined || (settings.rule === "fixed" && v.state.stopping === undefined)
           ? undefined
-          : advanceStopping(v.state.stopping ?? initialStopping(settings.rule), sharedRewardCurves(state.rows, params(p).learning), state.iteration, stoppingRule(settings), null);
+          : advanceStopping(v.state.stopping ?? initialStopping(settings.rule), () => sharedRewardCurves(state.rows, params(p).learning), state.iteration, stoppingRule(settings), null);
       const stopped = progress?.decision === "converged" ? " | converged" : "";
       return {
         state: progress === undefined ? state : { ...state, stopping: progress },
