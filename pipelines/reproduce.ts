@@ -14,8 +14,9 @@
 import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
+import { fitEcnGmm } from "../stages/ecn.ts";
 import { scoreEcnModels } from "../stages/ecn-neural.ts";
-import { evaluateEmergentStage } from "../stages/emergent.ts";
+import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
 import { emergentReport } from "../stages/emergent-report.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
 import { reproductionReport } from "../stages/reproduction-report.ts";
@@ -42,7 +43,8 @@ const tiny: ParamTree = {
   ecn: { ecn: { data: { rows: 600 }, neural: { train: { maxEpochs: 1, window: 4, lstmUnits: 4, inputWidth: 4, hiddenWidths: [6], components: 2, checkpointEvery: 1 } } } },
   spectrum: { training: { iterations: 2, checkpointEvery: 1, episodes: 2, horizon: 10, ltsPerEpisode: 2, ppo: { hidden: [8], sgdPasses: 1 } }, report: { evaluationEpisodes: 2 } },
   ...Object.fromEntries(calibrations.map(([root]) => [root, tinyCalibration])),
-  emergent: withoutSeed(emergentBehaviour.presets["tiny"] ?? {})
+  emergent: withoutSeed(emergentBehaviour.presets["tiny"] ?? {}),
+  report: { longRange: { draws: 20_000, steps: 40_000, batches: 10 } }
 };
 
 export const reproduce = Pipeline.make<TrainingServices>({
@@ -64,6 +66,7 @@ export const reproduce = Pipeline.make<TrainingServices>({
       "reproduction-report",
       reproductionReport,
       {
+        model: ecn.output("fit-ecn-gmm", fitEcnGmm),
         ecn: ecn.output("score-ecn-models", scoreEcnModels),
         spectrum: spectrum.output("lt-spectrum-report", ltSpectrumReport),
         exp1: experiments[0]!,
@@ -71,7 +74,10 @@ export const reproduce = Pipeline.make<TrainingServices>({
         exp3: experiments[2]!,
         exp4: experiments[3]!,
         emergent: emergent.output("emergent-report", emergentReport),
-        evaluation: emergent.output("evaluate-emergent", evaluateEmergentStage)
+        evaluation: emergent.output("evaluate-emergent", evaluateEmergentStage),
+        pnl1v1: emergent.output("game-pnl-1v1", trainGame),
+        pnl2v1: emergent.output("game-pnl-2v1", trainGame),
+        flow1v1: emergent.output("game-flow-1v1", trainGame)
       },
       "report"
     );

@@ -9,7 +9,7 @@ import { defaultStoppingSettings, StoppingSettings } from "./stopping.ts";
 import { Schema } from "effect";
 import { experimentIds, experimentPopulation } from "../core/calibration/experiments.ts";
 import { defaultGameConfig, emergentBehaviourPopulation } from "../core/otc/config.ts";
-import type { Population } from "../core/otc/supertypes.ts";
+import { constant, type Population } from "../core/otc/supertypes.ts";
 import type { SharedIterationRow, SharedLoopState } from "../core/rl/shared-loop.ts";
 import { structuredCodec } from "../core/pipeline/codecs/structured.ts";
 import { PpoSettings } from "./ppo.ts";
@@ -43,6 +43,9 @@ export const SharedTrainingParams = Schema.Struct({
   learning: opt(Schema.mutable(Schema.Array(Schema.Literal("lp", "lt"))), ["lp", "lt"] as Array<"lp" | "lt">).annotations({ description: "Classes whose policy is trained." }),
   lp: opt(PpoSettingsSchema, defaultSettings()),
   lt: opt(PpoSettingsSchema, defaultSettings()),
+  lpEta: opt(Schema.NullOr(Schema.Number.pipe(Schema.positive())), null).annotations({
+    description: "eta, the PnL normaliser of every LP's reward (eq. 4): the weight of PnL against the market-share term; null keeps the population's (1e-4)."
+  }),
   stopping: opt(StoppingSettings, defaultStoppingSettings).annotations({
     description: "When training stops: after `iterations`, or once each learning class's mean reward is flat and one LP fine-tuned against the policies gains nothing beyond noise (paper section 3.1), `iterations` being the cap."
   })
@@ -60,7 +63,11 @@ export const sharedPopulation = (choice: SharedTrainingParams["population"]): Po
   return experimentPopulation(experiment);
 };
 
-export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(sharedPopulation(p.population)), horizon: p.horizon });
+/** The population with every LP's eta set when `lpEta` is given. */
+const withLpEta = (population: Population, lpEta: number | null): Population =>
+  lpEta === null ? population : { ...population, lp: population.lp.map((supertype) => ({ ...supertype, eta: constant(lpEta) })) };
+
+export const sharedGameConfig = (p: SharedTrainingParams) => ({ ...defaultGameConfig(withLpEta(sharedPopulation(p.population), p.lpEta)), horizon: p.horizon });
 
 /** What `exploitability` measures and `shared-report` shows: the gain of one agent fine-tuned against the frozen shared policy. */
 export const ExploitabilitySummary = Schema.Struct({

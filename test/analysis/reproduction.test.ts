@@ -7,7 +7,7 @@
  * beyond noise fail the non-negativity claim; smoother parameters are a smaller largest step.
  */
 import { describe, expect, it } from "vitest";
-import { calibrationClaims, curvature, figureSixClaims, figureThreeClaim, type MethodRun } from "../../core/analysis/reproduction.ts";
+import { calibrationClaims, curvature, curvatureFit, emergentClaims, figureSixClaims, figureThreeClaim, resolvedFindings, type MethodRun } from "../../core/analysis/reproduction.ts";
 import { Random } from "../../core/random/philox.ts";
 
 const rng = Random.fromSeed(7);
@@ -62,12 +62,21 @@ describe("reproduction claims", () => {
     expect(verdictOf(jumpy, "figure 32, experiment 4", /smoothly/)).toBe("not reproduced");
   });
 
-  it("figure 6: the paper's weights reproduce, a 2v1 game whose LP-LP link is the weaker does not, and a missing game is not run", () => {
-    const paper = figureSixClaims({ "pnl-1v1/lp1-lt": 0.6, "pnl-2v1/lp1-lt": 0.2, "pnl-2v1/lp1-lp2": 0.6, "flow-1v1/lp1-lt": 0.95 });
+  it("figure 6: the paper's weights reproduce, a 2v1 game whose LP-LP link is the weaker does not, noise is inconclusive, and a missing game is not run", () => {
+    // Logged weights wobbling around a level by +-0.01: the last third's interval is tight.
+    const around = (level: number, n = 15) => Array.from({ length: n }, (_, k) => level + (k % 2 === 0 ? 0.01 : -0.01));
+    const paper = figureSixClaims({ "pnl-1v1/lp1-lt": around(0.6), "pnl-2v1/lp1-lt": around(0.2), "pnl-2v1/lp1-lp2": around(0.6), "flow-1v1/lp1-lt": around(0.95) });
     expect(paper.map((c) => c.verdict)).toEqual(["reproduced", "reproduced", "reproduced"]);
-    const swapped = figureSixClaims({ "pnl-1v1/lp1-lt": 0.6, "pnl-2v1/lp1-lt": 0.5, "pnl-2v1/lp1-lp2": 0.3, "flow-1v1/lp1-lt": 0.4 });
-    expect(swapped.map((c) => c.verdict)).toEqual(["reproduced", "not reproduced", "not reproduced"]);
-    expect(figureSixClaims({ "pnl-1v1/lp1-lt": 0.6 })[2]!.verdict).toBe("not run");
+    const swapped = figureSixClaims({ "pnl-1v1/lp1-lt": around(0.9), "pnl-2v1/lp1-lt": around(0.5), "pnl-2v1/lp1-lp2": around(0.3), "flow-1v1/lp1-lt": around(0.4) });
+    expect(swapped.map((c) => c.verdict)).toEqual(["not reproduced", "opposite", "opposite"]);
+    // Weights swinging by +-0.4 leave every comparison open.
+    const swinging = (level: number) => Array.from({ length: 15 }, (_, k) => level + (k % 2 === 0 ? 0.4 : -0.4));
+    const noisy = figureSixClaims({ "pnl-1v1/lp1-lt": swinging(0.6), "pnl-2v1/lp1-lt": swinging(0.5), "pnl-2v1/lp1-lp2": swinging(0.6), "flow-1v1/lp1-lt": swinging(0.7) });
+    expect(noisy.map((c) => c.verdict)).toEqual(["inconclusive", "inconclusive", "inconclusive"]);
+    // Only the last third counts: an early excursion does not move the verdict.
+    const settled = [...Array.from({ length: 10 }, () => 0.1), ...around(0.6, 5)];
+    expect(figureSixClaims({ "pnl-1v1/lp1-lt": settled })[0]!.verdict).toBe("reproduced");
+    expect(figureSixClaims({ "pnl-1v1/lp1-lt": around(0.6) })[2]!.verdict).toBe("not run");
   });
 
   it("figure 3: the curvature of a weighted quadratic fit, and convexity growing with the PnL LTs", () => {
@@ -76,9 +85,56 @@ describe("reproduction claims", () => {
     expect(curvature(eps, eps.map((x) => 4 - x), eps.map(() => 1))).toBeCloseTo(0, 10);
     // Bins nobody traded in (count 0) do not count: two bins identify no curvature.
     expect(curvature(eps, eps.map((x) => x * x), [1, 1, 0, 0, 0, 0])).toBeNaN();
-    const market = (pnlLts: number, c: number) => eps.map((x) => ({ pnlLts, eps: x, flow: 2 - x + c * x * x, count: 10 }));
+    const wobble = [0.02, -0.02, 0.01, -0.01, 0.02, -0.02];
+    const market = (pnlLts: number, c: number, noise = 1) => eps.map((x, i) => ({ pnlLts, eps: x, flow: 2 - x + c * x * x + noise * wobble[i]!, count: 10 }));
     expect(figureThreeClaim([...market(0, 0), ...market(1, 0.1), ...market(4, 0.4)]).verdict).toBe("reproduced");
-    expect(figureThreeClaim([...market(0, 0.4), ...market(4, 0.1)]).verdict).toBe("not reproduced");
+    expect(figureThreeClaim([...market(0, 0.4), ...market(4, 0.1)]).verdict).toBe("opposite");
+    // Misfit as large as the difference leaves it open.
+    expect(figureThreeClaim([...market(0, 0.1, 30), ...market(4, 0.15, 30)]).verdict).toBe("inconclusive");
     expect(figureThreeClaim(market(4, 0.4)).verdict).toBe("not run");
+  });
+
+  it("figure 3: the curvature's 95% interval covers the true curvature about 95% of the time", () => {
+    // Bin means of `count` unit-variance observations: noise sd 1 / sqrt(count). A seeded LCG and Box-Muller keep it deterministic.
+    let state = 12345;
+    const uniform = () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return (state + 0.5) / 2 ** 32;
+    };
+    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const eps = [-3, -2, -1, 0, 1, 2, 3, 4];
+    const counts = [5, 20, 40, 80, 60, 30, 10, 4];
+    let covered = 0;
+    const trials = 1000;
+    for (let t = 0; t < trials; t++) {
+      const flow = eps.map((x, i) => 1 + 0.5 * x + 0.3 * x * x + normal() / Math.sqrt(counts[i]!));
+      const fit = curvatureFit(eps, flow, counts);
+      if (Math.abs(fit.c - 0.3) <= 1.96 * fit.stdError) covered++;
+    }
+    // The t(5) quantile is 2.57, so a 1.96-based interval covers ~89%; it must not be far off either way.
+    expect(covered / trials).toBeGreaterThan(0.85);
+    expect(covered / trials).toBeLessThan(0.97);
+  });
+
+  it("section 5.2: power and resolution of each finding; a metric that never moves is named as such", () => {
+    const finding = (slope: number, halfWidth: number, verdict: "reproduced" | "opposite" | "inconclusive") => ({
+      finding: "x",
+      source: "section 5.2 text",
+      attribute: "riskAversion",
+      metric: "pnl",
+      slope,
+      ciLow: slope - halfWidth,
+      ciHigh: slope + halfWidth,
+      episodes: 500,
+      verdict
+    });
+    const [sharp, wide] = emergentClaims([finding(-1, 0.2, "reproduced"), finding(-0.1, 0.5, "inconclusive")]);
+    expect(sharp!.why).toMatch(/resolved to 0.20 of the effect \(a quarter or finer: yes\)/);
+    // 80% power at a two-sided 5% level: (1.96 + 0.84) standard errors, the half-width being 1.96 of them.
+    expect(wide!.ours).toMatch(/80% power for \|slope\| >= 0.7147/);
+    expect(wide!.why).toMatch(/underpowered/);
+    const [flat] = emergentClaims([finding(0, 0, "inconclusive")], () => ({ mean: -0.5, sd: 0 }));
+    expect(flat!.why).toMatch(/-0.5000 in every episode/);
+    expect(resolvedFindings([finding(-1, 0.2, "reproduced"), finding(-1, 0.3, "reproduced"), finding(-0.1, 0.5, "inconclusive")])).toBe(1);
   });
 });

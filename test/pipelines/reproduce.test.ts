@@ -43,11 +43,15 @@ describe("reproduce pipeline", { timeout: 600_000 }, () => {
     expect(status["reproduction-report"]).toBe("ran:MISSING");
 
     const shown = JSON.parse((await run(["show", "reproduce", "reproduction-report", "--preset", "tiny", "--json"])).stdout) as {
-      nodes: Array<{ summary: { claims: Array<{ source: string; paper: string; ours: string; verdict: string }>; counts: Record<string, number> }; files: Record<string, string> }>;
+      nodes: Array<{ summary: { claims: Array<{ source: string; paper: string; ours: string; verdict: string; why?: string }>; counts: Record<string, number> }; files: Record<string, string> }>;
     };
     const { summary, files } = shown.nodes[0]!;
     const sources = new Set(summary.claims.map((c) => c.source));
     for (const source of ["table 2", "figure 2", "figure 3", "table 5, experiment 1 (figure 8)", "table 5, experiment 4 (figure 28)", "figure 7, experiment 4", "figure 32, experiment 4"]) expect(sources, source).toContain(source);
+    // Proposition 2.3 holds for any i.i.d. variation model, the fitted mixture included: its recursion meets the closed forms.
+    expect(summary.claims.find((c) => c.source.startsWith("proposition 2.3"))?.verdict).toBe("reproduced");
+    // A calibration's verdict comes with what the calibrator still pays for each target.
+    expect(summary.claims.find((c) => c.source === "table 5, experiment 4 (figure 28)")?.why).toMatch(/share term .*ECN share of the LT flow/);
     expect(summary.claims.filter((c) => c.source.startsWith("section 5.2")).length).toBe(21);
     expect(summary.claims.filter((c) => c.source.startsWith("figure 6")).length).toBe(3);
     for (const c of summary.claims) expect(["reproduced", "not reproduced", "opposite", "inconclusive", "not run"]).toContain(c.verdict);
