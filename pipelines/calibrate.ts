@@ -114,6 +114,12 @@ export const calibrationDefaults = (experiment: ExperimentDefinition) => ({
   calibration: { experiment: experiment.id, ppo: { learningRate: 1e-4 }, targets: shareTargetsOf(experiment.targets), ...quickSchedule(experiment) }
 });
 
+/** `tiny`: a smoke test of every stage in seconds for the tests (its numbers mean nothing). */
+export const tinyCalibration: ParamTree = {
+  ecn: { data: { rows: 600 } },
+  calibration: { iterations: 3, checkpointEvery: 2, episodes: 2, horizon: 10, ppo: { hidden: [8], sgdPasses: 1 }, calsheq: { hidden: [8] }, bo: { every: 2 } }
+};
+
 /** The pipeline `calibrate-exp<id>` of a registered experiment. */
 export const calibrationPipeline = (id: ExperimentId) => {
   const experiment = experimentDefinition(id);
@@ -121,7 +127,7 @@ export const calibrationPipeline = (id: ExperimentId) => {
     name: `calibrate-exp${id}`,
     description: `calibration experiment ${id}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
     defaults: { ...calibrationDefaults(experiment), report: {}, records: {} },
-    presets: { quick: {}, converged: convergedPreset(experiment), paper: paperPreset(experiment) },
+    presets: { quick: {}, converged: convergedPreset(experiment), paper: paperPreset(experiment), tiny: tinyCalibration },
     // Rollout executors (worker threads or BullMQ, as calibration.rollouts asks) and the network backend, for the whole run.
     resources: trainingResources,
     build: (p, params) => {

@@ -34,15 +34,11 @@ const withoutSeed = (tree: ParamTree): ParamTree => Object.fromEntries(Object.en
 
 const presetOf = (name: string): ParamTree => Object.fromEntries(parts.map(([root, pipeline]) => [root, withoutSeed(pipeline.presets[name] ?? {})]));
 
-const tinyCalibration: ParamTree = {
-  ecn: { data: { rows: 600 } },
-  calibration: { iterations: 3, checkpointEvery: 2, episodes: 2, horizon: 10, ppo: { hidden: [8], sgdPasses: 1 }, calsheq: { hidden: [8] }, bo: { every: 2 } }
-};
 /** A smoke test of every included stage in about a minute (test/pipelines/reproduce.test.ts). */
 const tiny: ParamTree = {
   ecn: { ecn: { data: { rows: 600 }, neural: { train: { maxEpochs: 1, window: 4, lstmUnits: 4, inputWidth: 4, hiddenWidths: [6], components: 2, checkpointEvery: 1 } } } },
   spectrum: { training: { iterations: 2, checkpointEvery: 1, episodes: 2, horizon: 10, ltsPerEpisode: 2, ppo: { hidden: [8], sgdPasses: 1 } }, report: { evaluationEpisodes: 2 } },
-  ...Object.fromEntries(calibrations.map(([root]) => [root, tinyCalibration])),
+  ...Object.fromEntries(calibrations.map(([root, pipeline]) => [root, withoutSeed(pipeline.presets["tiny"] ?? {})])),
   emergent: withoutSeed(emergentBehaviour.presets["tiny"] ?? {}),
   report: { longRange: { draws: 20_000, steps: 40_000, batches: 10 } }
 };

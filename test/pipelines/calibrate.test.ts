@@ -16,23 +16,13 @@ import { expectDescribed } from "./described.ts";
 const store = mkdtempSync(join(tmpdir(), "calibrate-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
-const tinySets = [
-  "calibration.iterations=3",
-  "calibration.checkpointEvery=2",
-  "calibration.episodes=2",
-  "calibration.horizon=10",
-  "calibration.ppo.hidden=[8]",
-  "calibration.ppo.sgdPasses=1",
-  "calibration.calsheq.hidden=[8]",
-  "calibration.bo.every=2",
-  "ecn.data.rows=600"
-];
 
 
 
 // Through the launcher users run (an esbuild bundle, plain Node): what works only under tsx fails here.
 const run = launcherRunner("pipelines/main.ts", store);
-const sets = (extra: string[] = []) => setFlags([...tinySets, ...extra]);
+// The pipeline's tiny preset (a few iterations of tiny networks), with the test's own overrides.
+const sets = (extra: string[] = []) => ["--preset", "tiny", ...setFlags(extra)];
 
 describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
   it("runs, caches, resumes and reports", async () => {

@@ -9,29 +9,16 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { launcherRunner, setFlags, statuses } from "./cli.ts";
+import { launcherRunner, statuses } from "./cli.ts";
 
 const store = mkdtempSync(join(tmpdir(), "reproduce-test-"));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
 
 const run = launcherRunner("pipelines/main.ts", store);
 
-// The tiny preset's calibration settings, as calibrate-exp4's own params.
-const tinyCalibration = setFlags([
-  "ecn.data.rows=600",
-  "calibration.iterations=3",
-  "calibration.checkpointEvery=2",
-  "calibration.episodes=2",
-  "calibration.horizon=10",
-  "calibration.ppo.hidden=[8]",
-  "calibration.ppo.sgdPasses=1",
-  "calibration.calsheq.hidden=[8]",
-  "calibration.bo.every=2"
-]);
-
 describe("reproduce pipeline", { timeout: 600_000 }, () => {
   it("reads what the included pipelines cached and tabulates every claim with a verdict", async () => {
-    const alone = await run(["run", "calibrate-exp4", ...tinyCalibration, "--until", "calibration-report", "--json"]);
+    const alone = await run(["run", "calibrate-exp4", "--preset", "tiny", "--until", "calibration-report", "--json"]);
     expect(alone.code, alone.stderr).toBe(0);
 
     const result = await run(["run", "reproduce", "--preset", "tiny", "--json"]);
