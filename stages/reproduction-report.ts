@@ -133,7 +133,13 @@ const metricSpread = (table: arrow.Table) => {
     const mine = Array.from(values).filter((v, i) => attribute[i] === name && Number.isFinite(v));
     if (mine.length < 2) return undefined;
     const mean = mine.reduce((a, b) => a + b, 0) / mine.length;
-    return { mean, sd: Math.sqrt(mine.reduce((a, v) => a + (v - mean) ** 2, 0) / (mine.length - 1)) };
+    const counts = new Map<number, number>();
+    for (const v of mine) {
+      const key = Number(v.toPrecision(4));
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const [mode, atMode] = [...counts.entries()].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
+    return { mean, sd: Math.sqrt(mine.reduce((a, v) => a + (v - mean) ** 2, 0) / (mine.length - 1)), mode, atMode: atMode / mine.length };
   };
 };
 

@@ -225,11 +225,19 @@ const Z_POWER_80 = 0.8416;
 /** How finely a claim must be resolved: a 95% interval at most a quarter of the effect wide on each side. */
 export const RESOLUTION = 0.25;
 
-/** A per-episode metric's spread over one attribute's evaluation episodes. */
+/** A per-episode metric over one attribute's evaluation episodes: its spread, and its most common value with the fraction of episodes at it. */
 export interface MetricSpread {
   readonly mean: number;
   readonly sd: number;
+  readonly mode: number;
+  readonly atMode: number;
 }
+
+/** A metric no attribute moves: at one value (to 4 significant digits) in at least 95% of the episodes. */
+const PINNED_FRACTION = 0.95;
+
+/** Small slopes and bounds to 3 significant digits, so a slope of 1e-5 does not print as 0.0000. */
+const g = (x: number) => (!Number.isFinite(x) ? "n/a" : x === 0 ? "0" : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toFixed(Math.max(0, 3 - Math.floor(Math.log10(Math.abs(x))) - 1)) : x.toExponential(2));
 
 /**
  * Section 5.2: each finding's measured slope against the attribute, with its 95% interval and its
@@ -249,16 +257,16 @@ export const emergentClaims = (
     const detectable = ((1.96 + Z_POWER_80) * halfWidth) / 1.96;
     const ratio = halfWidth / Math.abs(slope);
     const s = spread(x.attribute, x.metric);
-    const constant = s !== undefined && s.sd <= 1e-9 * Math.max(1, Math.abs(s.mean));
-    const why = constant
-      ? `the metric is ${f(s.mean, 4)} in every episode (sd ${f(s.sd, 6)}): no attribute moves it`
+    const pinned = s !== undefined && s.atMode >= PINNED_FRACTION;
+    const why = pinned
+      ? `the metric is ${g(s.mode)} in ${f(100 * s.atMode, 1)}% of the episodes (sd ${g(s.sd)}): no attribute moves it`
       : x.verdict === "inconclusive"
-        ? `underpowered for this effect: 80% power only for |slope| >= ${f(detectable, 4)}, the measured |slope| is ${f(Math.abs(slope), 4)}`
+        ? `underpowered for this effect: 80% power only for |slope| >= ${g(detectable)}, the measured |slope| is ${g(Math.abs(slope))}`
         : `resolved to ${f(ratio, 2)} of the effect (a quarter or finer: ${ratio <= RESOLUTION ? "yes" : "no"})`;
     return {
       source: x.source === "section 5.2 headline" ? "section 5.2 (headline, figures 9-24)" : "section 5.2 (text, figures 9-24)",
       paper: x.finding,
-      ours: `slope ${f(slope, 4)} [${f(x.ciLow ?? Number.NaN, 4)}, ${f(x.ciHigh ?? Number.NaN, 4)}] per unit of the attribute (${x.episodes} episodes); 80% power for |slope| >= ${f(detectable, 4)}`,
+      ours: `slope ${g(slope)} [${g(x.ciLow ?? Number.NaN)}, ${g(x.ciHigh ?? Number.NaN)}] per unit of the attribute (${x.episodes} episodes); 80% power for |slope| >= ${g(detectable)}`,
       verdict: x.verdict,
       why
     };

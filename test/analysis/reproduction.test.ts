@@ -131,10 +131,14 @@ describe("reproduction claims", () => {
     const [sharp, wide] = emergentClaims([finding(-1, 0.2, "reproduced"), finding(-0.1, 0.5, "inconclusive")]);
     expect(sharp!.why).toMatch(/resolved to 0.20 of the effect \(a quarter or finer: yes\)/);
     // 80% power at a two-sided 5% level: (1.96 + 0.84) standard errors, the half-width being 1.96 of them.
-    expect(wide!.ours).toMatch(/80% power for \|slope\| >= 0.7147/);
+    expect(wide!.ours).toMatch(/80% power for \|slope\| >= 0.715/);
     expect(wide!.why).toMatch(/underpowered/);
-    const [flat] = emergentClaims([finding(0, 0, "inconclusive")], () => ({ mean: -0.5, sd: 0 }));
-    expect(flat!.why).toMatch(/-0.5000 in every episode/);
+    const [flat] = emergentClaims([finding(1e-6, 2e-6, "inconclusive")], () => ({ mean: -0.4999, sd: 1e-4, mode: -0.5, atMode: 0.97 }));
+    expect(flat!.why).toMatch(/-0.500 in 97.0% of the episodes/);
+    // Tiny slopes keep their significant digits.
+    expect(flat!.ours).toMatch(/slope 1.00e-6 \[-1.00e-6, 3.00e-6\]/);
+    const [moving] = emergentClaims([finding(0.3, 0.5, "inconclusive")], () => ({ mean: 1, sd: 0.5, mode: 1, atMode: 0.1 }));
+    expect(moving!.why).toMatch(/underpowered/);
     expect(resolvedFindings([finding(-1, 0.2, "reproduced"), finding(-1, 0.3, "reproduced"), finding(-0.1, 0.5, "inconclusive")])).toBe(1);
   });
 });
