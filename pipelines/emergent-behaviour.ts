@@ -19,11 +19,10 @@
  *
  * Every preset sets the LPs' PnL normaliser eta to 1e-3 (`shared.training.lpEta`; the population
  * default, 1e-4, is the calibration populations' scale, 500 LTs). With 1e-4 the LP's PnL term in
- * this 14-LT market is about a fifth of its market-share term, so the shared LP policy maximises
- * market share whatever its PnL weight omega: it quotes at the tightest bound (eps_spread = -1) in
- * every evaluation episode and loses 650-1,000 per episode, and the PnL weight changes nothing it
- * does. Measured at `converged` on training seeds 1-3 (1e-4 on seeds 1-2): 9-11 of the 21 section
- * 5.2 findings reproduce with 1e-3 against 5 with 1e-4.
+ * this 14-LT market is about a fifth of its market-share term: the first LP loses 650-1,000 per
+ * episode (about 25 with 1e-3) and its PnL weight omega changes little of what it does. Measured
+ * at `converged` on training seeds 1-4 (1e-4 on seeds 1-2): 9-11 of the 21 section 5.2 findings
+ * reproduce with 1e-3 against 5 with 1e-4.
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
