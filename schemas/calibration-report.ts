@@ -4,12 +4,8 @@
  * Here, not in the stage, so stages that read the report (the reproduction report) do not
  * fingerprint the report's code.
  */
-import type * as arrow from "apache-arrow";
 import { Schema } from "effect";
-import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
-import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
-import { jsonCodec } from "../core/pipeline/codecs/json.ts";
-import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { tableReportCodec, type TableReport } from "./report-codec.ts";
 import { StoppingSummary } from "./stopping.ts";
 
 const MethodSummary = Schema.Struct({
@@ -32,10 +28,6 @@ export const CalibrationSummary = Schema.Struct({
 });
 export type CalibrationSummary = typeof CalibrationSummary.Type;
 
-export type CalibrationReport = { html: string; table: arrow.Table; summary: CalibrationSummary };
-export const calibrationReportCodec = compositeCodec<CalibrationReport>("calibration-report", {
-  html: textCodec("html"),
-  table: arrowTableCodec,
-  summary: jsonCodec(CalibrationSummary)
-});
+export type CalibrationReport = TableReport<CalibrationSummary>;
+export const calibrationReportCodec = tableReportCodec("calibration-report", CalibrationSummary);
 

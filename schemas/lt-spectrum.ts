@@ -4,11 +4,7 @@
  * spread and the LT policy's PPO. Read by `train-lt-spectrum` and by `lt-spectrum-report`, which
  * rebuilds the environment to evaluate the trained policy.
  */
-import type * as arrow from "apache-arrow";
-import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
-import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
-import { jsonCodec } from "../core/pipeline/codecs/json.ts";
-import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { tableReportCodec, type TableReport } from "./report-codec.ts";
 import { StoppingSummary } from "./stopping.ts";
 import { defaultStoppingSettings, StoppingSettings } from "./stopping.ts";
 import { Schema } from "effect";
@@ -68,10 +64,6 @@ export const LtSpectrumSummary = Schema.Struct({
 });
 export type LtSpectrumSummary = typeof LtSpectrumSummary.Type;
 
-export type LtSpectrumReport = { html: string; table: arrow.Table; summary: LtSpectrumSummary };
-export const ltSpectrumReportCodec = compositeCodec<LtSpectrumReport>("lt-spectrum-report", {
-  html: textCodec("html"),
-  table: arrowTableCodec,
-  summary: jsonCodec(LtSpectrumSummary)
-});
+export type LtSpectrumReport = TableReport<LtSpectrumSummary>;
+export const ltSpectrumReportCodec = tableReportCodec("lt-spectrum-report", LtSpectrumSummary);
 

@@ -123,38 +123,42 @@ const loggedOmegaA = (games: Readonly<Record<string, GameLoopState>>): Record<st
   return out;
 };
 
-/** A per-episode metric's mean and standard deviation over the evaluation episodes of one attribute. */
-const metricSpread = (table: arrow.Table) => {
-  const c = readColumns(table);
+type EpisodeColumns = ReturnType<typeof readColumns>;
+
+/** Mean and standard deviation (n - 1) of the finite values. */
+const meanAndSd = (values: readonly number[]) => {
+  const s = meanAndStdError(values);
+  return { mean: s.mean, sd: s.stdError * Math.sqrt(s.n) };
+};
+
+/** A per-episode metric's spread and most common value over the evaluation episodes of one attribute. */
+const metricSpread = (c: EpisodeColumns) => {
   const attribute = c["attribute"] as unknown as readonly string[];
   return (name: string, metric: string): MetricSpread | undefined => {
     const values = c[metric];
     if (!(values instanceof Float64Array)) return undefined;
     const mine = Array.from(values).filter((v, i) => attribute[i] === name && Number.isFinite(v));
     if (mine.length < 2) return undefined;
-    const mean = mine.reduce((a, b) => a + b, 0) / mine.length;
     const counts = new Map<number, number>();
     for (const v of mine) {
       const key = Number(v.toPrecision(4));
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     const [mode, atMode] = [...counts.entries()].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
-    return { mean, sd: Math.sqrt(mine.reduce((a, v) => a + (v - mean) ** 2, 0) / (mine.length - 1)), mode, atMode: atMode / mine.length };
+    return { ...meanAndSd(mine), mode, atMode: atMode / mine.length };
   };
 };
 
 /** The first LP of section 5.2 over every evaluation episode: how it priced, what it earned, what share it took. */
-const firstLpDiagnosis = (table: arrow.Table): string => {
-  const c = readColumns(table);
+const firstLpDiagnosis = (c: EpisodeColumns, episodes: number): string => {
   const show = (metric: string, digits: number) => {
     const values = c[metric];
     if (!(values instanceof Float64Array)) return "n/a";
     const finite = Array.from(values).filter(Number.isFinite);
-    const s = meanAndStdError(finite);
-    const sd = s.stdError * Math.sqrt(finite.length);
-    return `${s.mean.toFixed(digits)} (sd ${sd.toFixed(digits)}, range ${Math.min(...finite).toFixed(digits)} to ${Math.max(...finite).toFixed(digits)})`;
+    const s = meanAndSd(finite);
+    return `${s.mean.toFixed(digits)} (sd ${s.sd.toFixed(digits)}, range ${Math.min(...finite).toFixed(digits)} to ${Math.max(...finite).toFixed(digits)})`;
   };
-  return `Over all ${table.numRows} evaluation episodes, the first LP's average price eps_alpha (eq. 26) is ${show("averagePrice", 4)}, its episode PnL ${show("pnl", 1)}, its market share ${show("marketShare", 3)} and its hedge fraction ${show("hedgeFraction", 4)}.`;
+  return `Over all ${episodes} evaluation episodes, the first LP's average price eps_alpha (eq. 26) is ${show("averagePrice", 4)}, its episode PnL ${show("pnl", 1)}, its market share ${show("marketShare", 3)} and its hedge fraction ${show("hedgeFraction", 4)}.`;
 };
 
 const markdownCell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
@@ -193,13 +197,14 @@ export const reproductionReport = Stage.make({
         checkLongRangeMoments(gmmVariationModel(model).forEpisode(), levels, model.stepSpace.reference, p.longRange, rng.split("proposition-2.3"))
       );
       const diagonal = (m: readonly (readonly number[])[]) => m.map((row, i) => row[i]!);
+      const episodeColumns = readColumns(inputs.evaluation.episodes);
       const claims: Claim[] = [
         tableTwoClaim(inputs.ecn),
         propositionTwoThreeClaim(longRange, { modelVariance: diagonal(model.longRange.covariance.theory), dataVariance: diagonal(model.longRange.covariance.empirical), source: model.data }),
         figureTwoClaim(inputs.spectrum.summary),
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
         figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
-        ...emergentClaims(inputs.emergent.summary.findings, metricSpread(inputs.evaluation.episodes)),
+        ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns)),
         ...figureSixClaims(loggedOmegaA({ "pnl-1v1": inputs.pnl1v1, "pnl-2v1": inputs.pnl2v1, "flow-1v1": inputs.flow1v1 }))
       ];
       const findings = inputs.emergent.summary.findings;
@@ -209,7 +214,7 @@ export const reproductionReport = Stage.make({
         .map(([verdict, n]) => `${n} ${verdict}`)
         .join(", ");
       const intro = `Each checkable claim of the paper against what the included runs measured: ${claims.length} claims, ${tally}. Calibration figures are means over the last iterations of each method with a 95% interval (mean +- 1.96 standard errors, iterations treated as independent, which understates it when they are autocorrelated); the section 5.2 findings are slopes of the metric against the attribute with their 95% intervals; "not run" rows report an ablation, not a claim. "why" gives what the run itself says about the verdict: the terms of r_cal the calibrator still pays, a section 5.2 finding's power (the slope detected 80% of the time) or resolution, a metric no attribute moves.`;
-      const power = `Section 5.2's power: the paper's figures 9-24 give no values in its text, so each finding is resolved against the effect we measure: ${resolvedFindings(findings)} of ${findings.length} findings have a 95% interval at most ${RESOLUTION} of |slope| on each side (${inputs.emergent.summary.evaluationEpisodes} evaluation episodes). ${firstLpDiagnosis(inputs.evaluation.episodes)}`;
+      const power = `Section 5.2's power: the paper's figures 9-24 give no values in its text, so each finding is resolved against the effect we measure: ${resolvedFindings(findings)} of ${findings.length} findings have a 95% interval at most ${RESOLUTION} of |slope| on each side (${inputs.emergent.summary.evaluationEpisodes} evaluation episodes). ${firstLpDiagnosis(episodeColumns, inputs.evaluation.episodes.numRows)}`;
       const columns = ["claim", "paper", "ours", "verdict", "why"];
       const html = htmlReport("Reproduction of the paper's claims", intro, [
         { heading: "Claims", table: { columns, rows: claims.map((c) => [c.source, c.paper, c.ours, c.verdict, c.why ?? ""]) } },

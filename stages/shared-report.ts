@@ -11,13 +11,11 @@ import { Effect, Schema } from "effect";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { slopeSignChanges } from "../core/rl/exploitability.ts";
 import type { SharedIterationRow } from "../core/rl/shared-loop.ts";
-import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
-import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
-import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
+import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { describedTable } from "../schemas/described-table.ts";
 import { SHARED_TRAINING_COLUMNS } from "../schemas/export-columns.ts";
-import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { tableReportCodec, type TableReport } from "../schemas/report-codec.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { ExploitabilitySummary, rowsOfShared, sharedLoopStateCodec } from "../schemas/shared-training.ts";
 
@@ -36,12 +34,8 @@ export const SharedReportSummary = Schema.Struct({
 });
 export type SharedReportSummary = typeof SharedReportSummary.Type;
 
-export type SharedReport = { html: string; table: arrow.Table; summary: SharedReportSummary };
-export const sharedReportCodec = compositeCodec<SharedReport>("shared-report", {
-  html: textCodec("html"),
-  table: arrowTableCodec,
-  summary: jsonCodec(SharedReportSummary)
-});
+export type SharedReport = TableReport<SharedReportSummary>;
+export const sharedReportCodec = tableReportCodec("shared-report", SharedReportSummary);
 
 export const rowsTable = (rows: readonly SharedIterationRow[]): arrow.Table => {
   const keys = new Set<string>();

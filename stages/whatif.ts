@@ -35,11 +35,8 @@ import {
 import type { OtcEpisodeOutcomes } from "../core/otc/env.ts";
 import { mergeEpisodeOutcomes, otcRolloutLocation, type OtcEcnSpec } from "../core/otc/rollout-env.ts";
 import { Backend } from "../core/pipeline/backend.ts";
-import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
-import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
-import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
-import { textCodec } from "../core/pipeline/codecs/text.ts";
+import { tableReportCodec, type TableReport } from "../schemas/report-codec.ts";
 import { LoopBody } from "../core/pipeline/loop-body.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { Stage } from "../core/pipeline/stage.ts";
@@ -264,9 +261,9 @@ export const WhatIfSummary = Schema.Struct({
 });
 export type WhatIfSummary = typeof WhatIfSummary.Type;
 
-export type WhatIfReport = { html: string; table: arrow.Table; summary: WhatIfSummary };
+export type WhatIfReport = TableReport<WhatIfSummary>;
 
-export const whatIfReportCodec = compositeCodec<WhatIfReport>("whatif-report", { html: textCodec("html"), table: arrowTableCodec, summary: jsonCodec(WhatIfSummary) });
+export const whatIfReportCodec = tableReportCodec("whatif-report", WhatIfSummary);
 
 const COLUMNS: Readonly<Record<string, { unit: string; meaning: string }>> = {
   scenario: { unit: "", meaning: "the scenario's name" },
