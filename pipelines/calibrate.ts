@@ -32,7 +32,15 @@
  *   3 iterations: 0.119 and 0.554): the paper's finding that CALSHEQ gets better results in less
  *   time (section 5.1). At 800 iterations BO met them (0.238, 0.822).
  * `converged` trains until the equilibrium diagnostics say stop (below), CALSHEQ in the paper's
- * increment form with the no-state form beside it; `paper` restores the paper's values.
+ * increment form with the no-state form beside it, and keeps the LP policy's log-stDev at least -2
+ * (`calibration.ppo.logStdMin`; the default floor is -5): at -5 every experiment's policy ended
+ * with its eps_spread and eps_skew log-stDevs on the floor, where PPO no longer moves it, and the
+ * first LP could then earn 2.4-9 more per episode by switching to a plain two-sided market maker
+ * (experiment 3: m_total 0.71 and the target missed). With -2, experiment 3's first 700
+ * iterations reached m_total 0.81. `paper` restores the paper's values.
+ * `equilibrium-probe` then checks the trained policy against a stronger deviation than the
+ * stopping rule's: LP supertype 1's agent switched to the best of a family of market-maker rules
+ * (stages/equilibrium-probe.ts).
  * Rollouts run on one worker thread per core (`calibration.rollouts.workers`), or on BullMQ worker
  * processes (`calibration.rollouts.executor=bullmq`, `calibration.rollouts.redis`): execution
  * settings that never change results; `ecn.model` picks the simulated books' model (`gmm`, or a neural
@@ -47,6 +55,7 @@ import { calibrationReport, calibrationReportWithBeside } from "../stages/calibr
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { trainEcnSimModel } from "../stages/ecn-neural.ts";
 import { episodeRecords } from "../stages/episode-records.ts";
+import { equilibriumProbe } from "../stages/equilibrium-probe.ts";
 
 /**
  * The paper's budget in env steps (table 4: 40M for experiments 1-2, 20M for 3-4) as whole
@@ -84,6 +93,8 @@ export const convergedCalibration = (experiment: ExperimentDefinition) => {
     calibration: {
       iterations: schedule.cap,
       checkpointEvery: 50,
+      // The LP policy keeps a stDev of at least e^-2 = 0.14 (module note).
+      ppo: { logStdMin: -2 },
       calsheq: { form: "increment", learningRateRatio: schedule.learningRateRatio },
       bo: { every: schedule.boEvery },
       stopping: { rule: "converged", window: 100, minIterations: 300, every: 50, exploitability: { fineTuneIterations: 20, evaluationBatches: 5, stdErrors: 2 } }
@@ -117,7 +128,8 @@ export const calibrationDefaults = (experiment: ExperimentDefinition) => ({
 /** `tiny`: a smoke test of every stage in seconds for the tests (its numbers mean nothing). */
 export const tinyCalibration: ParamTree = {
   ecn: { data: { rows: 600 } },
-  calibration: { iterations: 3, checkpointEvery: 2, episodes: 2, horizon: 10, ppo: { hidden: [8], sgdPasses: 1 }, calsheq: { hidden: [8] }, bo: { every: 2 } }
+  calibration: { iterations: 3, checkpointEvery: 2, episodes: 2, horizon: 10, ppo: { hidden: [8], sgdPasses: 1 }, calsheq: { hidden: [8] }, bo: { every: 2 } },
+  probe: { spreads: [-0.5, 0], skews: [0.05], episodes: 2, selectionBatches: 1, evaluationBatches: 1 }
 };
 
 /** The pipeline `calibrate-exp<id>` of a registered experiment. */
@@ -126,7 +138,7 @@ export const calibrationPipeline = (id: ExperimentId) => {
   return Pipeline.make<CalibrationServices>({
     name: `calibrate-exp${id}`,
     description: `calibration experiment ${id}: CALSHEQ vs Bayesian optimisation (paper section 5.1)`,
-    defaults: { ...calibrationDefaults(experiment), report: {}, records: {} },
+    defaults: { ...calibrationDefaults(experiment), report: {}, records: {}, probe: {} },
     presets: { quick: {}, converged: convergedPreset(experiment), paper: paperPreset(experiment), tiny: tinyCalibration },
     // Rollout executors (worker threads or BullMQ, as calibration.rollouts asks) and the network backend, for the whole run.
     resources: trainingResources,
@@ -142,6 +154,7 @@ export const calibrationPipeline = (id: ExperimentId) => {
         p.node("calibration-report", calibrationReportWithBeside, { calsheq, bo, beside: other }, "report");
       } else p.node("calibration-report", calibrationReport, { calsheq, bo }, "report");
       p.node("episode-records", episodeRecords, { model, sim, trained: calsheq }, "records");
+      p.node("equilibrium-probe", equilibriumProbe, { model, sim, trained: calsheq }, "probe");
     }
   });
 };

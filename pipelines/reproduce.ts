@@ -3,7 +3,8 @@
  * pipelines that measure them, each under its own params root, up to the report it needs:
  * `ecn` (ecn-models: table 2), `spectrum` (lt-spectrum: figure 2), `exp1` .. `exp4`
  * (calibrate-exp1..4: table 5, figures 7, 8, 25-32), `emergent` (emergent-behaviour: section 5.2,
- * figures 3, 9-24); then `reproduction-report` tabulates claim, paper, ours, verdict
+ * figures 3, 9-24), with each calibration's `equilibrium-probe` (section 3.1's shared equilibrium
+ * for the first LP); then `reproduction-report` tabulates claim, paper, ours, verdict
  * (stages/reproduction-report.ts). Included nodes keep their own cache keys and random streams,
  * so whatever those pipelines already ran with the same params and seed is read from the cache.
  *
@@ -13,9 +14,11 @@
  */
 import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
+import { trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
+import { equilibriumProbe } from "../stages/equilibrium-probe.ts";
 import { fitEcnGmm } from "../stages/ecn.ts";
-import { scoreEcnModels } from "../stages/ecn-neural.ts";
+import { scoreEcnModels, trainEcnSimModel } from "../stages/ecn-neural.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
 import { emergentReport } from "../stages/emergent-report.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
@@ -55,7 +58,14 @@ export const reproduce = Pipeline.make<TrainingServices>({
     const experiments = calibrations.map(([root, pipeline]) => {
       const included = p.include(root, pipeline, root, "calibration-report");
       // The converged preset adds CALSHEQ's other form beside, which changes the report node's stage.
-      return included.ids.some((id) => id.startsWith("train-calsheq-")) ? included.output("calibration-report", calibrationReportWithBeside) : included.output("calibration-report", calibrationReport);
+      const report = included.ids.some((id) => id.startsWith("train-calsheq-")) ? included.output("calibration-report", calibrationReportWithBeside) : included.output("calibration-report", calibrationReport);
+      const probe = p.node(
+        `${root}-equilibrium-probe`,
+        equilibriumProbe,
+        { model: included.output("fit-ecn-gmm", fitEcnGmm), sim: included.output("train-ecn-sim-model", trainEcnSimModel), trained: included.output("train-calsheq", trainCalsheq) },
+        `${root}.probe`
+      );
+      return { report, probe };
     });
     const emergent = p.include("emergent", emergentBehaviour, "emergent", "emergent-report");
     p.node(
@@ -65,10 +75,14 @@ export const reproduce = Pipeline.make<TrainingServices>({
         model: ecn.output("fit-ecn-gmm", fitEcnGmm),
         ecn: ecn.output("score-ecn-models", scoreEcnModels),
         spectrum: spectrum.output("lt-spectrum-report", ltSpectrumReport),
-        exp1: experiments[0]!,
-        exp2: experiments[1]!,
-        exp3: experiments[2]!,
-        exp4: experiments[3]!,
+        exp1: experiments[0]!.report,
+        exp2: experiments[1]!.report,
+        exp3: experiments[2]!.report,
+        exp4: experiments[3]!.report,
+        probe1: experiments[0]!.probe,
+        probe2: experiments[1]!.probe,
+        probe3: experiments[2]!.probe,
+        probe4: experiments[3]!.probe,
         emergent: emergent.output("emergent-report", emergentReport),
         evaluation: emergent.output("evaluate-emergent", evaluateEmergentStage),
         pnl1v1: emergent.output("game-pnl-1v1", trainGame),

@@ -20,6 +20,10 @@ export const PpoSettings = Schema.Struct({
   discount: opt(Schema.Number.pipe(Schema.between(0, 1)), 1).annotations({ description: "Discount zeta [1]." }),
   gaeLambda: opt(Schema.Number.pipe(Schema.between(0, 1)), 1).annotations({ description: "GAE lambda [1]." }),
   entropyCoeff: opt(Schema.Number.pipe(Schema.nonNegative()), 0).annotations({ description: "Entropy bonus [0]." }),
+  logStdMin: opt(Schema.Number.pipe(Schema.between(-20, 0)), -5).annotations({
+    description:
+      "Floor of a Gaussian policy's log-stDev (its output is clamped there). PPO moves a Gaussian policy by about one stDev per update, so at -5 (stDev 0.007) a policy whose exploration collapsed no longer moves: its reward curve is flat and a fine-tuned deviator cannot leave it, whether or not it is an equilibrium."
+  }),
   backend: opt(Schema.Literal("onnxruntime", "tfjs", "auto"), "onnxruntime").annotations({ description: "Where the networks compute: \"onnxruntime\" (native, multi-threaded; the default), \"tfjs\" (the portable reference) or \"auto\" (onnxruntime when it loads, else tfjs; the run's provenance records which ran). Results differ across backends in float32 rounding, so it is in the key." }),
   threads: opt(Schema.Int.pipe(Schema.between(1, 64)), 1).annotations({ description: "onnxruntime intra-op threads per network. In the key: different counts can differ in the last bits (repeated runs with one count are bit-identical)." })
 });
@@ -40,6 +44,7 @@ export const ppoParamsFrom = (s: PpoSettings): PpoParams => ({
     ...defaultPpoParams.network,
     policy: { ...defaultPpoParams.network.policy, hiddenWidths: s.hidden },
     value: { ...defaultPpoParams.network.value, hiddenWidths: s.hidden },
+    gaussian: { ...defaultPpoParams.network.gaussian, logStdMin: s.logStdMin },
     compute: { backend: s.backend, intraOpThreads: s.threads }
   }
 });

@@ -13,6 +13,7 @@ import { htmlReport } from "../core/analysis/report.ts";
 import {
   calibrationClaims,
   emergentClaims,
+  equilibriumClaim,
   figureSixClaims,
   figureThreeClaim,
   figureTwoClaim,
@@ -39,6 +40,9 @@ import { ecnModelScoresCodec } from "../schemas/ecn-neural-artifacts.ts";
 import { emergentReportCodec } from "../schemas/emergent.ts";
 import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
 import { ltSpectrumReportCodec } from "../schemas/lt-spectrum.ts";
+import { EquilibriumProbe } from "../schemas/equilibrium-probe.ts";
+
+const probeCodec = jsonCodec(EquilibriumProbe);
 
 const Verdict = Schema.Literal("reproduced", "not reproduced", "opposite", "inconclusive", "not run");
 export const ReproductionSummary = Schema.Struct({
@@ -174,6 +178,10 @@ export const reproductionReport = Stage.make({
     exp2: calibrationReportCodec,
     exp3: calibrationReportCodec,
     exp4: calibrationReportCodec,
+    probe1: probeCodec,
+    probe2: probeCodec,
+    probe3: probeCodec,
+    probe4: probeCodec,
     ecn: ecnModelScoresCodec,
     spectrum: ltSpectrumReportCodec,
     emergent: emergentReportCodec,
@@ -203,6 +211,7 @@ export const reproductionReport = Stage.make({
         propositionTwoThreeClaim(longRange, { modelVariance: diagonal(model.longRange.covariance.theory), dataVariance: diagonal(model.longRange.covariance.empirical), source: model.data }),
         figureTwoClaim(inputs.spectrum.summary),
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
+        ...[inputs.probe1, inputs.probe2, inputs.probe3, inputs.probe4].map(equilibriumClaim),
         figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
         ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns)),
         ...figureSixClaims(loggedOmegaA({ "pnl-1v1": inputs.pnl1v1, "pnl-2v1": inputs.pnl2v1, "flow-1v1": inputs.flow1v1 }))

@@ -7,7 +7,7 @@
  * beyond noise fail the non-negativity claim; smoother parameters are a smaller largest step.
  */
 import { describe, expect, it } from "vitest";
-import { calibrationClaims, curvature, curvatureFit, emergentClaims, figureSixClaims, figureThreeClaim, resolvedFindings, type MethodRun } from "../../core/analysis/reproduction.ts";
+import { calibrationClaims, curvature, curvatureFit, emergentClaims, equilibriumClaim, figureSixClaims, figureThreeClaim, resolvedFindings, type MethodRun } from "../../core/analysis/reproduction.ts";
 import { Random } from "../../core/random/philox.ts";
 
 const rng = Random.fromSeed(7);
@@ -60,6 +60,29 @@ describe("reproduction claims", () => {
     expect(verdictOf(smooth, "figure 32, experiment 4", /smoothly/)).toBe("reproduced");
     const jumpy = calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget, 0.01, 1.5), bo });
     expect(verdictOf(jumpy, "figure 32, experiment 4", /smoothly/)).toBe("not reproduced");
+  });
+
+  it("shared equilibrium: a deviation gaining beyond its 95% interval contradicts it; the policy's exploration is named", () => {
+    const probe = {
+      experiment: 3,
+      iterations: 1750,
+      best: { spread: -0.3, skew: 0.03 },
+      gain: 9.1,
+      gainStdError: 0.16,
+      episodes: 200,
+      policy: { reward: 8.5, shareSuper1: 0.24, shareTotal: 0.71 },
+      deviator: { reward: 17.6, shareSuper1: 0.32, shareTotal: 0.79 },
+      policyLogStd: [-5, -5, -4.5],
+      logStdFloor: -5
+    };
+    const exploited = equilibriumClaim(probe);
+    expect(exploited.verdict).toBe("not reproduced");
+    expect(exploited.why).toMatch(/floor -5\).*cannot leave the policy's actions/);
+    // 1.96 standard errors is the edge: a gain just inside it is noise.
+    const withinNoise = equilibriumClaim({ ...probe, gain: 1.9 * probe.gainStdError, policyLogStd: [-1.5, -1.8, -2] });
+    expect(withinNoise.verdict).toBe("reproduced");
+    expect(withinNoise.why).toMatch(/no rule of the family beats the policy/);
+    expect(equilibriumClaim({ ...probe, gain: 2 * probe.gainStdError }).verdict).toBe("not reproduced");
   });
 
   it("figure 6: the paper's weights reproduce, a 2v1 game whose LP-LP link is the weaker does not, noise is inconclusive, and a missing game is not run", () => {

@@ -35,7 +35,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       "train-calsheq": "ran:MISSING",
       "train-bo": "ran:MISSING",
       "calibration-report": "ran:MISSING",
-      "episode-records": "ran:MISSING"
+      "episode-records": "ran:MISSING",
+      "equilibrium-probe": "ran:MISSING"
     });
     expect(first.stderr).toMatch(/synthetic level-2 data/);
 
@@ -55,7 +56,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       "train-calsheq": "ran:PARAMS",
       "train-bo": "ran:PARAMS",
       "calibration-report": "ran:INPUT",
-      "episode-records": "ran:INPUT"
+      "episode-records": "ran:INPUT",
+      "equilibrium-probe": "ran:INPUT"
     });
 
     const report = await run(["run", "calibrate-exp4", ...sets(["calibration.iterations=5", "report.tailFraction=0.5"]), "--json"]);
@@ -66,7 +68,8 @@ describe("calibrate-exp4 pipeline", { timeout: 600_000 }, () => {
       "train-calsheq": "hit",
       "train-bo": "hit",
       "calibration-report": "ran:PARAMS",
-      "episode-records": "hit"
+      "episode-records": "hit",
+      "equilibrium-probe": "hit"
     });
 
     const shown = await run(["show", "calibrate-exp4", "calibration-report", "--json"]);

@@ -1,0 +1,181 @@
+/**
+ * A lower bound on one LP's gain from deviating from the shared policy (paper section 3.1: at a
+ * shared equilibrium no single agent gains by deviating while the others keep playing it) that
+ * does not rely on the policy's own exploration. The fine-tuning estimate of core/rl/
+ * exploitability.ts moves the deviator only as far as PPO's trust region lets a Gaussian policy
+ * move, about one standard deviation of its actions per update: once the policy's log-stDev sits
+ * at its floor that is nothing, and a flat fine-tuning curve says no more than that. Here the
+ * deviator is instead each rule of a small family of textbook market makers (section 2.2: quote
+ * both sides at a fixed eps_spread, skew against the inventory, eps_skew = -k q / 100 lots, never
+ * hedge), played for one LP of every episode against the frozen policy. The best rule is chosen on
+ * selection batches and its gain measured on fresh evaluation batches, both with common random
+ * numbers (same types, ECN, LT coins and the other agents' action draws with and without the
+ * deviator), so the reported gain is not inflated by the choice.
+ */
+import { OtcEnv } from "../otc/env.ts";
+import type { Random } from "../random/philox.ts";
+import type { PpoAgent } from "../rl/ppo.ts";
+import { stepInStages } from "../rl/vec-env.ts";
+
+export interface RuleDeviationOptions {
+  /** The deviating LP's index among an episode's LPs. */
+  readonly agent: number;
+  /** eps_spread values of the rule family. */
+  readonly spreads: readonly number[];
+  /** Inventory skew slopes k of the rule family: eps_skew = -k * inventory / 100 lots. */
+  readonly skews: readonly number[];
+  /** Batches of episodes each rule is scored on to pick the best one. */
+  readonly selectionBatches: number;
+  /** Fresh batches on which the chosen rule and the policy are compared. */
+  readonly evaluationBatches: number;
+}
+
+/** A market maker's rule: quote at `spread`, skew by -`skew` per 100 lots of inventory, never hedge. */
+export interface MarketMakerRule {
+  readonly spread: number;
+  readonly skew: number;
+}
+
+/** What the deviating LP and the market did over some episodes. */
+export interface DeviationPlay {
+  /** Mean episode reward of the deviating LP. */
+  readonly reward: number;
+  /** Market shares of LP supertype 1 and of all LPs (episode totals, averaged over episodes). */
+  readonly shareSuper1: number;
+  readonly shareTotal: number;
+}
+
+export interface RuleDeviationResult {
+  /** Each rule's mean gain on the selection batches. */
+  readonly rules: ReadonlyArray<MarketMakerRule & { readonly selectionGain: number }>;
+  readonly best: MarketMakerRule;
+  /** Mean over evaluation episodes of (rule's reward - policy's reward) for the deviating LP. */
+  readonly gain: number;
+  readonly gainStdError: number;
+  readonly episodes: number;
+  readonly policy: DeviationPlay;
+  readonly deviator: DeviationPlay;
+  /** The policy's log-stDev per action (eps_spread, eps_skew, eps_hedge) for the deviating LP, averaged over its decisions. */
+  readonly policyLogStd: readonly number[];
+}
+
+export class RuleDeviationError extends Error {
+  readonly _tag = "RuleDeviationError";
+  constructor(reason: string) {
+    super(`The rule-deviation probe cannot run: ${reason}; fix the probe's settings.`);
+  }
+}
+
+interface Played extends DeviationPlay {
+  /** Episode reward of the deviating LP in every episode. */
+  readonly rewards: Float64Array;
+  readonly logStd: Float64Array;
+}
+
+/** One batch of episodes, every LP on `shared` except LP `agent` of each episode when `rule` is given. */
+const playBatch = (env: OtcEnv, shared: PpoAgent, agent: number, rule: MarketMakerRule | null, rng: Random): Played => {
+  const spec = env.classes[env.lpClassIndex]!;
+  if (spec.action.kind !== "continuous") throw new RuleDeviationError("the LP class does not have continuous actions");
+  const nLp = env.nLp;
+  const episodes = spec.count / nLp;
+  const inventoryAt = env.lpObservationLayout().indexOf("inventory");
+  const inventoryScale = env.config.observation.inventoryLots;
+  const net = shared.net;
+  const policy = net.policy;
+  const paramDim = policy.paramDim;
+  const actionDim = policy.actionDim;
+  const obs = new Float32Array(spec.count * spec.obsDim);
+  const params = new Float32Array(spec.count * paramDim);
+  const actions = new Float32Array(spec.count * actionDim);
+  const logProbs = new Float32Array(spec.count);
+  const stepRewards = new Float32Array(spec.count);
+  const rewards = new Float64Array(episodes);
+  const logStd = new Float64Array(actionDim);
+  env.reset(rng.split("reset"));
+  const actionRng = rng.split("actions");
+  const envRng = rng.split("env");
+  for (let t = 0; t < env.horizon; t++) {
+    stepInStages(
+      env,
+      (k) => {
+        env.observe(k, obs);
+        const out = net.evaluate(obs, spec.count);
+        for (let r = 0; r < spec.count; r++) for (let q = 0; q < paramDim; q++) params[r * paramDim + q] = out[r * (paramDim + 1) + q]!;
+        // Every row draws, deviator included, so the other agents' draws do not depend on the rule.
+        policy.sample(params, spec.count, actionRng, actions, logProbs);
+        for (let e = 0; e < episodes; e++) {
+          const row = e * nLp + agent;
+          // A diagonal Gaussian's parameters are the means, then the log-stDevs.
+          for (let d = 0; d < actionDim; d++) logStd[d]! += params[row * paramDim + actionDim + d]!;
+          if (rule === null) continue;
+          const inventory = obs[row * spec.obsDim + inventoryAt]! * inventoryScale;
+          actions[row * actionDim] = rule.spread;
+          actions[row * actionDim + 1] = (-rule.skew * inventory) / 100;
+          actions[row * actionDim + 2] = 0;
+        }
+        return actions;
+      },
+      envRng
+    );
+    env.rewards(env.lpClassIndex, stepRewards);
+    for (let e = 0; e < episodes; e++) rewards[e]! += stepRewards[e * nLp + agent]!;
+  }
+  const outcomes = env.episodeOutcomes();
+  let shareSuper1 = 0;
+  let shareTotal = 0;
+  for (let e = 0; e < episodes; e++) {
+    const total = outcomes.totalLtQuantity[e]!;
+    if (!(total > 0)) continue;
+    shareSuper1 += outcomes.lpSupertypeLtQuantity[e * outcomes.nLpSupertypes]! / total / episodes;
+    shareTotal += (total - outcomes.ecnLtQuantity[e]!) / total / episodes;
+  }
+  for (let d = 0; d < actionDim; d++) logStd[d] = logStd[d]! / (episodes * env.horizon);
+  return { rewards, reward: rewards.reduce((a, b) => a + b, 0) / episodes, shareSuper1, shareTotal, logStd };
+};
+
+const meanOf = (plays: readonly Played[], pick: (p: Played) => number) => plays.reduce((a, p) => a + pick(p), 0) / plays.length;
+
+/**
+ * Scores every rule of the family for LP `agent` against the frozen `shared` policy, picks the
+ * best on the selection batches and measures its gain on fresh evaluation batches. `env` is reset
+ * for every batch; `shared` is not modified.
+ */
+export const probeRuleDeviations = (env: OtcEnv, shared: PpoAgent, options: RuleDeviationOptions, rng: Random): RuleDeviationResult => {
+  if (!(Number.isInteger(options.agent) && options.agent >= 0 && options.agent < env.nLp)) {
+    throw new RuleDeviationError(`LP ${options.agent} is not among the episode's ${env.nLp} LPs`);
+  }
+  if (options.spreads.length === 0 || options.skews.length === 0) throw new RuleDeviationError("the rule family is empty (give at least one spread and one skew)");
+  if (!(options.selectionBatches >= 1 && options.evaluationBatches >= 1)) throw new RuleDeviationError("selection and evaluation need at least one batch each");
+  const rules: MarketMakerRule[] = options.spreads.flatMap((spread) => options.skews.map((skew) => ({ spread, skew })));
+  const selection = Array.from({ length: options.selectionBatches }, (_, b) => rng.split("selection").split(b));
+  const baseline = selection.map((r) => playBatch(env, shared, options.agent, null, r));
+  const scored = rules.map((rule) => {
+    const plays = selection.map((r) => playBatch(env, shared, options.agent, rule, r));
+    return { ...rule, selectionGain: meanOf(plays, (p) => p.reward) - meanOf(baseline, (p) => p.reward) };
+  });
+  const best = scored.reduce((a, b) => (b.selectionGain > a.selectionGain ? b : a));
+  const evaluation = Array.from({ length: options.evaluationBatches }, (_, b) => rng.split("evaluation").split(b));
+  const policyPlays = evaluation.map((r) => playBatch(env, shared, options.agent, null, r));
+  const rulePlays = evaluation.map((r) => playBatch(env, shared, options.agent, best, r));
+  const gains: number[] = [];
+  policyPlays.forEach((p, b) => p.rewards.forEach((reward, e) => gains.push(rulePlays[b]!.rewards[e]! - reward)));
+  const n = gains.length;
+  const gain = gains.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? gains.reduce((a, x) => a + (x - gain) ** 2, 0) / (n - 1) : 0;
+  const summary = (plays: readonly Played[]): DeviationPlay => ({
+    reward: meanOf(plays, (p) => p.reward),
+    shareSuper1: meanOf(plays, (p) => p.shareSuper1),
+    shareTotal: meanOf(plays, (p) => p.shareTotal)
+  });
+  const actionDim = policyPlays[0]!.logStd.length;
+  return {
+    rules: scored,
+    best: { spread: best.spread, skew: best.skew },
+    gain,
+    gainStdError: Math.sqrt(variance / n),
+    episodes: n,
+    policy: summary(policyPlays),
+    deviator: summary(rulePlays),
+    policyLogStd: Array.from({ length: actionDim }, (_, d) => meanOf(policyPlays, (p) => p.logStd[d]!))
+  };
+};
