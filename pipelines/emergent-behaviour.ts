@@ -31,6 +31,7 @@ import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
 import { emergentReport } from "../stages/emergent-report.ts";
 import { trainShared } from "../stages/shared.ts";
+import { emergentEquilibriumProbe } from "../stages/equilibrium-probe.ts";
 
 const paperPpo = { learningRate: 1e-4, sgdPasses: 30, minibatchSize: 128, hidden: [256, 256] };
 const quickGame = { iterations: 25, checkpointEvery: 5, episodes: 8, analysisEvery: 5, analysisEpisodes: 4 };
@@ -50,7 +51,8 @@ const tiny: ParamTree = {
     evaluation: { episodes: 2, episodesPerShard: 2 },
     rollouts: inThread
   },
-  games: { pnl1v1: tinyGame, pnl2v1: tinyGame, flow1v1: tinyGame }
+  games: { pnl1v1: tinyGame, pnl2v1: tinyGame, flow1v1: tinyGame },
+  probe: { spreads: [-1, 0], skews: [0], episodes: 2, selectionBatches: 1, evaluationBatches: 1 }
 };
 
 /**
@@ -87,7 +89,10 @@ export const emergentBehaviour = Pipeline.make<TrainingServices>({
     // `shared` holds what the evaluation reads: the training setup, the grid and its worker threads.
     shared: { training: { population: "emergent", iterations: 120, checkpointEvery: 20, episodes: 8, lpEta: 1e-3 }, evaluation: { episodes: 24 }, rollouts: {} },
     games: { pnl1v1: { game: "pnl-1v1", ...quickGame }, pnl2v1: { game: "pnl-2v1", ...quickGame }, flow1v1: { game: "flow-1v1", ...quickGame } },
-    report: {}
+    report: {},
+    // The first LP's market-maker rules: the tightest quote the action space allows (-1) and wider;
+    // skews per 100 lots sized for inventories of tens of lots (LTs trade 1 lot).
+    probe: { spreads: [-1, -0.9, -0.7, -0.5, -0.3, -0.1, 0.1], skews: [0, 1, 2, 5, 10] }
   },
   presets: { quick: {}, converged, paper, tiny },
   resources: trainingResources,
@@ -100,5 +105,6 @@ export const emergentBehaviour = Pipeline.make<TrainingServices>({
     const pnl2v1 = p.loop("game-pnl-2v1", trainGame, { model }, "games.pnl2v1");
     const flow1v1 = p.loop("game-flow-1v1", trainGame, { model }, "games.flow1v1");
     p.node("emergent-report", emergentReport, { shared, evaluation, pnl1v1, pnl2v1, flow1v1 }, "report");
+    p.node("equilibrium-probe", emergentEquilibriumProbe, { model, shared }, { training: "shared.training", probe: "probe" });
   }
 });

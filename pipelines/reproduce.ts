@@ -16,7 +16,8 @@ import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeli
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
-import { equilibriumProbe } from "../stages/equilibrium-probe.ts";
+import { emergentEquilibriumProbe, equilibriumProbe } from "../stages/equilibrium-probe.ts";
+import { trainShared } from "../stages/shared.ts";
 import { fitEcnGmm } from "../stages/ecn.ts";
 import { scoreEcnModels, trainEcnSimModel } from "../stages/ecn-neural.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
@@ -68,6 +69,12 @@ export const reproduce = Pipeline.make<TrainingServices>({
       return { report, probe };
     });
     const emergent = p.include("emergent", emergentBehaviour, "emergent", "emergent-report");
+    const emergentProbe = p.node(
+      "emergent-equilibrium-probe",
+      emergentEquilibriumProbe,
+      { model: emergent.output("fit-ecn-gmm", fitEcnGmm), shared: emergent.output("train-shared", trainShared) },
+      { training: "emergent.shared.training", probe: "emergent.probe" }
+    );
     p.node(
       "reproduction-report",
       reproductionReport,
@@ -83,6 +90,7 @@ export const reproduce = Pipeline.make<TrainingServices>({
         probe2: experiments[1]!.probe,
         probe3: experiments[2]!.probe,
         probe4: experiments[3]!.probe,
+        probeEmergent: emergentProbe,
         emergent: emergent.output("emergent-report", emergentReport),
         evaluation: emergent.output("evaluate-emergent", evaluateEmergentStage),
         pnl1v1: emergent.output("game-pnl-1v1", trainGame),

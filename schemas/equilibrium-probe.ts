@@ -15,7 +15,7 @@ const Play = Schema.Struct({
 const Rule = Schema.Struct({ spread: Schema.Number, skew: Schema.Number });
 
 export const EquilibriumProbe = Schema.Struct({
-  experiment: Schema.Number,
+  market: Schema.String.annotations({ description: "The trained market probed: \"experiment 3\", \"section 5.2\"." }),
   iterations: Schema.Number.annotations({ description: "Training iterations of the probed policy." }),
   rules: Schema.Array(Schema.Struct({ ...Rule.fields, selectionGain: Schema.Number })).annotations({ description: "Every rule tried, with its mean gain on the selection batches." }),
   best: Rule,

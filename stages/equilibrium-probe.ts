@@ -1,10 +1,12 @@
 /**
- * Stage `equilibrium-probe`: is the calibrated LP policy a shared equilibrium for the first LP
- * (paper section 3.1)? Plays the market frozen at the calibrated profile with LP supertype 1's
- * agent deviating to each rule of a family of textbook market makers, and reports the best rule's
- * gain over the policy with its standard error, the market shares either way and the policy's
- * remaining exploration (core/calibration/rule-deviation.ts says why this complements the
- * fine-tuning estimate the stopping rule uses).
+ * Stages `equilibrium-probe` and `emergent-equilibrium-probe`: is the trained LP policy a shared
+ * equilibrium for the first LP (paper section 3.1)? The first plays the market frozen at a
+ * calibrated profile, the second section 5.2's market with its trained LP and LT policies; in
+ * both, LP supertype 1's agent deviates to each rule of a family of textbook market makers, and
+ * the stage reports the best rule's gain over the policy with its standard error, every rule's
+ * score, the market shares either way and the policy's remaining exploration
+ * (core/calibration/rule-deviation.ts says why this complements the fine-tuning estimate the
+ * stopping rule uses).
  */
 import { Effect, Schema } from "effect";
 import { frozenEcn, frozenGame, frozenMarket } from "../core/calibration/reequilibration.ts";
@@ -17,6 +19,9 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec } from "../schemas/ecn-neural-artifacts.ts";
+import { SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "../schemas/shared-training.ts";
+import { restoredAgents } from "./support/learners.ts";
+import { trainSharedSetup } from "./support/shared-training.ts";
 import { EquilibriumProbe } from "../schemas/equilibrium-probe.ts";
 import { calibrationEnv, ecnSpecOf } from "./support/calibration.ts";
 import { learnerSpecs, liveAgent } from "./support/learners.ts";
@@ -54,8 +59,33 @@ export const equilibriumProbe = Stage.make({
       return yield* Stage.attempt("equilibrium-probe", (): EquilibriumProbe => {
         const env = new OtcEnv({ config: frozenGame(market), batchSize: p.episodes, ecnModel: ecnVariationModelOf(ecn) });
         // LP supertype 1 is the episode's first LP in every calibration experiment.
-        const result = probeRuleDeviations(env, agent, { agent: 0, spreads: p.spreads, skews: p.skews, selectionBatches: p.selectionBatches, evaluationBatches: p.evaluationBatches }, rng);
-        return { experiment: trained.experiment, iterations: trained.iteration, ...result, logStdFloor: trained.params.ppo.network.gaussian.logStdMin };
+        const result = probeRuleDeviations(env, [agent], { agent: 0, spreads: p.spreads, skews: p.skews, selectionBatches: p.selectionBatches, evaluationBatches: p.evaluationBatches }, rng);
+        return { market: `experiment ${trained.experiment}`, iterations: trained.iteration, ...result, logStdFloor: trained.params.ppo.network.gaussian.logStdMin };
+      });
+    })
+});
+
+export const emergentEquilibriumProbe = Stage.make({
+  name: "emergent-equilibrium-probe",
+  description: "section 5.2's first LP against the best of a family of market-maker rules (section 3.1)",
+  source: import.meta.url,
+  /** `training` is read where the training params sit, to rebuild the game and the learners. */
+  params: Schema.Struct({ training: SharedTrainingParams, probe: EquilibriumProbeParams }),
+  inputs: { model: ecnModelCodec, shared: sharedLoopStateCodec },
+  output: jsonCodec(EquilibriumProbe),
+  exports: [{ name: "probe", extension: "json", encode: (value: EquilibriumProbe) => new TextEncoder().encode(JSON.stringify(value, null, 2)) }],
+  run: (inputs, p) =>
+    Effect.gen(function* () {
+      const rng = (yield* Rng).stream;
+      // The trained policies, restored on the backend they were trained on.
+      const { learners } = yield* trainSharedSetup(inputs.model, p.training);
+      const policies = yield* restoredAgents(learners, inputs.shared.agents);
+      return yield* Stage.attempt("emergent-equilibrium-probe", (): EquilibriumProbe => {
+        const env = new OtcEnv({ config: sharedGameConfig(p.training), batchSize: p.probe.episodes, ecnModel: ecnVariationModelOf({ kind: "gmm", data: inputs.model }) });
+        if (env.classes.map((c) => c.name).join() !== learners.map((l) => l.name).join()) throw new Error(`the game's classes (${env.classes.map((c) => c.name).join(", ")}) are not the trained ones (${learners.map((l) => l.name).join(", ")})`);
+        const { probe } = p;
+        const result = probeRuleDeviations(env, policies, { agent: 0, spreads: probe.spreads, skews: probe.skews, selectionBatches: probe.selectionBatches, evaluationBatches: probe.evaluationBatches }, rng);
+        return { market: "section 5.2", iterations: inputs.shared.iteration, ...result, logStdFloor: learners[env.lpClassIndex]!.ppo.network.gaussian.logStdMin };
       });
     })
 });

@@ -182,6 +182,7 @@ export const reproductionReport = Stage.make({
     probe2: probeCodec,
     probe3: probeCodec,
     probe4: probeCodec,
+    probeEmergent: probeCodec,
     ecn: ecnModelScoresCodec,
     spectrum: ltSpectrumReportCodec,
     emergent: emergentReportCodec,
@@ -211,7 +212,7 @@ export const reproductionReport = Stage.make({
         propositionTwoThreeClaim(longRange, { modelVariance: diagonal(model.longRange.covariance.theory), dataVariance: diagonal(model.longRange.covariance.empirical), source: model.data }),
         figureTwoClaim(inputs.spectrum.summary),
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
-        ...[inputs.probe1, inputs.probe2, inputs.probe3, inputs.probe4].map(equilibriumClaim),
+        ...[inputs.probe1, inputs.probe2, inputs.probe3, inputs.probe4, inputs.probeEmergent].map(equilibriumClaim),
         figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
         ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns)),
         ...figureSixClaims(loggedOmegaA({ "pnl-1v1": inputs.pnl1v1, "pnl-2v1": inputs.pnl2v1, "flow-1v1": inputs.flow1v1 }))

@@ -196,7 +196,8 @@ export const calibrationClaims = (e: CalibrationEvidence): Claim[] => [
 
 /** What the equilibrium probe of one calibrated market measured (stages/equilibrium-probe.ts). */
 export interface EquilibriumProbeEvidence {
-  readonly experiment: number;
+  /** "experiment 3", "section 5.2". */
+  readonly market: string;
   readonly iterations: number;
   readonly best: { readonly spread: number; readonly skew: number };
   readonly gain: number;
@@ -207,7 +208,19 @@ export interface EquilibriumProbeEvidence {
   readonly policyLogStd: readonly number[];
   /** The policy's lowest log-stDev (its network's clamp). */
   readonly logStdFloor: number;
+  /** Every rule tried, with its gain on the selection batches. */
+  readonly rules: ReadonlyArray<{ readonly spread: number; readonly skew: number; readonly selectionGain: number }>;
 }
+
+/** Per eps_spread of the family, the best selection gain over its skews: where quoting tighter or wider pays. */
+const gainBySpread = (rules: EquilibriumProbeEvidence["rules"]): string => {
+  const best = new Map<number, number>();
+  for (const r of rules) best.set(r.spread, Math.max(best.get(r.spread) ?? -Infinity, r.selectionGain));
+  return [...best.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([spread, gain]) => `${spread} ${f(gain, 2)}`)
+    .join(", ");
+};
 
 /**
  * Section 5's "we check empirically that we reach convergence" for the LP policy of one
@@ -222,7 +235,7 @@ export const equilibriumClaim = (probe: EquilibriumProbeEvidence): Claim => {
   const [spreadLogStd, skewLogStd] = probe.policyLogStd;
   const atFloor = probe.policyLogStd.slice(0, 2).every((v) => v <= logStdFloor + 0.05);
   return {
-    source: `section 5 (shared equilibrium, section 3.1), experiment ${probe.experiment}`,
+    source: `section 5 (shared equilibrium, section 3.1), ${probe.market}`,
     paper: "the LP shared policy has converged: no single LP gains by deviating from it while the others keep playing it",
     ours: `the first LP switched to the best market-maker rule (eps_spread ${probe.best.spread}, eps_skew = -${probe.best.skew} x inventory / 100 lots, no hedge) earns ${f(probe.deviator.reward, 2)} against the policy's ${f(probe.policy.reward, 2)}: gain ${f(probe.gain, 2)} +- ${f(half, 2)} (${probe.episodes} episodes, policy after ${probe.iterations} iterations); m_total ${f(probe.policy.shareTotal)} with the policy, ${f(probe.deviator.shareTotal)} with the rule`,
     verdict: exploits ? "not reproduced" : "reproduced",
@@ -232,7 +245,7 @@ export const equilibriumClaim = (probe: EquilibriumProbeEvidence): Claim => {
         : exploits
           ? ""
           : "; no rule of the family beats the policy (a lower bound, not a proof of equilibrium)"
-    }`
+    }; best gain on the selection episodes per eps_spread: ${gainBySpread(probe.rules)}`
   };
 };
 

@@ -72,22 +72,26 @@ interface Played extends DeviationPlay {
   readonly logStd: Float64Array;
 }
 
-/** One batch of episodes, every LP on `shared` except LP `agent` of each episode when `rule` is given. */
-const playBatch = (env: OtcEnv, shared: PpoAgent, agent: number, rule: MarketMakerRule | null, rng: Random): Played => {
-  const spec = env.classes[env.lpClassIndex]!;
+/** One class's buffers for a batch: observations, distribution parameters, actions. */
+const classBuffers = (env: OtcEnv, shared: readonly PpoAgent[]) =>
+  env.classes.map((c, k) => {
+    const policy = shared[k]!.net.policy;
+    return { obs: new Float32Array(c.count * c.obsDim), params: new Float32Array(c.count * policy.paramDim), actions: new Float32Array(c.count * policy.actionDim), logProbs: new Float32Array(c.count) };
+  });
+
+/** One batch of episodes, every agent on its class's `shared` policy except LP `agent` of each episode when `rule` is given. */
+const playBatch = (env: OtcEnv, shared: readonly PpoAgent[], agent: number, rule: MarketMakerRule | null, rng: Random): Played => {
+  const lpClass = env.lpClassIndex;
+  const spec = env.classes[lpClass]!;
   if (spec.action.kind !== "continuous") throw new RuleDeviationError("the LP class does not have continuous actions");
   const nLp = env.nLp;
   const episodes = spec.count / nLp;
   const inventoryAt = env.lpObservationLayout().indexOf("inventory");
   const inventoryScale = env.config.observation.inventoryLots;
-  const net = shared.net;
-  const policy = net.policy;
-  const paramDim = policy.paramDim;
-  const actionDim = policy.actionDim;
-  const obs = new Float32Array(spec.count * spec.obsDim);
-  const params = new Float32Array(spec.count * paramDim);
-  const actions = new Float32Array(spec.count * actionDim);
-  const logProbs = new Float32Array(spec.count);
+  const buffers = classBuffers(env, shared);
+  const lpPolicy = shared[lpClass]!.net.policy;
+  const paramDim = lpPolicy.paramDim;
+  const actionDim = lpPolicy.actionDim;
   const stepRewards = new Float32Array(spec.count);
   const rewards = new Float64Array(episodes);
   const logStd = new Float64Array(actionDim);
@@ -98,11 +102,16 @@ const playBatch = (env: OtcEnv, shared: PpoAgent, agent: number, rule: MarketMak
     stepInStages(
       env,
       (k) => {
+        const c = env.classes[k]!;
+        const { obs, params, actions, logProbs } = buffers[k]!;
+        const net = shared[k]!.net;
+        const pd = net.policy.paramDim;
         env.observe(k, obs);
-        const out = net.evaluate(obs, spec.count);
-        for (let r = 0; r < spec.count; r++) for (let q = 0; q < paramDim; q++) params[r * paramDim + q] = out[r * (paramDim + 1) + q]!;
+        const out = net.evaluate(obs, c.count);
+        for (let r = 0; r < c.count; r++) for (let q = 0; q < pd; q++) params[r * pd + q] = out[r * (pd + 1) + q]!;
         // Every row draws, deviator included, so the other agents' draws do not depend on the rule.
-        policy.sample(params, spec.count, actionRng, actions, logProbs);
+        net.policy.sample(params, c.count, actionRng, actions, logProbs);
+        if (k !== lpClass) return actions;
         for (let e = 0; e < episodes; e++) {
           const row = e * nLp + agent;
           // A diagonal Gaussian's parameters are the means, then the log-stDevs.
@@ -117,7 +126,7 @@ const playBatch = (env: OtcEnv, shared: PpoAgent, agent: number, rule: MarketMak
       },
       envRng
     );
-    env.rewards(env.lpClassIndex, stepRewards);
+    env.rewards(lpClass, stepRewards);
     for (let e = 0; e < episodes; e++) rewards[e]! += stepRewards[e * nLp + agent]!;
   }
   const outcomes = env.episodeOutcomes();
@@ -136,11 +145,13 @@ const playBatch = (env: OtcEnv, shared: PpoAgent, agent: number, rule: MarketMak
 const meanOf = (plays: readonly Played[], pick: (p: Played) => number) => plays.reduce((a, p) => a + pick(p), 0) / plays.length;
 
 /**
- * Scores every rule of the family for LP `agent` against the frozen `shared` policy, picks the
- * best on the selection batches and measures its gain on fresh evaluation batches. `env` is reset
- * for every batch; `shared` is not modified.
+ * Scores every rule of the family for LP `agent` against the frozen `shared` policies (one per
+ * learning class of `env`, in its class order), picks the best on the selection batches and
+ * measures its gain on fresh evaluation batches. `env` is reset for every batch; the policies are
+ * not modified.
  */
-export const probeRuleDeviations = (env: OtcEnv, shared: PpoAgent, options: RuleDeviationOptions, rng: Random): RuleDeviationResult => {
+export const probeRuleDeviations = (env: OtcEnv, shared: readonly PpoAgent[], options: RuleDeviationOptions, rng: Random): RuleDeviationResult => {
+  if (shared.length !== env.classes.length) throw new RuleDeviationError(`${shared.length} policies for the env's ${env.classes.length} learning classes`);
   if (!(Number.isInteger(options.agent) && options.agent >= 0 && options.agent < env.nLp)) {
     throw new RuleDeviationError(`LP ${options.agent} is not among the episode's ${env.nLp} LPs`);
   }

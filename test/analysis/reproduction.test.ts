@@ -64,7 +64,7 @@ describe("reproduction claims", () => {
 
   it("shared equilibrium: a deviation gaining beyond its 95% interval contradicts it; the policy's exploration is named", () => {
     const probe = {
-      experiment: 3,
+      market: "experiment 3",
       iterations: 1750,
       best: { spread: -0.3, skew: 0.03 },
       gain: 9.1,
@@ -73,11 +73,18 @@ describe("reproduction claims", () => {
       policy: { reward: 8.5, shareSuper1: 0.24, shareTotal: 0.71 },
       deviator: { reward: 17.6, shareSuper1: 0.32, shareTotal: 0.79 },
       policyLogStd: [-5, -5, -4.5],
-      logStdFloor: -5
+      logStdFloor: -5,
+      rules: [
+        { spread: -0.3, skew: 0.03, selectionGain: 9 },
+        { spread: -0.3, skew: 0.1, selectionGain: 2.8 },
+        { spread: 0.1, skew: 0.03, selectionGain: -1.2 }
+      ]
     };
     const exploited = equilibriumClaim(probe);
     expect(exploited.verdict).toBe("not reproduced");
     expect(exploited.why).toMatch(/floor -5\).*cannot leave the policy's actions/);
+    // Each spread's best skew: where quoting tighter or wider pays.
+    expect(exploited.why).toMatch(/per eps_spread: -0.3 9.00, 0.1 -1.20$/);
     // 1.96 standard errors is the edge: a gain just inside it is noise.
     const withinNoise = equilibriumClaim({ ...probe, gain: 1.9 * probe.gainStdError, policyLogStd: [-1.5, -1.8, -2] });
     expect(withinNoise.verdict).toBe("reproduced");

@@ -31,7 +31,7 @@ const options: RuleDeviationOptions = { agent: 0, spreads: [-0.5, 0], skews: [0,
 describe("rule-deviation probe", () => {
   it("an LP no LT can reach gains nothing and leaves the market as it was", () => {
     const { env, policy } = market(zeros);
-    const result = probeRuleDeviations(env, policy, options, Random.fromSeed(1));
+    const result = probeRuleDeviations(env, [policy], options, Random.fromSeed(1));
     expect(result.policy.reward).toBe(0);
     expect(result.gain).toBe(0);
     expect(result.gainStdError).toBe(0);
@@ -43,7 +43,7 @@ describe("rule-deviation probe", () => {
 
   it("a policy quoting and hedging at random is beaten by a two-sided market maker", () => {
     const { env, policy } = market(ones);
-    const result = probeRuleDeviations(env, policy, options, Random.fromSeed(2));
+    const result = probeRuleDeviations(env, [policy], options, Random.fromSeed(2));
     expect(result.gain).toBeGreaterThan(3 * result.gainStdError);
     expect(result.deviator.reward).toBeGreaterThan(result.policy.reward);
     expect(result.episodes).toBe(2 * 6);
@@ -58,12 +58,12 @@ describe("rule-deviation probe", () => {
 
   it("is deterministic per seed and refuses bad settings", () => {
     const { env, policy } = market(ones, 3);
-    const a = probeRuleDeviations(env, policy, { ...options, evaluationBatches: 1 }, Random.fromSeed(9));
-    const b = probeRuleDeviations(env, policy, { ...options, evaluationBatches: 1 }, Random.fromSeed(9));
+    const a = probeRuleDeviations(env, [policy], { ...options, evaluationBatches: 1 }, Random.fromSeed(9));
+    const b = probeRuleDeviations(env, [policy], { ...options, evaluationBatches: 1 }, Random.fromSeed(9));
     expect(b).toEqual(a);
-    expect(() => probeRuleDeviations(env, policy, { ...options, agent: 2 }, Random.fromSeed(9))).toThrow(RuleDeviationError);
-    expect(() => probeRuleDeviations(env, policy, { ...options, skews: [] }, Random.fromSeed(9))).toThrow(RuleDeviationError);
-    expect(() => probeRuleDeviations(env, policy, { ...options, evaluationBatches: 0 }, Random.fromSeed(9))).toThrow(RuleDeviationError);
+    expect(() => probeRuleDeviations(env, [policy], { ...options, agent: 2 }, Random.fromSeed(9))).toThrow(RuleDeviationError);
+    expect(() => probeRuleDeviations(env, [policy], { ...options, skews: [] }, Random.fromSeed(9))).toThrow(RuleDeviationError);
+    expect(() => probeRuleDeviations(env, [policy], { ...options, evaluationBatches: 0 }, Random.fromSeed(9))).toThrow(RuleDeviationError);
     policy.dispose();
   });
 });
