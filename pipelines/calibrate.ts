@@ -35,9 +35,10 @@
  * increment form with the no-state form beside it, and keeps the LP policy's log-stDev at least -2
  * (`calibration.ppo.logStdMin`; the default floor is -5): at -5 every experiment's policy ended
  * with its eps_spread and eps_skew log-stDevs on the floor, where PPO no longer moves it, and the
- * first LP could then earn 2.4-9 more per episode by switching to a plain two-sided market maker
- * (experiment 3: m_total 0.71 and the target missed). With -2, experiment 3's first 700
- * iterations reached m_total 0.81. `paper` restores the paper's values.
+ * first LP could then earn 4-9 more per episode by switching to a plain two-sided market maker
+ * (`equilibrium-probe`; experiment 3: m_total 0.71 and the target missed). With -2 that gain is
+ * 1.5-2.0 in experiments 1-3 (11.6 in experiment 4), and algorithm 1 ends with m_total
+ * 0.785-0.797 in all four (README, "Converged runs"). `paper` restores the paper's values.
  * `equilibrium-probe` then checks the trained policy against a stronger deviation than the
  * stopping rule's: LP supertype 1's agent switched to the best of a family of market-maker rules
  * (stages/equilibrium-probe.ts).

@@ -237,11 +237,11 @@ export const equilibriumClaim = (probe: EquilibriumProbeEvidence): Claim => {
   return {
     source: `section 5 (shared equilibrium, section 3.1), ${probe.market}`,
     paper: "the LP shared policy has converged: no single LP gains by deviating from it while the others keep playing it",
-    ours: `the first LP switched to the best market-maker rule (eps_spread ${probe.best.spread}, eps_skew = -${probe.best.skew} x inventory / 100 lots, no hedge) earns ${f(probe.deviator.reward, 2)} against the policy's ${f(probe.policy.reward, 2)}: gain ${f(probe.gain, 2)} +- ${f(half, 2)} (${probe.episodes} episodes, policy after ${probe.iterations} iterations); m_total ${f(probe.policy.shareTotal)} with the policy, ${f(probe.deviator.shareTotal)} with the rule`,
+    ours: `the first LP switched to the best market-maker rule (eps_spread ${probe.best.spread}, ${probe.best.skew === 0 ? "no skew" : `eps_skew = -${probe.best.skew} x inventory / 100 lots`}, no hedge) earns ${f(probe.deviator.reward, 2)} against the policy's ${f(probe.policy.reward, 2)}: gain ${f(probe.gain, 2)} +- ${f(half, 2)} (${probe.episodes} episodes, policy after ${probe.iterations} iterations); m_total ${f(probe.policy.shareTotal)} with the policy, ${f(probe.deviator.shareTotal)} with the rule`,
     verdict: exploits ? "not reproduced" : "reproduced",
     why: `the policy's log-stDev for this LP: eps_spread ${f(spreadLogStd ?? Number.NaN, 2)}, eps_skew ${f(skewLogStd ?? Number.NaN, 2)} (floor ${logStdFloor})${
       atFloor && exploits
-        ? "; at the floor PPO moves the policy about one stDev per update, so the stopping rule's fine-tuned deviator cannot leave the policy's actions and its check passes untested"
+        ? `; at the floor PPO moves the policy by about one stDev (${f(Math.exp(logStdFloor), 3)}) per update, which bounds how far the stopping rule's fine-tuned deviator can leave the policy's actions`
         : exploits
           ? ""
           : "; no rule of the family beats the policy (a lower bound, not a proof of equilibrium)"

@@ -82,7 +82,7 @@ describe("reproduction claims", () => {
     };
     const exploited = equilibriumClaim(probe);
     expect(exploited.verdict).toBe("not reproduced");
-    expect(exploited.why).toMatch(/floor -5\).*cannot leave the policy's actions/);
+    expect(exploited.why).toMatch(/floor -5\).*one stDev \(0\.007\) per update/);
     // Each spread's best skew: where quoting tighter or wider pays.
     expect(exploited.why).toMatch(/per eps_spread: -0.3 9.00, 0.1 -1.20$/);
     // 1.96 standard errors is the edge: a gain just inside it is noise.
