@@ -19,12 +19,11 @@ import { Stage } from "../core/pipeline/stage.ts";
 import { trainingStateCodec } from "../schemas/calibration-artifacts.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
 import { ecnSimModelCodec } from "../schemas/ecn-neural-artifacts.ts";
-import { SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "../schemas/shared-training.ts";
-import { restoredAgents } from "./support/learners.ts";
-import { trainSharedSetup } from "./support/shared-training.ts";
 import { EquilibriumProbe } from "../schemas/equilibrium-probe.ts";
+import { SharedTrainingParams, sharedGameConfig, sharedLoopStateCodec } from "../schemas/shared-training.ts";
 import { calibrationEnv, ecnSpecOf } from "./support/calibration.ts";
-import { learnerSpecs, liveAgent } from "./support/learners.ts";
+import { learnerSpecs, liveAgent, restoredAgents } from "./support/learners.ts";
+import { trainSharedSetup } from "./support/shared-training.ts";
 
 const batches = (fallback: number, description: string) =>
   Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => fallback }).annotations({ description });
@@ -39,14 +38,18 @@ export const EquilibriumProbeParams = Schema.Struct({
   evaluationBatches: batches(4, "Fresh batches on which the best rule and the policy are compared.")
 });
 
+const probeOutput = {
+  output: jsonCodec(EquilibriumProbe),
+  exports: [{ name: "probe", extension: "json", encode: (value: EquilibriumProbe) => new TextEncoder().encode(JSON.stringify(value, null, 2)) }]
+};
+
 export const equilibriumProbe = Stage.make({
   name: "equilibrium-probe",
   description: "the first LP's gain from deviating to the best of a family of market-maker rules (section 3.1)",
   source: import.meta.url,
   params: EquilibriumProbeParams,
   inputs: { model: ecnModelCodec, sim: ecnSimModelCodec, trained: trainingStateCodec },
-  output: jsonCodec(EquilibriumProbe),
-  exports: [{ name: "probe", extension: "json", encode: (value: EquilibriumProbe) => new TextEncoder().encode(JSON.stringify(value, null, 2)) }],
+  ...probeOutput,
   run: (inputs, p) =>
     Effect.gen(function* () {
       const rng = (yield* Rng).stream;
@@ -59,7 +62,7 @@ export const equilibriumProbe = Stage.make({
       return yield* Stage.attempt("equilibrium-probe", (): EquilibriumProbe => {
         const env = new OtcEnv({ config: frozenGame(market), batchSize: p.episodes, ecnModel: ecnVariationModelOf(ecn) });
         // LP supertype 1 is the episode's first LP in every calibration experiment.
-        const result = probeRuleDeviations(env, [agent], { agent: 0, spreads: p.spreads, skews: p.skews, selectionBatches: p.selectionBatches, evaluationBatches: p.evaluationBatches }, rng);
+        const result = probeRuleDeviations(env, [agent], { ...p, agent: 0 }, rng);
         return { market: `experiment ${trained.experiment}`, iterations: trained.iteration, ...result, logStdFloor: trained.params.ppo.network.gaussian.logStdMin };
       });
     })
@@ -72,8 +75,7 @@ export const emergentEquilibriumProbe = Stage.make({
   /** `training` is read where the training params sit, to rebuild the game and the learners. */
   params: Schema.Struct({ training: SharedTrainingParams, probe: EquilibriumProbeParams }),
   inputs: { model: ecnModelCodec, shared: sharedLoopStateCodec },
-  output: jsonCodec(EquilibriumProbe),
-  exports: [{ name: "probe", extension: "json", encode: (value: EquilibriumProbe) => new TextEncoder().encode(JSON.stringify(value, null, 2)) }],
+  ...probeOutput,
   run: (inputs, p) =>
     Effect.gen(function* () {
       const rng = (yield* Rng).stream;
@@ -83,8 +85,7 @@ export const emergentEquilibriumProbe = Stage.make({
       return yield* Stage.attempt("emergent-equilibrium-probe", (): EquilibriumProbe => {
         const env = new OtcEnv({ config: sharedGameConfig(p.training), batchSize: p.probe.episodes, ecnModel: ecnVariationModelOf({ kind: "gmm", data: inputs.model }) });
         if (env.classes.map((c) => c.name).join() !== learners.map((l) => l.name).join()) throw new Error(`the game's classes (${env.classes.map((c) => c.name).join(", ")}) are not the trained ones (${learners.map((l) => l.name).join(", ")})`);
-        const { probe } = p;
-        const result = probeRuleDeviations(env, policies, { agent: 0, spreads: probe.spreads, skews: probe.skews, selectionBatches: probe.selectionBatches, evaluationBatches: probe.evaluationBatches }, rng);
+        const result = probeRuleDeviations(env, policies, { ...p.probe, agent: 0 }, rng);
         return { market: "section 5.2", iterations: inputs.shared.iteration, ...result, logStdFloor: learners[env.lpClassIndex]!.ppo.network.gaussian.logStdMin };
       });
     })
