@@ -14,12 +14,10 @@
  */
 import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeline.ts";
 import type { ParamTree } from "../core/pipeline/params.ts";
-import { trainCalsheq } from "../stages/calibration.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
 import { emergentEquilibriumProbe, equilibriumProbe } from "../stages/equilibrium-probe.ts";
-import { trainShared } from "../stages/shared.ts";
 import { fitEcnGmm } from "../stages/ecn.ts";
-import { scoreEcnModels, trainEcnSimModel } from "../stages/ecn-neural.ts";
+import { scoreEcnModels } from "../stages/ecn-neural.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
 import { emergentReport } from "../stages/emergent-report.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
@@ -57,24 +55,14 @@ export const reproduce = Pipeline.make<TrainingServices>({
     const ecn = p.include("ecn", ecnModels, "ecn", "score-ecn-models");
     const spectrum = p.include("spectrum", ltSpectrum, "spectrum", "lt-spectrum-report");
     const experiments = calibrations.map(([root, pipeline]) => {
-      const included = p.include(root, pipeline, root, "calibration-report");
+      // The experiment's own probe node: the same cache entry and episodes as `calibrate-expN` plays.
+      const included = p.include(root, pipeline, root, ["calibration-report", "equilibrium-probe"]);
       // The converged preset adds CALSHEQ's other form beside, which changes the report node's stage.
       const report = included.ids.some((id) => id.startsWith("train-calsheq-")) ? included.output("calibration-report", calibrationReportWithBeside) : included.output("calibration-report", calibrationReport);
-      const probe = p.node(
-        `${root}-equilibrium-probe`,
-        equilibriumProbe,
-        { model: included.output("fit-ecn-gmm", fitEcnGmm), sim: included.output("train-ecn-sim-model", trainEcnSimModel), trained: included.output("train-calsheq", trainCalsheq) },
-        `${root}.probe`
-      );
-      return { report, probe };
+      return { report, probe: included.output("equilibrium-probe", equilibriumProbe) };
     });
-    const emergent = p.include("emergent", emergentBehaviour, "emergent", "emergent-report");
-    const emergentProbe = p.node(
-      "emergent-equilibrium-probe",
-      emergentEquilibriumProbe,
-      { model: emergent.output("fit-ecn-gmm", fitEcnGmm), shared: emergent.output("train-shared", trainShared) },
-      { training: "emergent.shared.training", probe: "emergent.probe" }
-    );
+    const emergent = p.include("emergent", emergentBehaviour, "emergent", ["emergent-report", "equilibrium-probe"]);
+    const emergentProbe = emergent.output("equilibrium-probe", emergentEquilibriumProbe);
     p.node(
       "reproduction-report",
       reproductionReport,

@@ -2,8 +2,9 @@
  * Stages `equilibrium-probe` and `emergent-equilibrium-probe`: is the trained LP policy a shared
  * equilibrium for the first LP (paper section 3.1)? The first plays the market frozen at a
  * calibrated profile, the second section 5.2's market with its trained LP and LT policies; in
- * both, LP supertype 1's agent deviates to each rule of a family of textbook market makers, and
- * the stage reports the best rule's gain over the policy with its standard error, every rule's
+ * both, LP supertype 1's agent deviates to each rule of a family of textbook market makers, played
+ * as plain rules and with the policy's own exploration noise, and to the policy's mean action; the
+ * stage reports the best rules' gains over the policy with their standard errors, every rule's
  * score, the market shares either way and the policy's remaining exploration
  * (core/calibration/rule-deviation.ts says why this complements the fine-tuning estimate the
  * stopping rule uses).

@@ -210,7 +210,20 @@ export interface EquilibriumProbeEvidence {
   readonly logStdFloor: number;
   /** Every rule tried, with its gain on the selection batches. */
   readonly rules: ReadonlyArray<{ readonly spread: number; readonly skew: number; readonly selectionGain: number }>;
+  /** The family played inside the policy's class (each rule's action plus the policy's own exploration draw). */
+  readonly withPolicyNoise: {
+    readonly best: { readonly spread: number; readonly skew: number };
+    readonly gain: number;
+    readonly gainStdError: number;
+    readonly deviator: { readonly reward: number; readonly shareTotal: number };
+    readonly rules: ReadonlyArray<{ readonly spread: number; readonly skew: number; readonly selectionGain: number }>;
+  };
+  /** The policy's mean action played without exploration, against the policy. */
+  readonly meanAction: { readonly gain: number; readonly gainStdError: number };
 }
+
+const ruleName = (rule: { readonly spread: number; readonly skew: number }): string =>
+  `eps_spread ${rule.spread}, ${rule.skew === 0 ? "no skew" : `eps_skew = -${rule.skew} x inventory / 100 lots`}, no hedge`;
 
 /** Per eps_spread of the family, the best selection gain over its skews: where quoting tighter or wider pays. */
 const gainBySpread = (rules: EquilibriumProbeEvidence["rules"]): string => {
@@ -224,28 +237,34 @@ const gainBySpread = (rules: EquilibriumProbeEvidence["rules"]): string => {
 
 /**
  * Section 5's "we check empirically that we reach convergence" for the LP policy of one
- * calibration, read as section 3.1's shared equilibrium for the first LP: not reproduced when the
- * best market-maker rule earns it more than the policy beyond the 95% interval. No gain is only a
- * lower bound passing: the rules are a small family.
+ * calibration, read as section 3.1's shared equilibrium for the first LP among policies like the
+ * shared one: not reproduced when the best market-maker rule, played with the policy's own
+ * exploration noise, earns it more than the policy beyond the 95% interval. No gain is only a
+ * lower bound passing: the rules are a small family. The same rules played without noise, and the
+ * policy's own mean action, say what the exploration the policy keeps costs it.
  */
 export const equilibriumClaim = (probe: EquilibriumProbeEvidence): Claim => {
   const logStdFloor = probe.logStdFloor;
-  const half = 1.96 * probe.gainStdError;
-  const exploits = probe.gain - half > 0;
+  const interval = (gain: number, stdError: number) => `${f(gain, 2)} +- ${f(1.96 * stdError, 2)}`;
+  const beyondNoise = (gain: number, stdError: number) => gain - 1.96 * stdError > 0;
+  const inClass = probe.withPolicyNoise;
+  const exploits = beyondNoise(inClass.gain, inClass.gainStdError);
+  const plainExploits = beyondNoise(probe.gain, probe.gainStdError);
   const [spreadLogStd, skewLogStd] = probe.policyLogStd;
   const atFloor = probe.policyLogStd.slice(0, 2).every((v) => v <= logStdFloor + 0.05);
+  const reading = exploits
+    ? atFloor
+      ? `; at the floor PPO moves the policy by about one stDev (${f(Math.exp(logStdFloor), 3)}) per update, which bounds how far the stopping rule's fine-tuned deviator can leave the policy's actions`
+      : ""
+    : plainExploits
+      ? `; no rule played like the policy beats it (a lower bound, not a proof of equilibrium); the plain rules' gain is the exploration the policy keeps${atFloor ? ` at its floor (stDev ${f(Math.exp(logStdFloor), 3)})` : ""}, which its own mean action recovers`
+      : "; no rule of the family beats the policy (a lower bound, not a proof of equilibrium)";
   return {
     source: `section 5 (shared equilibrium, section 3.1), ${probe.market}`,
     paper: "the LP shared policy has converged: no single LP gains by deviating from it while the others keep playing it",
-    ours: `the first LP switched to the best market-maker rule (eps_spread ${probe.best.spread}, ${probe.best.skew === 0 ? "no skew" : `eps_skew = -${probe.best.skew} x inventory / 100 lots`}, no hedge) earns ${f(probe.deviator.reward, 2)} against the policy's ${f(probe.policy.reward, 2)}: gain ${f(probe.gain, 2)} +- ${f(half, 2)} (${probe.episodes} episodes, policy after ${probe.iterations} iterations); m_total ${f(probe.policy.shareTotal)} with the policy, ${f(probe.deviator.shareTotal)} with the rule`,
+    ours: `the first LP switched to the best market-maker rule played with the policy's own exploration noise (${ruleName(inClass.best)}) earns ${f(inClass.deviator.reward, 2)} against the policy's ${f(probe.policy.reward, 2)}: gain ${interval(inClass.gain, inClass.gainStdError)} (${probe.episodes} episodes, policy after ${probe.iterations} iterations); without the noise the best rule (${ruleName(probe.best)}) gains ${interval(probe.gain, probe.gainStdError)} and the policy's own mean action ${interval(probe.meanAction.gain, probe.meanAction.gainStdError)}; m_total ${f(probe.policy.shareTotal)} with the policy, ${f(probe.deviator.shareTotal)} with the plain rule`,
     verdict: exploits ? "not reproduced" : "reproduced",
-    why: `the policy's log-stDev for this LP: eps_spread ${f(spreadLogStd ?? Number.NaN, 2)}, eps_skew ${f(skewLogStd ?? Number.NaN, 2)} (floor ${logStdFloor})${
-      atFloor && exploits
-        ? `; at the floor PPO moves the policy by about one stDev (${f(Math.exp(logStdFloor), 3)}) per update, which bounds how far the stopping rule's fine-tuned deviator can leave the policy's actions`
-        : exploits
-          ? ""
-          : "; no rule of the family beats the policy (a lower bound, not a proof of equilibrium)"
-    }; best gain on the selection episodes per eps_spread: ${gainBySpread(probe.rules)}`
+    why: `the policy's log-stDev for this LP: eps_spread ${f(spreadLogStd ?? Number.NaN, 2)}, eps_skew ${f(skewLogStd ?? Number.NaN, 2)} (floor ${logStdFloor})${reading}; best gain on the selection episodes per eps_spread, with the policy's noise: ${gainBySpread(inClass.rules)}; plain: ${gainBySpread(probe.rules)}`
   };
 };
 

@@ -10,7 +10,13 @@
  * hedge), played for one LP of every episode against the frozen policy. The best rule is chosen on
  * selection batches and its gain measured on fresh evaluation batches, both with common random
  * numbers (same types, ECN, LT coins and the other agents' action draws with and without the
- * deviator), so the reported gain is not inflated by the choice.
+ * deviator), so the reported gain is not inflated by the choice. A policy whose log-stDev is held
+ * above a floor keeps exploring, and a rule that does not pays none of that exploration's cost; so
+ * the family is also played inside the policy's own class (each rule's quote plus the exploration
+ * draw the policy made at that decision, the same Gaussian noise, hedging as the policy does: a
+ * noisy "never hedge" would hedge half the time), and the policy's mean action is
+ * played without noise: the first says whether the policy's strategy can be beaten by a policy
+ * like it, the second what its exploration costs.
  */
 import { OtcEnv } from "../otc/env.ts";
 import type { Random } from "../random/philox.ts";
@@ -45,16 +51,32 @@ export interface DeviationPlay {
   readonly shareTotal: number;
 }
 
-export interface RuleDeviationResult {
+/** The best rule of the family played one way: chosen on the selection batches, compared with the policy on the evaluation batches. */
+export interface RuleFamilyResult {
   /** Each rule's mean gain on the selection batches. */
   readonly rules: ReadonlyArray<MarketMakerRule & { readonly selectionGain: number }>;
   readonly best: MarketMakerRule;
   /** Mean over evaluation episodes of (rule's reward - policy's reward) for the deviating LP. */
   readonly gain: number;
   readonly gainStdError: number;
+  readonly deviator: DeviationPlay;
+}
+
+/** A deviation compared with the policy on the evaluation batches. */
+export interface DeviationGain {
+  readonly gain: number;
+  readonly gainStdError: number;
+  readonly deviator: DeviationPlay;
+}
+
+/** The rules played without noise (their own, deterministic actions, never hedging) are the top-level fields. */
+export interface RuleDeviationResult extends RuleFamilyResult {
   readonly episodes: number;
   readonly policy: DeviationPlay;
-  readonly deviator: DeviationPlay;
+  /** The rules played inside the policy's class: each rule's quote plus the policy's own exploration draw at that decision, hedging as the policy does. */
+  readonly withPolicyNoise: RuleFamilyResult;
+  /** The policy's mean action played without exploration: what the policy's exploration costs the LP (the negative of this gain). */
+  readonly meanAction: DeviationGain;
   /** The policy's log-stDev per action (eps_spread, eps_skew, eps_hedge) for the deviating LP, averaged over its decisions. */
   readonly policyLogStd: readonly number[];
 }
@@ -79,8 +101,14 @@ const classBuffers = (env: OtcEnv, shared: readonly PpoAgent[]) =>
     return { obs: new Float32Array(c.count * c.obsDim), params: new Float32Array(c.count * policy.paramDim), actions: new Float32Array(c.count * policy.actionDim), logProbs: new Float32Array(c.count) };
   });
 
-/** One batch of episodes, every agent on its class's `shared` policy except LP `agent` of each episode when `rule` is given. */
-const playBatch = (env: OtcEnv, shared: readonly PpoAgent[], agent: number, rule: MarketMakerRule | null, rng: Random): Played => {
+/**
+ * What LP `agent` of each episode plays instead of its policy: a rule, deterministic or with the
+ * policy's own exploration draw added, or the policy's mean action.
+ */
+type Deviation = { readonly kind: "rule"; readonly rule: MarketMakerRule; readonly policyNoise: boolean } | { readonly kind: "mean-action" };
+
+/** One batch of episodes, every agent on its class's `shared` policy except LP `agent` of each episode when a `deviation` is given. */
+const playBatch = (env: OtcEnv, shared: readonly PpoAgent[], agent: number, deviation: Deviation | null, rng: Random): Played => {
   const lpClass = env.lpClassIndex;
   const spec = env.classes[lpClass]!;
   if (spec.action.kind !== "continuous") throw new RuleDeviationError("the LP class does not have continuous actions");
@@ -116,11 +144,20 @@ const playBatch = (env: OtcEnv, shared: readonly PpoAgent[], agent: number, rule
           const row = e * nLp + agent;
           // A diagonal Gaussian's parameters are the means, then the log-stDevs.
           for (let d = 0; d < actionDim; d++) logStd[d]! += params[row * paramDim + actionDim + d]!;
-          if (rule === null) continue;
+          if (deviation === null) continue;
+          const at = row * actionDim;
+          const meanAt = row * paramDim;
+          if (deviation.kind === "mean-action") {
+            for (let d = 0; d < actionDim; d++) actions[at + d] = params[meanAt + d]!;
+            continue;
+          }
           const inventory = obs[row * spec.obsDim + inventoryAt]! * inventoryScale;
-          actions[row * actionDim] = rule.spread;
-          actions[row * actionDim + 1] = (-rule.skew * inventory) / 100;
-          actions[row * actionDim + 2] = 0;
+          const quote = [deviation.rule.spread, (-deviation.rule.skew * inventory) / 100];
+          // The policy's draw minus its mean is its exploration noise at this decision.
+          for (let d = 0; d < 2; d++) actions[at + d] = quote[d]! + (deviation.policyNoise ? actions[at + d]! - params[meanAt + d]! : 0);
+          // Inside the policy's class the rule only quotes: eps_hedge, clipped to [0, 1], would turn a
+          // noisy 0 into hedging half the time, so the policy's own hedge draw stays.
+          if (!deviation.policyNoise) actions[at + 2] = 0;
         }
         return actions;
       },
@@ -144,11 +181,29 @@ const playBatch = (env: OtcEnv, shared: readonly PpoAgent[], agent: number, rule
 
 const meanOf = (plays: readonly Played[], pick: (p: Played) => number) => plays.reduce((a, p) => a + pick(p), 0) / plays.length;
 
+const summary = (plays: readonly Played[]): DeviationPlay => ({
+  reward: meanOf(plays, (p) => p.reward),
+  shareSuper1: meanOf(plays, (p) => p.shareSuper1),
+  shareTotal: meanOf(plays, (p) => p.shareTotal)
+});
+
+/** The deviation's mean gain over the policy per episode, with its standard error, on the same (common random number) episodes. */
+const gainOver = (policyPlays: readonly Played[], deviatorPlays: readonly Played[]): DeviationGain => {
+  const gains: number[] = [];
+  policyPlays.forEach((p, b) => p.rewards.forEach((reward, e) => gains.push(deviatorPlays[b]!.rewards[e]! - reward)));
+  const n = gains.length;
+  const gain = gains.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? gains.reduce((a, x) => a + (x - gain) ** 2, 0) / (n - 1) : 0;
+  return { gain, gainStdError: Math.sqrt(variance / n), deviator: summary(deviatorPlays) };
+};
+
 /**
  * Scores every rule of the family for LP `agent` against the frozen `shared` policies (one per
  * learning class of `env`, in its class order), picks the best on the selection batches and
- * measures its gain on fresh evaluation batches. `env` is reset for every batch; the policies are
- * not modified.
+ * measures its gain on fresh evaluation batches, once with the rules' own actions and once with
+ * the policy's exploration noise added to them; and measures the gain of the policy's mean
+ * action on the same evaluation batches. `env` is reset for every batch; the policies are not
+ * modified.
  */
 export const probeRuleDeviations = (env: OtcEnv, shared: readonly PpoAgent[], options: RuleDeviationOptions, rng: Random): RuleDeviationResult => {
   if (shared.length !== env.classes.length) throw new RuleDeviationError(`${shared.length} policies for the env's ${env.classes.length} learning classes`);
@@ -158,35 +213,24 @@ export const probeRuleDeviations = (env: OtcEnv, shared: readonly PpoAgent[], op
   if (options.spreads.length === 0 || options.skews.length === 0) throw new RuleDeviationError("the rule family is empty (give at least one spread and one skew)");
   if (!(options.selectionBatches >= 1 && options.evaluationBatches >= 1)) throw new RuleDeviationError("selection and evaluation need at least one batch each");
   const rules: MarketMakerRule[] = options.spreads.flatMap((spread) => options.skews.map((skew) => ({ spread, skew })));
+  const play = (batches: readonly Random[], deviation: Deviation | null) => batches.map((r) => playBatch(env, shared, options.agent, deviation, r));
   const selection = Array.from({ length: options.selectionBatches }, (_, b) => rng.split("selection").split(b));
-  const baseline = selection.map((r) => playBatch(env, shared, options.agent, null, r));
-  const scored = rules.map((rule) => {
-    const plays = selection.map((r) => playBatch(env, shared, options.agent, rule, r));
-    return { ...rule, selectionGain: meanOf(plays, (p) => p.reward) - meanOf(baseline, (p) => p.reward) };
-  });
-  const best = scored.reduce((a, b) => (b.selectionGain > a.selectionGain ? b : a));
   const evaluation = Array.from({ length: options.evaluationBatches }, (_, b) => rng.split("evaluation").split(b));
-  const policyPlays = evaluation.map((r) => playBatch(env, shared, options.agent, null, r));
-  const rulePlays = evaluation.map((r) => playBatch(env, shared, options.agent, best, r));
-  const gains: number[] = [];
-  policyPlays.forEach((p, b) => p.rewards.forEach((reward, e) => gains.push(rulePlays[b]!.rewards[e]! - reward)));
-  const n = gains.length;
-  const gain = gains.reduce((a, b) => a + b, 0) / n;
-  const variance = n > 1 ? gains.reduce((a, x) => a + (x - gain) ** 2, 0) / (n - 1) : 0;
-  const summary = (plays: readonly Played[]): DeviationPlay => ({
-    reward: meanOf(plays, (p) => p.reward),
-    shareSuper1: meanOf(plays, (p) => p.shareSuper1),
-    shareTotal: meanOf(plays, (p) => p.shareTotal)
-  });
+  const baselineReward = meanOf(play(selection, null), (p) => p.reward);
+  const policyPlays = play(evaluation, null);
+  const family = (policyNoise: boolean): RuleFamilyResult => {
+    const scored = rules.map((rule) => ({ ...rule, selectionGain: meanOf(play(selection, { kind: "rule", rule, policyNoise }), (p) => p.reward) - baselineReward }));
+    const chosen = scored.reduce((a, b) => (b.selectionGain > a.selectionGain ? b : a));
+    const best = { spread: chosen.spread, skew: chosen.skew };
+    return { rules: scored, best, ...gainOver(policyPlays, play(evaluation, { kind: "rule", rule: best, policyNoise })) };
+  };
   const actionDim = policyPlays[0]!.logStd.length;
   return {
-    rules: scored,
-    best: { spread: best.spread, skew: best.skew },
-    gain,
-    gainStdError: Math.sqrt(variance / n),
-    episodes: n,
+    ...family(false),
+    episodes: policyPlays.reduce((a, p) => a + p.rewards.length, 0),
     policy: summary(policyPlays),
-    deviator: summary(rulePlays),
+    withPolicyNoise: family(true),
+    meanAction: gainOver(policyPlays, play(evaluation, { kind: "mean-action" })),
     policyLogStd: Array.from({ length: actionDim }, (_, d) => meanOf(policyPlays, (p) => p.logStd[d]!))
   };
 };

@@ -97,12 +97,12 @@ export interface PipelineBuilder<R = never> {
   node<P, I, O>(id: string, stage: Stage<P, I, O, R>, inputs: InputRefs<I>, paramsPath?: ParamsSource): NodeRef<O>;
   loop<P, I, S>(id: string, stage: LoopStage<P, I, S, R>, inputs: InputRefs<I>, paramsPath?: ParamsSource): NodeRef<S>;
   /**
-   * Adds the nodes of `pipeline` (as its params under `paramsRoot` shape it; up to and including
-   * `until` when given) as `<prefix>.<node id>`, reading their params under `paramsRoot`. They keep
-   * their own cache keys and random streams (the run's seed is the including pipeline's), so
-   * results cached by a run of `pipeline` itself are hits here.
+   * Adds the nodes of `pipeline` (as its params under `paramsRoot` shape it; those `until` needs,
+   * one node or several, when given) as `<prefix>.<node id>`, reading their params under
+   * `paramsRoot`. They keep their own cache keys and random streams (the run's seed is the
+   * including pipeline's), so results cached by a run of `pipeline` itself are hits here.
    */
-  include(prefix: string, pipeline: Pipeline, paramsRoot: string, until?: string): Included;
+  include(prefix: string, pipeline: Pipeline, paramsRoot: string, until?: string | ReadonlyArray<string>): Included;
 }
 
 /** The nodes an `include` added. */
@@ -168,7 +168,7 @@ export const Pipeline = {
       return { node: id, pipeline: definition.name };
     };
     const under = (root: string, path: string) => [root, path].filter((p) => p !== "").join(".");
-    const include = (prefix: string, included: Pipeline, paramsRoot: string, until?: string) => {
+    const include = (prefix: string, included: Pipeline, paramsRoot: string, until?: string | ReadonlyArray<string>) => {
       if (!NODE_ID.test(prefix)) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}": include prefix "${prefix}" must be lower-case words joined by dashes.` });
       const subtree = getPath(params, paramsRoot);
       const shaped = included.instantiate(typeof subtree === "object" && subtree !== null && !Array.isArray(subtree) ? (subtree as ParamTree) : included.defaults);
@@ -231,23 +231,25 @@ export const Pipeline = {
     return shaped.defaults === pipeline.defaults ? shaped : shaped.instantiate(layered(shaped));
   },
 
-  /** The nodes needed to produce `until` (its ancestors and itself), in execution order. */
-  upTo(pipeline: Pipeline, until: string | undefined): ReadonlyArray<PipelineNode> {
+  /** The nodes needed to produce `until` (each target's ancestors and itself), in execution order. */
+  upTo(pipeline: Pipeline, until: string | ReadonlyArray<string> | undefined): ReadonlyArray<PipelineNode> {
     if (until === undefined) return pipeline.nodes;
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n] as const));
-    const target = byId.get(until) ?? pipeline.nodes.find((n) => n.stage.name === until);
-    if (target === undefined) {
-      throw new PipelineDefinitionError({
-        message: `--until ${until}: pipeline "${pipeline.name}" has no such node; its nodes are ${pipeline.nodes.map((n) => n.id).join(", ")}.`
-      });
-    }
     const needed = new Set<string>();
     const visit = (id: string) => {
       if (needed.has(id)) return;
       needed.add(id);
       for (const upstream of Object.values(byId.get(id)!.inputs)) visit(upstream);
     };
-    visit(target.id);
+    for (const wanted of typeof until === "string" ? [until] : until) {
+      const target = byId.get(wanted) ?? pipeline.nodes.find((n) => n.stage.name === wanted);
+      if (target === undefined) {
+        throw new PipelineDefinitionError({
+          message: `--until ${wanted}: pipeline "${pipeline.name}" has no such node; its nodes are ${pipeline.nodes.map((n) => n.id).join(", ")}.`
+        });
+      }
+      visit(target.id);
+    }
     return pipeline.nodes.filter((n) => needed.has(n.id));
   }
 };

@@ -62,7 +62,12 @@ describe("reproduction claims", () => {
     expect(verdictOf(jumpy, "figure 32, experiment 4", /smoothly/)).toBe("not reproduced");
   });
 
-  it("shared equilibrium: a deviation gaining beyond its 95% interval contradicts it; the policy's exploration is named", () => {
+  it("shared equilibrium: a deviation like the policy gaining beyond its 95% interval contradicts it; what the policy's exploration costs is named", () => {
+    const rules = [
+      { spread: -0.3, skew: 0.03, selectionGain: 9 },
+      { spread: -0.3, skew: 0.1, selectionGain: 2.8 },
+      { spread: 0.1, skew: 0.03, selectionGain: -1.2 }
+    ];
     const probe = {
       market: "experiment 3",
       iterations: 1750,
@@ -74,22 +79,26 @@ describe("reproduction claims", () => {
       deviator: { reward: 17.6, shareSuper1: 0.32, shareTotal: 0.79 },
       policyLogStd: [-5, -5, -4.5],
       logStdFloor: -5,
-      rules: [
-        { spread: -0.3, skew: 0.03, selectionGain: 9 },
-        { spread: -0.3, skew: 0.1, selectionGain: 2.8 },
-        { spread: 0.1, skew: 0.03, selectionGain: -1.2 }
-      ]
+      rules,
+      withPolicyNoise: { best: { spread: -0.3, skew: 0.03 }, gain: 9, gainStdError: 0.16, deviator: { reward: 17.5, shareTotal: 0.79 }, rules: rules.map((r) => ({ ...r, selectionGain: r.selectionGain - 0.1 })) },
+      meanAction: { gain: 0.01, gainStdError: 0.01 }
     };
     const exploited = equilibriumClaim(probe);
     expect(exploited.verdict).toBe("not reproduced");
     expect(exploited.why).toMatch(/floor -5\).*one stDev \(0\.007\) per update/);
-    // Each spread's best skew: where quoting tighter or wider pays.
-    expect(exploited.why).toMatch(/per eps_spread: -0.3 9.00, 0.1 -1.20$/);
+    // Each spread's best skew, with the policy's noise and without: where quoting tighter or wider pays.
+    expect(exploited.why).toMatch(/with the policy's noise: -0.3 8.90, 0.1 -1.30; plain: -0.3 9.00, 0.1 -1.20$/);
     // 1.96 standard errors is the edge: a gain just inside it is noise.
-    const withinNoise = equilibriumClaim({ ...probe, gain: 1.9 * probe.gainStdError, policyLogStd: [-1.5, -1.8, -2] });
+    const inside = (gain: number) => ({ ...probe.withPolicyNoise, gain: gain * probe.withPolicyNoise.gainStdError });
+    const withinNoise = equilibriumClaim({ ...probe, withPolicyNoise: inside(1.9), gain: 1.9 * probe.gainStdError, policyLogStd: [-1.5, -1.8, -2] });
     expect(withinNoise.verdict).toBe("reproduced");
     expect(withinNoise.why).toMatch(/no rule of the family beats the policy/);
-    expect(equilibriumClaim({ ...probe, gain: 2 * probe.gainStdError }).verdict).toBe("not reproduced");
+    expect(equilibriumClaim({ ...probe, withPolicyNoise: inside(2) }).verdict).toBe("not reproduced");
+    // A plain rule that wins only by not exploring does not contradict the equilibrium among policies like the shared one, and the reason is given.
+    const exploring = equilibriumClaim({ ...probe, withPolicyNoise: inside(-1), policyLogStd: [-2, -2, -2], logStdFloor: -2, meanAction: { gain: 2, gainStdError: 0.1 } });
+    expect(exploring.verdict).toBe("reproduced");
+    expect(exploring.why).toMatch(/the plain rules' gain is the exploration the policy keeps at its floor \(stDev 0\.135\)/);
+    expect(exploring.ours).toMatch(/policy's own mean action 2\.00 \+- 0\.20/);
   });
 
   it("figure 6: the paper's weights reproduce, a 2v1 game whose LP-LP link is the weaker does not, noise is inconclusive, and a missing game is not run", () => {

@@ -1,8 +1,10 @@
 /**
  * The rule-deviation probe of section 3.1's shared equilibrium: an LP no LT can reach neither
  * gains nor changes the market by deviating (its reward is zero whatever it quotes, and the other
- * agents' draws do not depend on its actions); a policy that quotes and hedges at random is beaten
- * by a plain two-sided market maker; results are deterministic per seed; bad settings are refused.
+ * agents' draws do not depend on its actions), with or without the policy's noise; a policy that
+ * quotes and hedges at random is beaten by a plain two-sided market maker, and its own mean action
+ * beats it too (noise of a stDev the size of the whole quoting range costs a market maker); results
+ * are deterministic per seed; bad settings are refused.
  */
 import { describe, expect, it } from "vitest";
 import { probeRuleDeviations, RuleDeviationError, type RuleDeviationOptions } from "../../core/calibration/rule-deviation.ts";
@@ -38,6 +40,10 @@ describe("rule-deviation probe", () => {
     expect(result.deviator.shareTotal).toBe(result.policy.shareTotal);
     expect(result.policy.shareSuper1).toBe(0);
     expect(result.policy.shareTotal).toBeGreaterThan(0);
+    for (const other of [result.withPolicyNoise, result.meanAction]) {
+      expect(other.gain).toBe(0);
+      expect(other.deviator.shareTotal).toBe(result.policy.shareTotal);
+    }
     policy.dispose();
   });
 
@@ -53,6 +59,10 @@ describe("rule-deviation probe", () => {
     expect(best.selectionGain).not.toBe(result.gain);
     // A fresh policy's log-stDev is its initial 0, far above the floor.
     for (const v of result.policyLogStd) expect(Math.abs(v)).toBeLessThan(0.5);
+    expect(result.meanAction.gain).toBeGreaterThan(3 * result.meanAction.gainStdError);
+    // Inside the policy's class the rules pay the same exploration as the policy, so they gain less than plain rules.
+    expect(result.withPolicyNoise.rules).toHaveLength(4);
+    expect(result.withPolicyNoise.gain).toBeLessThan(result.gain);
     policy.dispose();
   });
 

@@ -110,6 +110,17 @@ describe("pipelines that include another's nodes", () => {
     const wrongStage = () =>
       Pipeline.make({ name: "wrong", description: "a wrong stage", defaults: { seed: 1, x: innerDefaults }, build: (p) => void p.include("x", inner, "x").output("draw", plus) });
     expect(wrongStage).toThrow(/"x\.draw" runs stage "draw", not "plus"/);
+    // Several targets: each one's ancestors, once, in the included pipeline's order.
+    const twoOffsets = { ...innerDefaults, offsets: { a: { offset: 1 }, b: { offset: 2 }, c: { offset: 3 } } };
+    const partial = Pipeline.make({
+      name: "partial",
+      description: "two of three offsets",
+      defaults: { seed: 1, x: twoOffsets },
+      build: (p) => void p.include("x", inner, "x", ["plus-c", "plus-a"])
+    });
+    expect(partial.nodes.map((n) => n.id)).toEqual(["x.draw", "x.plus-a", "x.plus-c"]);
+    const missing = () => Pipeline.make({ name: "missing", description: "an unknown target", defaults: { seed: 1, x: twoOffsets }, build: (p) => void p.include("x", inner, "x", ["plus-a", "plus-z"]) });
+    expect(missing).toThrow(/has no such node/);
   });
 
   it.live("share the included pipeline's cached results and random numbers; a change under one root re-runs only its nodes", () =>

@@ -18,14 +18,15 @@ const run = launcherRunner("pipelines/main.ts", store);
 
 describe("reproduce pipeline", { timeout: 600_000 }, () => {
   it("reads what the included pipelines cached and tabulates every claim with a verdict", async () => {
-    const alone = await run(["run", "calibrate-exp4", "--preset", "tiny", "--until", "calibration-report", "--json"]);
+    const alone = await run(["run", "calibrate-exp4", "--preset", "tiny", "--json"]);
     expect(alone.code, alone.stderr).toBe(0);
 
     const result = await run(["run", "reproduce", "--preset", "tiny", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     const status = statuses(result.stdout);
-    // Experiment 4's calibration is the one calibrate-exp4 computed: same keys, read from the cache.
-    for (const node of ["exp4.load-l2", "exp4.fit-ecn-gmm", "exp4.train-calsheq", "exp4.train-bo", "exp4.calibration-report"]) expect(status[node], node).toBe("hit");
+    // Experiment 4's calibration and its equilibrium probe are the ones calibrate-exp4 computed: same keys, read from the cache.
+    for (const node of ["exp4.load-l2", "exp4.fit-ecn-gmm", "exp4.train-calsheq", "exp4.train-bo", "exp4.calibration-report", "exp4.equilibrium-probe"]) expect(status[node], node).toBe("hit");
+    expect(status["exp4.episode-records"], "only the nodes the report needs are included").toBeUndefined();
     expect(status["exp1.train-calsheq"]).toBe("ran:MISSING");
     expect(status["reproduction-report"]).toBe("ran:MISSING");
 
@@ -41,10 +42,13 @@ describe("reproduce pipeline", { timeout: 600_000 }, () => {
     expect(summary.claims.find((c) => c.source === "table 5, experiment 4 (figure 28)")?.why).toMatch(/share term .*ECN share of the LT flow/);
     expect(summary.claims.filter((c) => c.source.startsWith("section 5.2")).length).toBe(21);
     expect(summary.claims.filter((c) => c.source.startsWith("figure 6")).length).toBe(3);
-    // Each calibration's policy and section 5.2's are probed for the first LP's best deviation, with the policy's exploration left.
+    // Each calibration's policy and section 5.2's are probed for the first LP's best deviation, with and without the policy's exploration noise.
     const equilibrium = summary.claims.filter((c) => c.source.startsWith("section 5 (shared equilibrium"));
     expect(equilibrium.map((c) => c.source.replace(/.*\), /, ""))).toEqual(["experiment 1", "experiment 2", "experiment 3", "experiment 4", "section 5.2"]);
-    for (const c of equilibrium) expect(c.why).toMatch(/log-stDev for this LP: eps_spread -?\d/);
+    for (const c of equilibrium) {
+      expect(c.why).toMatch(/log-stDev for this LP: eps_spread -?\d/);
+      expect(c.ours).toMatch(/played with the policy's own exploration noise .* the policy's own mean action -?\d/);
+    }
     for (const c of summary.claims) expect(["reproduced", "not reproduced", "opposite", "inconclusive", "not run"]).toContain(c.verdict);
     expect(Object.values(summary.counts).reduce((a, b) => a + b, 0)).toBe(summary.claims.length);
 
