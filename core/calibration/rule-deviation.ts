@@ -12,9 +12,9 @@
  * numbers (same types, ECN, LT coins and the other agents' action draws with and without the
  * deviator), so the reported gain is not inflated by the choice. A policy whose log-stDev is held
  * above a floor keeps exploring, and a rule that does not pays none of that exploration's cost; so
- * the family is also played inside the policy's own class (each rule's quote plus the exploration
- * draw the policy made at that decision, the same Gaussian noise, hedging as the policy does: a
- * noisy "never hedge" would hedge half the time), and the policy's mean action is
+ * the family is also played inside the policy's own class (each rule's action plus the exploration
+ * draw the policy made at that decision, the same Gaussian noise; "never hedge" is then a hedge
+ * mean of -1, a whole range below eps_hedge's bound of 0), and the policy's mean action is
  * played without noise: the first says whether the policy's strategy can be beaten by a policy
  * like it, the second what its exploration costs.
  */
@@ -73,7 +73,7 @@ export interface DeviationGain {
 export interface RuleDeviationResult extends RuleFamilyResult {
   readonly episodes: number;
   readonly policy: DeviationPlay;
-  /** The rules played inside the policy's class: each rule's quote plus the policy's own exploration draw at that decision, hedging as the policy does. */
+  /** The rules played inside the policy's class: each rule's action plus the policy's own exploration draw at that decision (hedge mean -1: never, but for the noise). */
   readonly withPolicyNoise: RuleFamilyResult;
   /** The policy's mean action played without exploration: what the policy's exploration costs the LP (the negative of this gain). */
   readonly meanAction: DeviationGain;
@@ -152,12 +152,11 @@ const playBatch = (env: OtcEnv, shared: readonly PpoAgent[], agent: number, devi
             continue;
           }
           const inventory = obs[row * spec.obsDim + inventoryAt]! * inventoryScale;
-          const quote = [deviation.rule.spread, (-deviation.rule.skew * inventory) / 100];
+          // eps_hedge is clipped to [0, 1]: a noisy 0 would hedge half the time, so inside the
+          // policy's class "never hedge" is a mean a whole range below the bound.
+          const ruleAction = [deviation.rule.spread, (-deviation.rule.skew * inventory) / 100, deviation.policyNoise ? -1 : 0];
           // The policy's draw minus its mean is its exploration noise at this decision.
-          for (let d = 0; d < 2; d++) actions[at + d] = quote[d]! + (deviation.policyNoise ? actions[at + d]! - params[meanAt + d]! : 0);
-          // Inside the policy's class the rule only quotes: eps_hedge, clipped to [0, 1], would turn a
-          // noisy 0 into hedging half the time, so the policy's own hedge draw stays.
-          if (!deviation.policyNoise) actions[at + 2] = 0;
+          for (let d = 0; d < actionDim; d++) actions[at + d] = ruleAction[d]! + (deviation.policyNoise ? actions[at + d]! - params[meanAt + d]! : 0);
         }
         return actions;
       },
