@@ -37,11 +37,13 @@
  * with its eps_spread and eps_skew log-stDevs on the floor, where PPO no longer moves it, and the
  * first LP could then earn 4-9 more per episode by switching to a plain two-sided market maker
  * (`equilibrium-probe`; experiment 3: m_total 0.71 and the target missed). With -2 that gain is
- * 1.5-2.0 in experiments 1-3 (11.6 in experiment 4), and algorithm 1 ends with m_total
- * 0.785-0.797 in all four (README, "Converged runs"). `paper` restores the paper's values.
+ * 1.5-2.0 in experiments 1-3 (11.6 in experiment 4), about what the policy's own mean action gains
+ * (1.4-2.1: the exploration's cost); played with the policy's noise no rule beats it beyond noise
+ * but in experiment 3 (0.30 +- 0.21), and algorithm 1 ends with m_total 0.785-0.797 in all four
+ * (README, "Converged runs", which also gives the -3 trial). `paper` restores the paper's values.
  * `equilibrium-probe` then checks the trained policy against a stronger deviation than the
- * stopping rule's: LP supertype 1's agent switched to the best of a family of market-maker rules
- * (stages/equilibrium-probe.ts).
+ * stopping rule's: LP supertype 1's agent switched to the best of a family of market-maker rules,
+ * played as plain rules and inside the policy's class (stages/equilibrium-probe.ts).
  * Rollouts run on one worker thread per core (`calibration.rollouts.workers`), or on BullMQ worker
  * processes (`calibration.rollouts.executor=bullmq`, `calibration.rollouts.redis`): execution
  * settings that never change results; `ecn.model` picks the simulated books' model (`gmm`, or a neural
