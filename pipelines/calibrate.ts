@@ -4,8 +4,8 @@
  * data and budget, with the Bayesian-optimisation baseline, and report both.
  *
  * Presets. `quick` (the default) is scaled to finish on a 2-core machine in under 4 minutes for
- * experiment 4 (measured: 3 min 37 s for the whole pipeline from an empty store with nothing else
- * running, 31 s of it the equilibrium probe): B = 20 episodes per iteration
+ * experiment 4 (measured: 4 min 39 s for the whole pipeline from an empty store with nothing else
+ * running, 56 s of it the equilibrium probe): B = 20 episodes per iteration
  * instead of 60, 400 iterations per method for experiment 4 (100 for experiments 1-3) instead of the
  * paper's budget (table 4: 20M-40M env steps, i.e. 3,334-6,667 iterations of 60 x 100 steps), [64, 64]
  * networks instead of [256, 256], 4 SGD passes over minibatches of 1,024 instead of 30 over 128, one
