@@ -3,7 +3,7 @@
  * ECN model, then train the LP shared policy with the CALSHEQ calibrator and, on the same seed,
  * data and budget, with the Bayesian-optimisation baseline, and report both.
  *
- * Presets. `quick` (the default) is scaled to finish on a 2-core machine in under 4 minutes for
+ * Presets. `quick` (the default) is scaled to finish on a 2-core machine in under 5 minutes for
  * experiment 4 (measured: 4 min 39 s for the whole pipeline from an empty store with nothing else
  * running, 56 s of it the equilibrium probe): B = 20 episodes per iteration
  * instead of 60, 400 iterations per method for experiment 4 (100 for experiments 1-3) instead of the
