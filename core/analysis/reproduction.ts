@@ -8,6 +8,7 @@
  * report's own checks. Plain data in, plain data out: the reproduction report renders it.
  */
 import { calibrationRewardBreakdown, experimentDefinition } from "../calibration/experiments.ts";
+import type { MarketMakerRule, RuleDeviationResult } from "../calibration/rule-deviation.ts";
 import type { LongRangeCheck } from "../ecn/long-range-check.ts";
 import { meanAndStdError } from "./stats.ts";
 
@@ -194,35 +195,16 @@ export const calibrationClaims = (e: CalibrationEvidence): Claim[] => [
   ...(e.beside === undefined ? [] : [besideClaim(e, e.beside)])
 ];
 
-/** What the equilibrium probe of one calibrated market measured (stages/equilibrium-probe.ts). */
-export interface EquilibriumProbeEvidence {
+/** What the equilibrium probe of one calibrated market measured (stages/equilibrium-probe.ts): the probe's result, with the market and the policy's log-stDev clamp. */
+export interface EquilibriumProbeEvidence extends RuleDeviationResult {
   /** "experiment 3", "section 5.2". */
   readonly market: string;
   readonly iterations: number;
-  readonly best: { readonly spread: number; readonly skew: number };
-  readonly gain: number;
-  readonly gainStdError: number;
-  readonly episodes: number;
-  readonly policy: { readonly reward: number; readonly shareSuper1: number; readonly shareTotal: number };
-  readonly deviator: { readonly reward: number; readonly shareSuper1: number; readonly shareTotal: number };
-  readonly policyLogStd: readonly number[];
   /** The policy's lowest log-stDev (its network's clamp). */
   readonly logStdFloor: number;
-  /** Every rule tried, with its gain on the selection batches. */
-  readonly rules: ReadonlyArray<{ readonly spread: number; readonly skew: number; readonly selectionGain: number }>;
-  /** The family played inside the policy's class (each rule's action plus the policy's own exploration draw). */
-  readonly withPolicyNoise: {
-    readonly best: { readonly spread: number; readonly skew: number };
-    readonly gain: number;
-    readonly gainStdError: number;
-    readonly deviator: { readonly reward: number; readonly shareTotal: number };
-    readonly rules: ReadonlyArray<{ readonly spread: number; readonly skew: number; readonly selectionGain: number }>;
-  };
-  /** The policy's mean action played without exploration, against the policy. */
-  readonly meanAction: { readonly gain: number; readonly gainStdError: number };
 }
 
-const ruleName = (rule: { readonly spread: number; readonly skew: number }): string =>
+const ruleName = (rule: MarketMakerRule): string =>
   `eps_spread ${rule.spread}, ${rule.skew === 0 ? "no skew" : `eps_skew = -${rule.skew} x inventory / 100 lots`}, no hedge`;
 
 /** Per eps_spread of the family, the best selection gain over its skews: where quoting tighter or wider pays. */

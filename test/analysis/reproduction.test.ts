@@ -80,8 +80,8 @@ describe("reproduction claims", () => {
       policyLogStd: [-5, -5, -4.5],
       logStdFloor: -5,
       rules,
-      withPolicyNoise: { best: { spread: -0.3, skew: 0.03 }, gain: 9, gainStdError: 0.16, deviator: { reward: 17.5, shareTotal: 0.79 }, rules: rules.map((r) => ({ ...r, selectionGain: r.selectionGain - 0.1 })) },
-      meanAction: { gain: 0.01, gainStdError: 0.01 }
+      withPolicyNoise: { best: { spread: -0.3, skew: 0.03 }, gain: 9, gainStdError: 0.16, deviator: { reward: 17.5, shareSuper1: 0.31, shareTotal: 0.79 }, rules: rules.map((r) => ({ ...r, selectionGain: r.selectionGain - 0.1 })) },
+      meanAction: { gain: 0.01, gainStdError: 0.01, deviator: { reward: 8.51, shareSuper1: 0.24, shareTotal: 0.71 } }
     };
     const exploited = equilibriumClaim(probe);
     expect(exploited.verdict).toBe("not reproduced");
@@ -95,7 +95,7 @@ describe("reproduction claims", () => {
     expect(withinNoise.why).toMatch(/no rule of the family beats the policy/);
     expect(equilibriumClaim({ ...probe, withPolicyNoise: inside(2) }).verdict).toBe("not reproduced");
     // A plain rule that wins only by not exploring does not contradict the equilibrium among policies like the shared one, and the reason is given.
-    const exploring = equilibriumClaim({ ...probe, withPolicyNoise: inside(-1), policyLogStd: [-2, -2, -2], logStdFloor: -2, meanAction: { gain: 2, gainStdError: 0.1 } });
+    const exploring = equilibriumClaim({ ...probe, withPolicyNoise: inside(-1), policyLogStd: [-2, -2, -2], logStdFloor: -2, meanAction: { ...probe.meanAction, gain: 2, gainStdError: 0.1 } });
     expect(exploring.verdict).toBe("reproduced");
     expect(exploring.why).toMatch(/the plain rules' gain is the exploration the policy keeps at its floor \(stDev 0\.135\)/);
     expect(exploring.ours).toMatch(/policy's own mean action 2\.00 \+- 0\.20/);
