@@ -17,7 +17,7 @@ import type { ParamTree } from "../core/pipeline/params.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
 import { emergentEquilibriumProbe, equilibriumProbe } from "../stages/equilibrium-probe.ts";
 import { fitEcnGmm } from "../stages/ecn.ts";
-import { scoreEcnModels } from "../stages/ecn-neural.ts";
+import { compareEcnModels, scoreEcnModels } from "../stages/ecn-neural.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
 import { emergentReport } from "../stages/emergent-report.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
@@ -52,7 +52,7 @@ export const reproduce = Pipeline.make<TrainingServices>({
   presets: { quick: {}, converged: presetOf("converged"), tiny },
   resources: trainingResources,
   build: (p) => {
-    const ecn = p.include("ecn", ecnModels, "ecn", "score-ecn-models");
+    const ecn = p.include("ecn", ecnModels, "ecn", ["score-ecn-models", "compare-ecn-models"]);
     const spectrum = p.include("spectrum", ltSpectrum, "spectrum", "lt-spectrum-report");
     const experiments = calibrations.map(([root, pipeline]) => {
       // The experiment's own probe node: the same cache entry and episodes as `calibrate-expN` plays.
@@ -69,6 +69,7 @@ export const reproduce = Pipeline.make<TrainingServices>({
       {
         model: ecn.output("fit-ecn-gmm", fitEcnGmm),
         ecn: ecn.output("score-ecn-models", scoreEcnModels),
+        ecnComparison: ecn.output("compare-ecn-models", compareEcnModels),
         spectrum: spectrum.output("lt-spectrum-report", ltSpectrumReport),
         exp1: experiments[0]!.report,
         exp2: experiments[1]!.report,

@@ -36,6 +36,7 @@ import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
 import { Stage } from "../core/pipeline/stage.ts";
 import { calibrationReportCodec, type CalibrationReport } from "../schemas/calibration-report.ts";
+import { ecnModelComparisonCodec } from "../schemas/ecn-comparison.ts";
 import { ecnModelScoresCodec } from "../schemas/ecn-neural-artifacts.ts";
 import { emergentReportCodec } from "../schemas/emergent.ts";
 import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
@@ -184,6 +185,7 @@ export const reproductionReport = Stage.make({
     probe4: probeCodec,
     probeEmergent: probeCodec,
     ecn: ecnModelScoresCodec,
+    ecnComparison: ecnModelComparisonCodec,
     spectrum: ltSpectrumReportCodec,
     emergent: emergentReportCodec,
     evaluation: emergentTablesCodec,
@@ -208,7 +210,7 @@ export const reproductionReport = Stage.make({
       const diagonal = (m: readonly (readonly number[])[]) => m.map((row, i) => row[i]!);
       const episodeColumns = readColumns(inputs.evaluation.episodes);
       const claims: Claim[] = [
-        tableTwoClaim(inputs.ecn),
+        tableTwoClaim(inputs.ecn, inputs.ecnComparison),
         propositionTwoThreeClaim(longRange, { modelVariance: diagonal(model.longRange.covariance.theory), dataVariance: diagonal(model.longRange.covariance.empirical), source: model.data }),
         figureTwoClaim(inputs.spectrum.summary),
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),

@@ -7,7 +7,18 @@
  * beyond noise fail the non-negativity claim; smoother parameters are a smaller largest step.
  */
 import { describe, expect, it } from "vitest";
-import { calibrationClaims, curvature, curvatureFit, emergentClaims, equilibriumClaim, figureSixClaims, figureThreeClaim, resolvedFindings, type MethodRun } from "../../core/analysis/reproduction.ts";
+import {
+  calibrationClaims,
+  curvature,
+  curvatureFit,
+  emergentClaims,
+  equilibriumClaim,
+  figureSixClaims,
+  figureThreeClaim,
+  resolvedFindings,
+  tableTwoClaim,
+  type MethodRun
+} from "../../core/analysis/reproduction.ts";
 import { Random } from "../../core/random/philox.ts";
 
 const rng = Random.fromSeed(7);
@@ -179,5 +190,39 @@ describe("reproduction claims", () => {
     const [moving] = emergentClaims([finding(0.3, 0.5, "inconclusive")], () => ({ mean: 1, sd: 0.5, mode: 1, atMode: 0.1 }));
     expect(moving!.why).toMatch(/underpowered/);
     expect(resolvedFindings([finding(-1, 0.2, "reproduced"), finding(-1, 0.3, "reproduced"), finding(-0.1, 0.5, "inconclusive")])).toBe(1);
+  });
+
+  describe("table 2", () => {
+    const scores = {
+      data: "lobster data",
+      rows: ["vanilla", "neural-fixed", "neural-shared"].map((model, k) => ({ model, standardised: { train: 10 + k, val: 5 + k, test: k }, bestEpoch: k === 0 ? null : 50, epochs: k === 0 ? null : 80 }))
+    };
+    /** The comparison with the given (low, high) intervals for fixed - vanilla, shared - fixed, shared - vanilla. */
+    const comparison = (steps: ReadonlyArray<readonly [number, number]>, synthetic = false) => ({
+      synthetic,
+      blocks: 10,
+      differences: [
+        ["vanilla", "neural-fixed"],
+        ["neural-fixed", "neural-shared"],
+        ["vanilla", "neural-shared"]
+      ].map(([first, second], k) => ({ first: first!, second: second!, mean: (steps[k]![0] + steps[k]![1]) / 2, low: steps[k]![0], high: steps[k]![1] }))
+    });
+
+    it("is reproduced only when both steps of the paper's ordering are above 0 beyond their intervals", () => {
+      expect(tableTwoClaim(scores, comparison([[0.2, 1], [0.1, 0.5], [0.5, 1.3]])).verdict).toBe("reproduced");
+      expect(tableTwoClaim(scores, comparison([[0.2, 1], [-0.1, 0.5], [0.3, 1.3]])).verdict).toBe("inconclusive");
+    });
+
+    it("is opposite when the shared-correlation model scores below the mixture beyond its interval, not reproduced when another step is reversed", () => {
+      expect(tableTwoClaim(scores, comparison([[-3, -1], [0.1, 0.5], [-2.5, -0.7]])).verdict).toBe("opposite");
+      expect(tableTwoClaim(scores, comparison([[0.2, 1], [-0.6, -0.1], [-0.2, 0.8]])).verdict).toBe("not reproduced");
+    });
+
+    it("says that the embedded data's history carries no information about volumes, and only for that data", () => {
+      const steps = [[0.2, 1], [0.1, 0.5], [0.5, 1.3]] as const;
+      expect(tableTwoClaim(scores, comparison(steps, true)).why).toMatch(/independently at every step/);
+      expect(tableTwoClaim(scores, comparison(steps, false)).why).not.toMatch(/independently/);
+      expect(tableTwoClaim(scores, comparison(steps)).ours).toMatch(/neural-shared - neural-fixed 0\.30 \[0\.10, 0\.50\]/);
+    });
   });
 });
