@@ -143,6 +143,30 @@ const trainingStage = (correlation: CorrelationVariant) =>
 export const trainEcnNeuralFixed = trainingStage("fixed");
 export const trainEcnNeuralShared = trainingStage("shared");
 
+type ScoredInputs = { readonly l2: L2Data; readonly model: EcnModel; readonly fixed: NeuralTrainingArtifact; readonly shared: NeuralTrainingArtifact };
+
+/**
+ * Each model's mean log-likelihood per sample on each range of the S samples: the vanilla
+ * mixture's in raw units (lots, ticks) and the networks' in standardised units (raw = standardised
+ * - `shift`, the training part's sum log std).
+ */
+const scoresOnRanges = (inputs: ScoredInputs, ranges: ReadonlyArray<readonly [number, number]>, batchSize: number) => {
+  const samples = stepSamples(inputs.l2, inputs.model);
+  const info = inputs.fixed.state.info;
+  const dim = info.architecture.dim;
+  const neural = (artifact: NeuralTrainingArtifact) => {
+    const model = trainedModel(artifact.state);
+    const dataset = neuralDataset(model.info, samples.s, samples.sCount);
+    return ranges.map((range) => neuralMeanLogLikelihood(model, dataset, range, batchSize));
+  };
+  return {
+    shift: logStdSum(info),
+    vanillaRaw: ranges.map(([from, to]) => stepLogLikelihood(inputs.model, samples.s.subarray(from * dim, to * dim))),
+    fixed: neural(inputs.fixed),
+    shared: neural(inputs.shared)
+  };
+};
+
 const ScoreParams = Schema.Struct({
   batchSize: Schema.optionalWith(PositiveInt, { default: () => 1000 }).annotations({ description: "Samples per batch when scoring the networks (memory only)." })
 });
@@ -158,30 +182,21 @@ export const scoreEcnModels = Stage.make({
     Effect.gen(function* () {
       yield* (yield* Backend).ensure;
       return yield* Stage.attempt("score-ecn-models", (): EcnModelScores => {
-        const samples = stepSamples(inputs.l2, inputs.model);
         const info = inputs.fixed.state.info;
-        const shift = logStdSum(info);
-        const dim = info.architecture.dim;
         const parts = ["train", "val", "test"] as const;
         const range = (part: (typeof parts)[number]) => (part === "val" ? info.split.validation : info.split[part]);
-        const both = (standardised: { train: number; val: number; test: number }) => ({
-          standardised,
-          raw: { train: standardised.train - shift, val: standardised.val - shift, test: standardised.test - shift }
-        });
-        const vanillaRaw = Object.fromEntries(parts.map((part) => [part, stepLogLikelihood(inputs.model, samples.s.subarray(range(part)[0] * dim, range(part)[1] * dim))])) as {
-          train: number;
-          val: number;
-          test: number;
-        };
+        const scores = scoresOnRanges(inputs, parts.map(range), p.batchSize);
+        const shift = scores.shift;
+        const byPart = (values: readonly number[]) => ({ train: values[0]!, val: values[1]!, test: values[2]! });
+        const vanillaRaw = byPart(scores.vanillaRaw);
         const vanilla = { model: "vanilla" as const, standardised: { train: vanillaRaw.train + shift, val: vanillaRaw.val + shift, test: vanillaRaw.test + shift }, raw: vanillaRaw, epochs: null, bestEpoch: null, stopped: null };
-        const neural = (name: "neural-fixed" | "neural-shared", artifact: NeuralTrainingArtifact) => {
-          const model = trainedModel(artifact.state);
-          const dataset = neuralDataset(model.info, samples.s, samples.sCount);
-          const standardised = Object.fromEntries(parts.map((part) => [part, neuralMeanLogLikelihood(model, dataset, range(part), p.batchSize)])) as { train: number; val: number; test: number };
-          return { model: name, ...both(standardised), epochs: artifact.state.epoch, bestEpoch: artifact.state.bestEpoch, stopped: artifact.state.stopped };
+        const neural = (name: "neural-fixed" | "neural-shared", artifact: NeuralTrainingArtifact, values: readonly number[]) => {
+          const standardised = byPart(values);
+          const raw = { train: standardised.train - shift, val: standardised.val - shift, test: standardised.test - shift };
+          return { model: name, standardised, raw, epochs: artifact.state.epoch, bestEpoch: artifact.state.bestEpoch, stopped: artifact.state.stopped };
         };
-        const fixed = neural("neural-fixed", inputs.fixed);
-        const shared = neural("neural-shared", inputs.shared);
+        const fixed = neural("neural-fixed", inputs.fixed, scores.fixed);
+        const shared = neural("neural-shared", inputs.shared, scores.shared);
         return {
           data: inputs.model.data,
           sampleCounts: Object.fromEntries(parts.map((part) => [part, range(part)[1] - range(part)[0]])) as { train: number; val: number; test: number },
@@ -211,26 +226,16 @@ export const compareEcnModels = Stage.make({
     Effect.gen(function* () {
       yield* (yield* Backend).ensure;
       return yield* Stage.attempt("compare-ecn-models", (): EcnModelComparison => {
-        const samples = stepSamples(inputs.l2, inputs.model);
-        const info = inputs.fixed.state.info;
-        const dim = info.architecture.dim;
-        const [from, to] = info.split.test;
-        const blocks = consecutiveBlocks(from, to, p.blocks);
-        // The vanilla score in the networks' (standardised) units: raw + sum log std.
-        const shift = logStdSum(info);
-        const vanilla = blocks.map(([a, b]) => stepLogLikelihood(inputs.model, samples.s.subarray(a * dim, b * dim)) + shift);
-        const neural = (artifact: NeuralTrainingArtifact) => {
-          const model = trainedModel(artifact.state);
-          const dataset = neuralDataset(model.info, samples.s, samples.sCount);
-          return blocks.map((range) => neuralMeanLogLikelihood(model, dataset, range, p.batchSize));
-        };
-        const scores = { vanilla, "neural-fixed": neural(inputs.fixed), "neural-shared": neural(inputs.shared) };
+        const [from, to] = inputs.fixed.state.info.split.test;
+        const scores = scoresOnRanges(inputs, consecutiveBlocks(from, to, p.blocks), p.batchSize);
+        // The vanilla score in the networks' (standardised) units.
+        const byModel = { vanilla: scores.vanillaRaw.map((raw) => raw + scores.shift), "neural-fixed": scores.fixed, "neural-shared": scores.shared };
         return {
           data: inputs.model.data,
           synthetic: inputs.l2.meta.source === "synthetic",
           blocks: p.blocks,
           testSamples: to - from,
-          differences: blockScoreDifferences(scores, [
+          differences: blockScoreDifferences(byModel, [
             ["vanilla", "neural-fixed"],
             ["neural-fixed", "neural-shared"],
             ["vanilla", "neural-shared"]
