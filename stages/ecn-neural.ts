@@ -25,7 +25,7 @@ import {
   type NeuralTrainOptions
 } from "../core/ecn/neural-train.ts";
 import { buildSamples } from "../core/ecn/samples.ts";
-import { blockScoreDifferences, consecutiveBlocks } from "../core/ecn/score-comparison.ts";
+import { blockScoreDifferences, consecutiveBlocks, syntheticHistoryNote } from "../core/ecn/score-comparison.ts";
 import { toLots, toTicks } from "../core/ecn/snapshots.ts";
 import { Backend } from "../core/pipeline/backend.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
@@ -212,7 +212,7 @@ const ComparisonParams = Schema.Struct({
   blocks: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 1000)), { default: () => 10 }).annotations({
     description: "Consecutive blocks the test part is cut into for the batch-means intervals of the score differences."
   }),
-  batchSize: Schema.optionalWith(PositiveInt, { default: () => 1000 }).annotations({ description: "Samples per batch when scoring the networks (memory only)." })
+  ...ScoreParams.fields
 });
 
 export const compareEcnModels = Stage.make({
@@ -301,7 +301,7 @@ export const ecnModelsReport = Stage.make({
             heading: "How sure the ordering is: paired differences on the test part",
             text:
               `Mean log-likelihood per test sample of one model minus another's, with the 95% Student-t interval over ${inputs.comparison.blocks} consecutive blocks of the ${inputs.comparison.testSamples} test samples (batch means: per-sample scores are autocorrelated and heavy-tailed, so samples are not treated as independent).` +
-              (inputs.comparison.synthetic ? " The embedded generator draws each level's volume variation independently at every step, so the history the neural models read carries no information about volumes (only the spread persists): the paper's ordering is a claim about real books." : ""),
+              (inputs.comparison.synthetic ? ` ${syntheticHistoryNote.charAt(0).toUpperCase()}${syntheticHistoryNote.slice(1)}: the paper's ordering is a claim about real books.` : ""),
             table: {
               columns: ["difference", "mean", "95% low", "95% high"],
               rows: inputs.comparison.differences.map((d) => [`${label[d.second]} - ${label[d.first]}`, d.mean, d.low, d.high])

@@ -10,6 +10,7 @@
 import { calibrationRewardBreakdown, experimentDefinition } from "../calibration/experiments.ts";
 import type { MarketMakerRule, RuleDeviationResult } from "../calibration/rule-deviation.ts";
 import type { LongRangeCheck } from "../ecn/long-range-check.ts";
+import { syntheticHistoryNote, type BlockScoreDifference } from "../ecn/score-comparison.ts";
 import { meanAndStdError } from "./stats.ts";
 
 export type Verdict = "reproduced" | "not reproduced" | "opposite" | "inconclusive" | "not run";
@@ -250,14 +251,8 @@ export const equilibriumClaim = (probe: EquilibriumProbeEvidence): Claim => {
   };
 };
 
-/** One model's score minus another's on the test part, with its 95% interval (core/ecn/score-comparison.ts). */
-export interface ScoreDifference {
-  readonly first: string;
-  readonly second: string;
-  readonly mean: number;
-  readonly low: number;
-  readonly high: number;
-}
+/** One model's score minus another's on the test part, with its 95% interval. */
+export type ScoreDifference = Pick<BlockScoreDifference, "first" | "second" | "mean" | "low" | "high">;
 
 /**
  * Table 2: the paper's ordering vanilla < neural-fixed < neural-shared of the test
@@ -288,7 +283,7 @@ export const tableTwoClaim = (
     why:
       fits +
       (comparison.synthetic
-        ? "; the embedded generator draws each level's volume variation independently at every step, so the history the neural models read carries no information about volumes (only the spread persists): the ordering is a claim about real books, measured in the README on the LOBSTER samples"
+        ? `; ${syntheticHistoryNote}: the ordering is a claim about real books, measured in the README on the LOBSTER samples`
         : "")
   };
 };

@@ -10,6 +10,10 @@
  */
 import { pairedDifference } from "../analysis/paired.ts";
 
+/** Why the embedded data cannot test table 2: what its generator (core/ecn/synthetic.ts) leaves for a history to predict. */
+export const syntheticHistoryNote =
+  "the embedded generator draws each level's volume variation independently at every step, so the history the neural models read carries no information about volumes (only the spread persists)";
+
 /** `blocks` consecutive, near-equal ranges covering [from, to) (sizes differ by at most 1). */
 export const consecutiveBlocks = (from: number, to: number, blocks: number): Array<readonly [number, number]> => {
   const count = to - from;
