@@ -6,6 +6,7 @@
  * `import.meta.url` is kept pointing at its source file, because code fingerprints and worker
  * threads need the real paths. `PIPELINE_NO_BUNDLE=1` runs the sources through tsx instead.
  */
+import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -14,7 +15,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // PIPELINE_ENTRY lets benchmarks and tests launch their own registries the same way.
 const entry = resolve(root, process.env.PIPELINE_ENTRY ?? join("pipelines", "main.ts"));
 const outDir = join(root, "node_modules", ".cache", "otc-pipeline");
-const outFile = join(outDir, `${entry.slice(root.length + 1).replace(/[\\/.]/g, "_")}.mjs`);
+// The checkout's path is in the name: two checkouts sharing one node_modules (a symlink, a
+// workspace) must never run each other's bundle, whose sources and fingerprints are not theirs.
+const checkout = createHash("sha256").update(root).digest("hex").slice(0, 12);
+const outFile = join(outDir, `${entry.slice(root.length + 1).replace(/[\\/.]/g, "_")}-${checkout}.mjs`);
 
 const newestSource = () => {
   let newest = statSync(join(root, "package.json")).mtimeMs;
