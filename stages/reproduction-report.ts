@@ -94,7 +94,7 @@ const methodRows = (table: arrow.Table, method: string): Array<Record<string, nu
 const methodRun = (report: CalibrationReport, method: string, name: string, summary: CalibrationReport["summary"]["calsheq"]): MethodRun => {
   const rows = methodRows(report.table, method);
   const from = Math.max(0, rows.length - Math.max(1, Math.round(rows.length * report.summary.tailFraction)));
-  return { name, iterations: summary.iterations, stoppedBy: summary.stopping.stoppedBy, tail: rows.slice(from), maxParamMeanStep: summary.maxParamMeanStep };
+  return { name, iterations: summary.iterations, stoppedBy: summary.stopping.stoppedBy, tail: rows.slice(from), maxParamMeanStep: summary.maxParamMeanStep, history: rows };
 };
 
 const nameOf = (label: string) => (label.startsWith("CALSHEQ_no_state") ? "CALSHEQ_no_state" : "CALSHEQ");

@@ -37,6 +37,8 @@ export interface MethodRun {
   readonly tail: ReadonlyArray<Readonly<Record<string, number>>>;
   /** Largest per-iteration change of any calibrated parameter's mean, in units of its range. */
   readonly maxParamMeanStep: number;
+  /** Every iteration's row, first to last (the tail is their end), when the report has them. */
+  readonly history?: ReadonlyArray<Readonly<Record<string, number>>>;
 }
 
 export interface CalibrationEvidence {
@@ -72,17 +74,19 @@ const signed = (low: number, high: number, claimed: 1 | -1): Verdict => {
  * misses goes there). A target left unmet while its term is small next to the others is one the
  * reward's weights let the calibrator trade away.
  */
-const rewardTerms = (e: CalibrationEvidence): string => {
-  const run = e.calsheq;
+const rewardTerms = (e: CalibrationEvidence): string => `r_cal = 1 / (1 + loss) at the tail means: ${termsOf(e.experiment, e.calsheq)}`;
+
+/** The terms of r_cal one method still pays at its tail means, and the ECN's share of the LT flow. */
+const termsOf = (experiment: number, run: MethodRun): string => {
   const mean = (field: string) => stat(run, field).mean;
   const percentiles = (s: number) => Float64Array.from({ length: 9 }, (_, k) => mean(`targets/vhat_super${s}_p${k + 1}`));
-  const terms = calibrationRewardBreakdown(e.experiment, {
+  const terms = calibrationRewardBreakdown(experiment, {
     m_super1: mean("targets/m_super1"),
     m_total: mean("targets/m_total"),
     vhat_super1: percentiles(1),
     vhat_super2: percentiles(2)
   });
-  const { targets } = experimentDefinition(e.experiment);
+  const { targets } = experimentDefinition(experiment);
   const parts =
     targets.kind === "shares"
       ? [`share term ${f(terms.shares)}`]
@@ -91,7 +95,38 @@ const rewardTerms = (e: CalibrationEvidence): string => {
           `percentile terms ${f(targets.percentileWeight * terms.percentilesSuper1)} (0.2 r2)${Number.isFinite(terms.percentilesSuper2) ? ` and ${f(targets.percentileWeight * terms.percentilesSuper2)} (0.2 r3)` : ""}`
         ];
   const ecn = stat(run, "market/ecn_share");
-  return `r_cal = 1 / (1 + loss) at the tail means: ${parts.join(", ")}; ECN share of the LT flow ${f(ecn.mean)}`;
+  return `${parts.join(", ")}; ECN share of the LT flow ${f(ecn.mean)}`;
+};
+
+/** How often `field` was below 0 over `rows` (iterations counted from 1): the count, the last such iteration and the lowest value. */
+export const belowZero = (rows: ReadonlyArray<Readonly<Record<string, number>>>, field: string) => {
+  let count = 0;
+  let last = 0;
+  let lowest = Number.POSITIVE_INFINITY;
+  rows.forEach((row, k) => {
+    const v = row[field];
+    if (v === undefined || !Number.isFinite(v)) return;
+    lowest = Math.min(lowest, v);
+    if (v < 0) {
+      count++;
+      last = k + 1;
+    }
+  });
+  return { count, last, lowest, iterations: rows.length };
+};
+
+/** Largest change of any calibrated parameter's mean between consecutive `rows`, in units of its range. */
+export const largestParameterMove = (experiment: number, rows: ReadonlyArray<Readonly<Record<string, number>>>): number => {
+  const { space } = experimentDefinition(experiment);
+  let largest = 0;
+  for (let k = 1; k < rows.length; k++) {
+    space.names.forEach((name, i) => {
+      const a = rows[k - 1]![`params/${name}/mean`];
+      const b = rows[k]![`params/${name}/mean`];
+      if (a !== undefined && b !== undefined) largest = Math.max(largest, Math.abs(b - a) / (space.upper[i]! - space.lower[i]!));
+    });
+  }
+  return largest;
 };
 
 /** Table 5's targets met by CALSHEQ: experiment 4 within 0.02 of m_super1 = 0.25 with m_total >= 0.8; 1-3 the share floors and percentiles within 0.5 lots on average. */
@@ -151,7 +186,8 @@ const betterThanBoClaim = (e: CalibrationEvidence): Claim => {
     source: `figure 7, experiment ${e.experiment}`,
     paper: "CALSHEQ's calibrator reward ends higher than BO's",
     ours: `r_cal ${pm(a)} (${e.calsheq.name}, ${e.calsheq.iterations} iterations) against ${pm(b)} (BO, ${e.bo.iterations}); difference ${f(diff.d)} [${f(diff.low)}, ${f(diff.high)}]`,
-    verdict: signed(diff.low, diff.high, 1)
+    verdict: signed(diff.low, diff.high, 1),
+    why: `r_cal = 1 / (1 + loss) at the tail means: ${e.calsheq.name} ${termsOf(e.experiment, e.calsheq)}; BO ${termsOf(e.experiment, e.bo)}`
   };
 };
 
@@ -163,6 +199,23 @@ const smoothnessClaim = (e: CalibrationEvidence): Claim => ({
   verdict: e.calsheq.maxParamMeanStep < e.bo.maxParamMeanStep ? "reproduced" : "not reproduced"
 });
 
+/**
+ * Whether the agents kept up with BO's moves: how far BO still moved the parameters at the end,
+ * and when LP supertype 1's reward was below 0 over the whole run. Undefined without the history.
+ */
+const boAdaptation = (e: CalibrationEvidence): string | undefined => {
+  if (e.bo.history === undefined) return undefined;
+  const below = belowZero(e.bo.history, "rewards/lp_super1");
+  const moves = `in its last ${e.bo.tail.length} iterations BO still moved a parameter's mean by up to ${f(largestParameterMove(e.experiment, e.bo.tail))} of its range in one iteration`;
+  return below.count === 0
+    ? `${moves}; supertype 1's reward was never below 0 (lowest ${f(below.lowest, 2)})`
+    : `${moves}; supertype 1's reward was below 0 in ${below.count} of ${below.iterations} iterations (lowest ${f(below.lowest, 2)}), the last at iteration ${below.last}${
+        below.last < below.iterations
+          ? `: through BO's ${below.iterations - below.last} later iterations the shared policy, which observes each LP's connectivities, kept it at 0 or above`
+          : ""
+      }`;
+};
+
 /** Figure 7 (ii), experiment 4: BO's supertype-1 reward converges to a negative value. */
 const boNegativeClaim = (e: CalibrationEvidence): Claim => {
   const r = stat(e.bo, "rewards/lp_super1");
@@ -170,7 +223,8 @@ const boNegativeClaim = (e: CalibrationEvidence): Claim => {
     source: "figure 7, experiment 4",
     paper: "with BO, LP supertype 1's reward converges to a negative value (agents cannot adapt to BO's large moves)",
     ours: `BO's supertype 1 reward ${pm(r, 2)} (${ran(e.bo)})`,
-    verdict: signed(r.mean - 1.96 * r.stdError, r.mean + 1.96 * r.stdError, -1)
+    verdict: signed(r.mean - 1.96 * r.stdError, r.mean + 1.96 * r.stdError, -1),
+    why: boAdaptation(e)
   };
 };
 

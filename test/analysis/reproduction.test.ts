@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  belowZero,
   calibrationClaims,
   curvature,
   curvatureFit,
@@ -20,6 +21,7 @@ import {
   type MethodRun
 } from "../../core/analysis/reproduction.ts";
 import { Random } from "../../core/random/philox.ts";
+import { experimentDefinition } from "../../core/calibration/experiments.ts";
 
 const rng = Random.fromSeed(7);
 /** `n` rows whose fields are `means` plus Gaussian noise of standard deviation `sd`. */
@@ -71,6 +73,39 @@ describe("reproduction claims", () => {
     expect(verdictOf(smooth, "figure 32, experiment 4", /smoothly/)).toBe("reproduced");
     const jumpy = calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget, 0.01, 1.5), bo });
     expect(verdictOf(jumpy, "figure 32, experiment 4", /smoothly/)).toBe("not reproduced");
+  });
+
+  it("BO's supertype-1 reward: the why says when it was last below 0 and how far BO still moved, from the whole run", () => {
+    const space = experimentDefinition(4).space;
+    const width = space.upper[0]! - space.lower[0]!;
+    // 100 iterations: the reward below 0 at iterations 1-5 and 31-35 (BO's first proposals), positive after;
+    // the first parameter jumps by half its range every 5 iterations.
+    const history = Array.from({ length: 100 }, (_, k) => ({
+      ...onTarget,
+      "rewards/lp_super1": k < 5 || (k >= 30 && k < 35) ? -3 - k / 100 : 4,
+      [`params/${space.names[0]}/mean`]: space.lower[0]! + (Math.floor(k / 5) % 2) * 0.5 * width
+    }));
+    const bo: MethodRun = { ...run("BO", onTarget, 0.01, 1), tail: history.slice(90), history };
+    const claim = calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget), bo }).find((c) => /converges to a negative/.test(c.paper))!;
+    expect(claim.why).toContain("below 0 in 10 of 100 iterations");
+    expect(claim.why).toContain("the last at iteration 35");
+    expect(claim.why).toContain("BO's 65 later iterations");
+    expect(claim.why).toContain("by up to 0.500 of its range");
+    // Without the history, nothing is claimed about it.
+    expect(calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget), bo: run("BO", onTarget, 0.01, 1) }).find((c) => /converges to a negative/.test(c.paper))!.why).toBeUndefined();
+  });
+
+  it("belowZero counts the iterations below 0, the last one (from 1) and the lowest value, skipping missing values", () => {
+    const rows: Array<Record<string, number>> = [{ r: 1 }, { r: -2 }, {}, { r: 0.5 }, { r: -0.1 }, { r: 3 }];
+    expect(belowZero(rows, "r")).toEqual({ count: 2, last: 5, lowest: -2, iterations: 6 });
+    expect(belowZero([{ r: 1 }], "r").count).toBe(0);
+  });
+
+  it("CALSHEQ against BO: the why gives the terms of r_cal each method still pays", () => {
+    const bo = run("BO", { ...onTarget, "calibration/reward": 0.9, "targets/m_total": 0.7 }, 0.001, 1);
+    const claim = calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget, 0.001), bo }).find((c) => /ends higher/.test(c.paper))!;
+    // Experiment 4's share term is |0.25 - m_super1| + max(0.8 - m_total, 0): about 0 for CALSHEQ, 0.1 for BO.
+    expect(claim.why).toMatch(/CALSHEQ share term 0\.00\d.*BO share term 0\.10\d/);
   });
 
   it("shared equilibrium: a deviation like the policy gaining beyond its 95% interval contradicts it; what the policy's exploration costs is named", () => {
