@@ -533,7 +533,15 @@ export const figureThreeClaim = (points: ReadonlyArray<{ readonly pnlLts: number
   const grows = difference({ mean: last.c, stdError: last.stdError }, { mean: first.c, stdError: first.stdError });
   const positive = signed(last.c - 1.96 * last.stdError, last.c + 1.96 * last.stdError, 1);
   const more = signed(grows.low, grows.high, 1);
+  // As for section 5.2's findings: the smallest difference detected 80% of the time, and how much more data the measured one needs (standard errors shrink as 1 / sqrt(data)).
+  const detectable = ((1.96 + Z_POWER_80) * (grows.high - grows.low)) / 2 / 1.96;
+  const underpowered = more === "inconclusive" && Number.isFinite(detectable) && grows.d !== 0;
   return {
+    ...(underpowered
+      ? {
+          why: `underpowered for this effect: 80% power only for a difference >= ${g(detectable)}, the measured most minus none is ${g(grows.d)}; about ${Math.ceil((detectable / Math.abs(grows.d)) ** 2)} times the data behind each curve would resolve it`
+        }
+      : {}),
     source: "figure 3",
     paper: "PnL-driven LTs introduce convexity in the LP's flow response curve F(eps), more with more of them",
     ours: `curvature of F(eps) (count-weighted quadratic fit, +- 95%) with ${counts.map((n, i) => `${n} PnL LTs ${pm({ mean: fits[i]!.c, stdError: fits[i]!.stdError }, 4)}`).join(", ")}; most minus none ${f(grows.d, 4)} [${f(grows.low, 4)}, ${f(grows.high, 4)}]`,

@@ -179,6 +179,20 @@ describe("reproduction claims", () => {
     expect(figureThreeClaim(market(4, 0.4)).verdict).toBe("not run");
   });
 
+  it("figure 3 left open: the why gives the difference detected 80% of the time and the data that would resolve the measured one", () => {
+    const eps = [-2, -1, 0, 1, 2, 3];
+    const wobble = [0.02, -0.02, 0.01, -0.01, 0.02, -0.02];
+    const market = (pnlLts: number, c: number, noise = 1) => eps.map((x, i) => ({ pnlLts, eps: x, flow: 2 - x + c * x * x + noise * wobble[i]!, count: 10 }));
+    const open = figureThreeClaim([...market(0, 0.1, 30), ...market(4, 0.15, 30)]);
+    const [, d, low, high] = /most minus none (\S+) \[(\S+), (\S+)\]/.exec(open.ours)!.map(Number);
+    // 80% power at a two-sided 5% level: (1.96 + 0.84) standard errors; k times the data divides the standard error by sqrt(k).
+    const detectable = ((1.96 + 0.8416) * (high! - low!)) / 2 / 1.96;
+    const times = Number(/about (\d+) times the data/.exec(open.why!)![1]);
+    expect(detectable / Math.sqrt(times)).toBeLessThanOrEqual(Math.abs(d!) * 1.01);
+    expect(detectable / Math.sqrt(times - 1)).toBeGreaterThan(Math.abs(d!) * 0.99);
+    expect(figureThreeClaim([...market(0, 0), ...market(1, 0.1), ...market(4, 0.4)]).why).toBeUndefined();
+  });
+
   it("figure 3: the curvature's 95% interval covers the true curvature about 95% of the time", () => {
     // Bin means of `count` unit-variance observations: noise sd 1 / sqrt(count). A seeded LCG and Box-Muller keep it deterministic.
     let state = 12345;
