@@ -7,6 +7,7 @@
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
+import { largestParameterMove } from "../core/analysis/parameter-moves.ts";
 import { htmlReport, renderSvg, type VegaLiteSpec } from "../core/analysis/report.ts";
 import { calibratorLabel } from "../core/calibration/calsheq.ts";
 import { experimentDefinition, type ExperimentId } from "../core/calibration/experiments.ts";
@@ -51,15 +52,7 @@ const summarise = (state: CalibrationLoopState, tailFraction: number, names: rea
     const values = tail.map((r) => r[field]).filter((v): v is number => v !== undefined);
     if (values.length > 0) means[name] = values.reduce((a, b) => a + b, 0) / values.length;
   }
-  let maxStep = 0;
-  for (let k = 1; k < n; k++) {
-    names.forEach((name, i) => {
-      const a = rows[k - 1]![`params/${name}/mean`];
-      const b = rows[k]![`params/${name}/mean`];
-      if (a !== undefined && b !== undefined) maxStep = Math.max(maxStep, Math.abs(b - a) / ranges[i]!);
-    });
-  }
-  return { iterations: n, envSteps: rows[n - 1]?.["env_steps"] ?? 0, tail: means, maxParamMeanStep: maxStep, stopping: stoppingSummary(state.stopping) };
+  return { iterations: n, envSteps: rows[n - 1]?.["env_steps"] ?? 0, tail: means, maxParamMeanStep: largestParameterMove(names, ranges, rows), stopping: stoppingSummary(state.stopping) };
 };
 
 /** Averages rows into at most `points` buckets so long runs plot quickly. */

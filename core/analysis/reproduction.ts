@@ -11,6 +11,7 @@ import { calibrationRewardBreakdown, experimentDefinition } from "../calibration
 import type { MarketMakerRule, RuleDeviationResult } from "../calibration/rule-deviation.ts";
 import type { LongRangeCheck } from "../ecn/long-range-check.ts";
 import { syntheticHistoryNote, type BlockScoreDifference } from "../ecn/score-comparison.ts";
+import { largestParameterMove } from "./parameter-moves.ts";
 import { meanAndStdError } from "./stats.ts";
 
 export type Verdict = "reproduced" | "not reproduced" | "opposite" | "inconclusive" | "not run";
@@ -74,7 +75,8 @@ const signed = (low: number, high: number, claimed: 1 | -1): Verdict => {
  * misses goes there). A target left unmet while its term is small next to the others is one the
  * reward's weights let the calibrator trade away.
  */
-const rewardTerms = (e: CalibrationEvidence): string => `r_cal = 1 / (1 + loss) at the tail means: ${termsOf(e.experiment, e.calsheq)}`;
+const TERMS_AT_TAIL = "r_cal = 1 / (1 + loss) at the tail means:";
+const rewardTerms = (e: CalibrationEvidence): string => `${TERMS_AT_TAIL} ${termsOf(e.experiment, e.calsheq)}`;
 
 /** The terms of r_cal one method still pays at its tail means, and the ECN's share of the LT flow. */
 const termsOf = (experiment: number, run: MethodRun): string => {
@@ -113,20 +115,6 @@ export const belowZero = (rows: ReadonlyArray<Readonly<Record<string, number>>>,
     }
   });
   return { count, last, lowest, iterations: rows.length };
-};
-
-/** Largest change of any calibrated parameter's mean between consecutive `rows`, in units of its range. */
-export const largestParameterMove = (experiment: number, rows: ReadonlyArray<Readonly<Record<string, number>>>): number => {
-  const { space } = experimentDefinition(experiment);
-  let largest = 0;
-  for (let k = 1; k < rows.length; k++) {
-    space.names.forEach((name, i) => {
-      const a = rows[k - 1]![`params/${name}/mean`];
-      const b = rows[k]![`params/${name}/mean`];
-      if (a !== undefined && b !== undefined) largest = Math.max(largest, Math.abs(b - a) / (space.upper[i]! - space.lower[i]!));
-    });
-  }
-  return largest;
 };
 
 /** Table 5's targets met by CALSHEQ: experiment 4 within 0.02 of m_super1 = 0.25 with m_total >= 0.8; 1-3 the share floors and percentiles within 0.5 lots on average. */
@@ -187,7 +175,7 @@ const betterThanBoClaim = (e: CalibrationEvidence): Claim => {
     paper: "CALSHEQ's calibrator reward ends higher than BO's",
     ours: `r_cal ${pm(a)} (${e.calsheq.name}, ${e.calsheq.iterations} iterations) against ${pm(b)} (BO, ${e.bo.iterations}); difference ${f(diff.d)} [${f(diff.low)}, ${f(diff.high)}]`,
     verdict: signed(diff.low, diff.high, 1),
-    why: `r_cal = 1 / (1 + loss) at the tail means: ${e.calsheq.name} ${termsOf(e.experiment, e.calsheq)}; BO ${termsOf(e.experiment, e.bo)}`
+    why: `${TERMS_AT_TAIL} ${e.calsheq.name} ${termsOf(e.experiment, e.calsheq)}; BO ${termsOf(e.experiment, e.bo)}`
   };
 };
 
@@ -206,7 +194,9 @@ const smoothnessClaim = (e: CalibrationEvidence): Claim => ({
 const boAdaptation = (e: CalibrationEvidence): string | undefined => {
   if (e.bo.history === undefined) return undefined;
   const below = belowZero(e.bo.history, "rewards/lp_super1");
-  const moves = `in its last ${e.bo.tail.length} iterations BO still moved a parameter's mean by up to ${f(largestParameterMove(e.experiment, e.bo.tail))} of its range in one iteration`;
+  const { space } = experimentDefinition(e.experiment);
+  const widths = Float64Array.from(space.upper, (u, i) => u - space.lower[i]!);
+  const moves = `in its last ${e.bo.tail.length} iterations BO still moved a parameter's mean by up to ${f(largestParameterMove(space.names, widths, e.bo.tail))} of its range in one iteration`;
   return below.count === 0
     ? `${moves}; supertype 1's reward was never below 0 (lowest ${f(below.lowest, 2)})`
     : `${moves}; supertype 1's reward was below 0 in ${below.count} of ${below.iterations} iterations (lowest ${f(below.lowest, 2)}), the last at iteration ${below.last}${
@@ -362,6 +352,8 @@ export const figureTwoClaim = (summary: {
 
 /** The normal quantile of 80% power at a two-sided 5% level: a slope of (1.96 + 0.84) standard errors is detected 80% of the time. */
 const Z_POWER_80 = 0.8416;
+/** The smallest effect detected 80% of the time by an estimate whose 95% interval has this half-width ((1.96 + 0.84) standard errors). */
+const detectableAt80 = (halfWidth: number): number => ((1.96 + Z_POWER_80) * halfWidth) / 1.96;
 /** How finely a claim must be resolved: a 95% interval at most a quarter of the effect wide on each side. */
 export const RESOLUTION = 0.25;
 
@@ -394,7 +386,7 @@ export const emergentClaims = (
   findings.map((x) => {
     const slope = x.slope ?? Number.NaN;
     const halfWidth = ((x.ciHigh ?? Number.NaN) - (x.ciLow ?? Number.NaN)) / 2;
-    const detectable = ((1.96 + Z_POWER_80) * halfWidth) / 1.96;
+    const detectable = detectableAt80(halfWidth);
     const ratio = halfWidth / Math.abs(slope);
     const s = spread(x.attribute, x.metric);
     const pinned = s !== undefined && s.atMode >= PINNED_FRACTION;
@@ -533,8 +525,8 @@ export const figureThreeClaim = (points: ReadonlyArray<{ readonly pnlLts: number
   const grows = difference({ mean: last.c, stdError: last.stdError }, { mean: first.c, stdError: first.stdError });
   const positive = signed(last.c - 1.96 * last.stdError, last.c + 1.96 * last.stdError, 1);
   const more = signed(grows.low, grows.high, 1);
-  // As for section 5.2's findings: the smallest difference detected 80% of the time, and how much more data the measured one needs (standard errors shrink as 1 / sqrt(data)).
-  const detectable = ((1.96 + Z_POWER_80) * (grows.high - grows.low)) / 2 / 1.96;
+  // As for section 5.2's findings; standard errors shrink as 1 / sqrt(data), which says how much more the measured difference needs.
+  const detectable = detectableAt80((grows.high - grows.low) / 2);
   const underpowered = more === "inconclusive" && Number.isFinite(detectable) && grows.d !== 0;
   return {
     ...(underpowered
