@@ -95,6 +95,26 @@ describe("reproduction claims", () => {
     expect(calibrationClaims({ experiment: 4, calsheq: run("CALSHEQ", onTarget), bo: run("BO", onTarget, 0.01, 1) }).find((c) => /converges to a negative/.test(c.paper))!.why).toBeUndefined();
   });
 
+  it("targets missed at the tail: the why names the latest window that met them and how r_cal moved since, or says none did", () => {
+    // Experiment 4, 400 iterations in windows of 40: on target (m_total 0.83) up to iteration 200 with
+    // r_cal 0.95, then m_total 0.78 with r_cal 0.97 (the reward prefers the miss).
+    const phase = (k: number) => (k < 200 ? { "targets/m_total": 0.83, "calibration/reward": 0.95 } : { "targets/m_total": 0.78, "calibration/reward": 0.97 });
+    const history = Array.from({ length: 400 }, (_, k) => ({ ...onTarget, ...phase(k), "market/ecn_share": k < 200 ? 0.17 : 0.22 }));
+    const withHistory = (h: typeof history): MethodRun => ({ ...run("CALSHEQ", onTarget), tail: h.slice(360), history: h });
+    const bo = run("BO", onTarget, 0.01, 1);
+    const claimOf = (calsheq: MethodRun) => calibrationClaims({ experiment: 4, calsheq, bo }).find((c) => c.source === "table 5, experiment 4 (figure 28)")!;
+    const left = claimOf(withHistory(history));
+    expect(left.verdict).toBe("not reproduced");
+    expect(left.why).toContain("every target was met over iterations 161-200 (r_cal 0.950; m_total 0.830");
+    expect(left.why).toMatch(/to the tail r_cal rose by 0\.020 .* m_total 0\.780, .* ECN share 0\.220/);
+    // Never on target: the best window's m_total is named instead.
+    const never = history.map((r, k) => ({ ...r, "targets/m_total": 0.7 + (k === 100 ? 0.4 : 0) }));
+    expect(claimOf(withHistory(never)).why).toContain("no window of 40 iterations met every target; m_total's highest window mean was 0.710 (iterations 81-120)");
+    // On target at the tail: no path is added.
+    const met = history.map((r) => ({ ...r, "targets/m_total": 0.83 }));
+    expect(claimOf(withHistory(met)).why).not.toContain("window");
+  });
+
   it("belowZero counts the iterations below 0, the last one (from 1) and the lowest value, skipping missing values", () => {
     const rows: Array<Record<string, number>> = [{ r: 1 }, { r: -2 }, {}, { r: 0.5 }, { r: -0.1 }, { r: 3 }];
     expect(belowZero(rows, "r")).toEqual({ count: 2, last: 5, lowest: -2, iterations: 6 });
