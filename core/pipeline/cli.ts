@@ -309,6 +309,13 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
     const entry = registry.find((p) => p.name === name);
     return entry ?? `Unknown pipeline "${name}"; known pipelines: ${registry.map((p) => p.name).join(", ")}.`;
   };
+  /** The named pipeline with --preset and --set applied, or the sentence saying why it cannot be. */
+  const shapedPipeline = async (name: string | undefined): Promise<Pipeline | string> => {
+    const entry = findEntry(name);
+    return typeof entry === "string" ? entry : loadShaped(entry, args);
+  };
+  /** The registry entry of a pipeline shapedPipeline returned (its summaries live there). */
+  const entryOf = (pipeline: Pipeline): PipelineEntry | undefined => registry.find((p) => p.name === pipeline.name);
   const storeLayer = Layer.merge(ArtifactStore.layerFs(storeRoot), stderrLogger);
 
   switch (args.command) {
@@ -318,12 +325,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "params": {
-      const entry = findEntry(args.positional[0]);
-      if (typeof entry === "string") {
-        err(`error: ${entry}`);
-        return 2;
-      }
-      const shaped = await loadShaped(entry, args);
+      const shaped = await shapedPipeline(args.positional[0]);
       if (typeof shaped === "string") {
         err(`error: ${shaped}`);
         return 2;
@@ -345,17 +347,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "dag": {
-      const entry = findEntry(args.positional[0]);
-      if (typeof entry === "string") {
-        err(`error: ${entry}`);
-        return 2;
-      }
       const format = args.format ?? "mermaid";
       if (!DAG_FORMATS.includes(format as DagFormat)) {
         err(`error: --format ${format} is not a DAG format; use ${DAG_FORMATS.join(" or ")}.`);
         return 2;
       }
-      const shaped = await loadShaped(entry, args);
+      const shaped = await shapedPipeline(args.positional[0]);
       if (typeof shaped === "string") {
         err(`error: ${shaped}`);
         return 2;
@@ -366,12 +363,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
     }
     case "run":
     case "explain": {
-      const entry = findEntry(args.positional[0]);
-      if (typeof entry === "string") {
-        err(`error: ${entry}`);
-        return 2;
-      }
-      const pipeline = await loadShaped(entry, args);
+      const pipeline = await shapedPipeline(args.positional[0]);
       if (typeof pipeline === "string") {
         err(`error: ${pipeline}`);
         return 2;
@@ -549,12 +541,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "show": {
-      const entry = findEntry(args.positional[0]);
-      if (typeof entry === "string") {
-        err(`error: ${entry}`);
-        return 2;
-      }
-      const pipeline = await loadShaped(entry, args);
+      const pipeline = await shapedPipeline(args.positional[0]);
       if (typeof pipeline === "string") {
         err(`error: ${pipeline}`);
         return 2;
@@ -592,7 +579,8 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
           const valueBytes = yield* verifyBlob(manifest.outputs["value"]!.blob, `value.${codec.extension}`);
           for (const [name, blob] of Object.entries(manifest.exports ?? {})) yield* verifyBlob(blob, name);
           let summary: unknown;
-          if (entry.summarize !== undefined) summary = entry.summarize(node.id, codec.decode(valueBytes));
+          const summarize = entryOf(pipeline)?.summarize;
+          if (summarize !== undefined) summary = summarize(node.id, codec.decode(valueBytes));
           rows.push({
             node: node.id,
             stage: node.stage.name,
@@ -672,12 +660,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return problems > 0 && !result.repaired ? 1 : 0;
     }
     case "clean": {
-      const entry = findEntry(args.positional[0]);
-      if (typeof entry === "string") {
-        err(`error: ${entry}`);
-        return 2;
-      }
-      const pipeline = await loadShaped(entry, args);
+      const pipeline = await shapedPipeline(args.positional[0]);
       if (typeof pipeline === "string") {
         err(`error: ${pipeline}`);
         return 2;
