@@ -51,7 +51,9 @@ export interface CalibrationEvidence {
 }
 
 const f = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
-const stat = (run: MethodRun, field: string) => meanAndStdError(run.tail.map((r) => r[field] ?? Number.NaN));
+/** The mean of `field` over some iterations' rows, with its standard error. */
+const statOf = (rows: ReadonlyArray<Readonly<Record<string, number>>>, field: string) => meanAndStdError(rows.map((r) => r[field] ?? Number.NaN));
+const stat = (run: MethodRun, field: string) => statOf(run.tail, field);
 const pm = (s: { mean: number; stdError: number }, digits = 3) => `${f(s.mean, digits)} +- ${f(1.96 * s.stdError, digits)}`;
 const ran = (run: MethodRun) => `${run.name}, last ${run.tail.length} of ${run.iterations} iterations, stopped by ${run.stoppedBy}`;
 
@@ -125,7 +127,7 @@ interface TargetMeans {
   readonly percentileErrors: ReadonlyArray<readonly [number, number]>;
 }
 
-const meanOf = (rows: ReadonlyArray<Readonly<Record<string, number>>>, field: string) => meanAndStdError(rows.map((r) => r[field] ?? Number.NaN)).mean;
+const meanOf = (rows: ReadonlyArray<Readonly<Record<string, number>>>, field: string) => statOf(rows, field).mean;
 
 const targetMeans = (experiment: number, rows: ReadonlyArray<Readonly<Record<string, number>>>): TargetMeans => {
   const { targets } = experimentDefinition(experiment);
@@ -158,11 +160,11 @@ export const targetPath = (experiment: number, run: MethodRun): string | undefin
   const w = run.tail.length;
   if (history === undefined || w === 0 || history.length < 2 * w) return undefined;
   const tail = history.slice(history.length - w);
-  const tailReward = meanAndStdError(tail.map((r) => r["calibration/reward"] ?? Number.NaN));
+  const tailReward = statOf(tail, "calibration/reward");
   for (let end = history.length - w; end >= w; end -= w) {
     const window = history.slice(end - w, end);
     if (!targetsMet(experiment, targetMeans(experiment, window))) continue;
-    const reward = meanAndStdError(window.map((r) => r["calibration/reward"] ?? Number.NaN));
+    const reward = statOf(window, "calibration/reward");
     const change = difference(tailReward, reward);
     const rewardMove =
       change.low > 0 ? `rose by ${f(change.d)} [${f(change.low)}, ${f(change.high)}]` : change.high < 0 ? `fell by ${f(-change.d)} [${f(-change.high)}, ${f(-change.low)}]` : `did not move beyond noise (${f(change.d)} [${f(change.low)}, ${f(change.high)}])`;

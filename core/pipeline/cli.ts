@@ -309,13 +309,13 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
     const entry = registry.find((p) => p.name === name);
     return entry ?? `Unknown pipeline "${name}"; known pipelines: ${registry.map((p) => p.name).join(", ")}.`;
   };
-  /** The named pipeline with --preset and --set applied, or the sentence saying why it cannot be. */
-  const shapedPipeline = async (name: string | undefined): Promise<Pipeline | string> => {
+  /** The named pipeline with --preset and --set applied, and its registry entry; or the sentence saying why it cannot be. */
+  const shapedPipeline = async (name: string | undefined): Promise<{ readonly entry: PipelineEntry; readonly pipeline: Pipeline } | string> => {
     const entry = findEntry(name);
-    return typeof entry === "string" ? entry : loadShaped(entry, args);
+    if (typeof entry === "string") return entry;
+    const pipeline = await loadShaped(entry, args);
+    return typeof pipeline === "string" ? pipeline : { entry, pipeline };
   };
-  /** The registry entry of a pipeline shapedPipeline returned (its summaries live there). */
-  const entryOf = (pipeline: Pipeline): PipelineEntry | undefined => registry.find((p) => p.name === pipeline.name);
   const storeLayer = Layer.merge(ArtifactStore.layerFs(storeRoot), stderrLogger);
 
   switch (args.command) {
@@ -325,11 +325,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "params": {
-      const shaped = await shapedPipeline(args.positional[0]);
-      if (typeof shaped === "string") {
-        err(`error: ${shaped}`);
+      const loaded = await shapedPipeline(args.positional[0]);
+      if (typeof loaded === "string") {
+        err(`error: ${loaded}`);
         return 2;
       }
+      const shaped = loaded.pipeline;
       const documented = documentParams(shaped, args.preset);
       if (Either.isLeft(documented)) {
         err(`error: ${documented.left.message}`);
@@ -352,22 +353,24 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
         err(`error: --format ${format} is not a DAG format; use ${DAG_FORMATS.join(" or ")}.`);
         return 2;
       }
-      const shaped = await shapedPipeline(args.positional[0]);
-      if (typeof shaped === "string") {
-        err(`error: ${shaped}`);
+      const loaded = await shapedPipeline(args.positional[0]);
+      if (typeof loaded === "string") {
+        err(`error: ${loaded}`);
         return 2;
       }
+      const shaped = loaded.pipeline;
       // Each loop's body is drawn beside it: the steps one iteration runs.
       out(renderDag(shaped, format as DagFormat, (node) => (node.stage._kind === "loop" && node.stage.body !== undefined ? bodyGraph(node.stage.body) : undefined)).trimEnd());
       return 0;
     }
     case "run":
     case "explain": {
-      const pipeline = await shapedPipeline(args.positional[0]);
-      if (typeof pipeline === "string") {
-        err(`error: ${pipeline}`);
+      const loaded = await shapedPipeline(args.positional[0]);
+      if (typeof loaded === "string") {
+        err(`error: ${loaded}`);
         return 2;
       }
+      const pipeline = loaded.pipeline;
       const explainOnly = args.command === "explain";
       if (!args.json) out(`${explainOnly ? "explain" : "run"} ${pipeline.name}${args.preset ? ` --preset ${args.preset}` : ""} (store ${args.store})`);
       const started = performance.now();
@@ -541,11 +544,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return 0;
     }
     case "show": {
-      const pipeline = await shapedPipeline(args.positional[0]);
-      if (typeof pipeline === "string") {
-        err(`error: ${pipeline}`);
+      const loaded = await shapedPipeline(args.positional[0]);
+      if (typeof loaded === "string") {
+        err(`error: ${loaded}`);
         return 2;
       }
+      const pipeline = loaded.pipeline;
       const wanted = args.positional[1];
       const nodes = pipeline.nodes.filter((n) => wanted === undefined || n.id === wanted || n.stage.name === wanted);
       if (nodes.length === 0) {
@@ -579,8 +583,7 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
           const valueBytes = yield* verifyBlob(manifest.outputs["value"]!.blob, `value.${codec.extension}`);
           for (const [name, blob] of Object.entries(manifest.exports ?? {})) yield* verifyBlob(blob, name);
           let summary: unknown;
-          const summarize = entryOf(pipeline)?.summarize;
-          if (summarize !== undefined) summary = summarize(node.id, codec.decode(valueBytes));
+          if (loaded.entry.summarize !== undefined) summary = loaded.entry.summarize(node.id, codec.decode(valueBytes));
           rows.push({
             node: node.id,
             stage: node.stage.name,
@@ -660,11 +663,12 @@ export const main = async (argv: ReadonlyArray<string>, registry: ReadonlyArray<
       return problems > 0 && !result.repaired ? 1 : 0;
     }
     case "clean": {
-      const pipeline = await shapedPipeline(args.positional[0]);
-      if (typeof pipeline === "string") {
-        err(`error: ${pipeline}`);
+      const loaded = await shapedPipeline(args.positional[0]);
+      if (typeof loaded === "string") {
+        err(`error: ${loaded}`);
         return 2;
       }
+      const pipeline = loaded.pipeline;
       // The entries this pipeline's nodes resolve to today: the plan of an explain with these params.
       const resolvedKeys = new Set<string>();
       const loops = new Map<string, string>(); // loop key -> node id
