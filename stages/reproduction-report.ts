@@ -116,13 +116,24 @@ const pnlLtFlowPoints = (table: arrow.Table) => {
   return Array.from(c["pnlLts"] ?? [], (pnlLts, i) => ({ pnlLts, eps: c["eps"]![i]!, flow: c["flow"]![i]!, count: c["count"]![i]! }));
 };
 
-/** Per game and pair ("pnl-1v1/lp1-lt"), the omega_A values the game logged, in order. */
-const loggedOmegaA = (games: Readonly<Record<string, GameLoopState>>): Record<string, number[]> => {
+/**
+ * Per game and pair ("pnl-1v1/lp1-lt"), the omega_A values the game logged, in order, and beside
+ * them ("pnl-1v1/lp1-lt/cross-ratio", ".../cross-alignment") the ratio of the second player's
+ * utility's cross terms to the first's and their cosine, where logged.
+ */
+const loggedGameWeights = (games: Readonly<Record<string, GameLoopState>>): Record<string, number[]> => {
   const out: Record<string, number[]> = {};
+  const push = (key: string, value: number) => {
+    if (Number.isFinite(value)) (out[key] ??= []).push(value);
+  };
   for (const [game, state] of Object.entries(games)) {
     for (const row of state.weights) {
-      if (row.omegaA === null || !Number.isFinite(row.omegaA)) continue;
-      (out[`${game}/${row.pair}`] ??= []).push(row.omegaA);
+      const key = `${game}/${row.pair}`;
+      if (row.omegaA !== null) push(key, row.omegaA);
+      // Rows logged before the cross terms were recorded lack them.
+      const norms = row.crossNorms ?? null;
+      if (norms !== null && norms[0] > 0) push(`${key}/cross-ratio`, norms[1] / norms[0]);
+      if (row.crossAlignment !== undefined && row.crossAlignment !== null) push(`${key}/cross-alignment`, row.crossAlignment);
     }
   }
   return out;
@@ -217,7 +228,7 @@ export const reproductionReport = Stage.make({
         ...[inputs.probe1, inputs.probe2, inputs.probe3, inputs.probe4, inputs.probeEmergent].map(equilibriumClaim),
         figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
         ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns)),
-        ...figureSixClaims(loggedOmegaA({ "pnl-1v1": inputs.pnl1v1, "pnl-2v1": inputs.pnl2v1, "flow-1v1": inputs.flow1v1 }))
+        ...figureSixClaims(loggedGameWeights({ "pnl-1v1": inputs.pnl1v1, "pnl-2v1": inputs.pnl2v1, "flow-1v1": inputs.flow1v1 }))
       ];
       const findings = inputs.emergent.summary.findings;
       const counts = verdictCounts(claims);
@@ -225,7 +236,7 @@ export const reproductionReport = Stage.make({
         .filter(([, n]) => n > 0)
         .map(([verdict, n]) => `${n} ${verdict}`)
         .join(", ");
-      const intro = `Each checkable claim of the paper against what the included runs measured: ${claims.length} claims, ${tally}. Calibration figures are means over the last iterations of each method with a 95% interval (mean +- 1.96 standard errors, iterations treated as independent, which understates it when they are autocorrelated); the section 5.2 findings are slopes of the metric against the attribute with their 95% intervals; "not run" rows report an ablation, not a claim. "why" gives what the run itself says about the verdict: the terms of r_cal the calibrator still pays and, for targets missed at the end, the latest stretch of iterations that met them, a section 5.2 finding's power (the slope detected 80% of the time) or resolution, a metric no attribute moves.`;
+      const intro = `Each checkable claim of the paper against what the included runs measured: ${claims.length} claims, ${tally}. Calibration figures are means over the last iterations of each method with a 95% interval (mean +- 1.96 standard errors, iterations treated as independent, which understates it when they are autocorrelated); the section 5.2 findings are slopes of the metric against the attribute with their 95% intervals; "not run" rows report an ablation, not a claim. "why" gives what the run itself says about the verdict: the terms of r_cal the calibrator still pays and, for targets missed at the end, the latest stretch of iterations that met them, a section 5.2 finding's power (the slope detected 80% of the time) or resolution, a metric no attribute moves, and for figure 6 what sets omega_A: how large and how aligned the two players' cross terms are.`;
       const power = `Section 5.2's power: the paper's figures 9-24 give no values in its text, so each finding is resolved against the effect we measure: ${resolvedFindings(findings)} of ${findings.length} findings have a 95% interval at most ${RESOLUTION} of |slope| on each side (${inputs.emergent.summary.evaluationEpisodes} evaluation episodes). ${firstLpDiagnosis(episodeColumns, inputs.evaluation.episodes.numRows)}`;
       const columns = ["claim", "paper", "ours", "verdict", "why"];
       const html = htmlReport("Reproduction of the paper's claims", intro, [

@@ -68,6 +68,13 @@ export interface GameWeightRow {
   readonly omegaA: number | null;
   readonly normA: number;
   readonly normS: number;
+  /**
+   * For a pair: the norms of the cross terms from the first and from the second player's utility,
+   * and the cosine between them (game-components.ts: what sets omega_A); null for "all" or when a
+   * cosine is undefined.
+   */
+  readonly crossNorms: readonly [number, number] | null;
+  readonly crossAlignment: number | null;
 }
 
 /** Player names of an env: lp1..lpN then lt1..ltM (learning LTs). */
@@ -124,12 +131,14 @@ export const measureGameWeights = async (env: OtcEnv, agents: readonly PpoAgent[
   try {
     const components = gameComponents(game);
     const names = playerNames(env);
-    const row = (pair: string, c: { omegaA: number; normA: number; normS: number }): GameWeightRow => ({
+    const row = (pair: string, c: { omegaA: number; normA: number; normS: number; crossNorms?: readonly [number, number]; crossAlignment?: number }): GameWeightRow => ({
       iteration,
       pair,
       omegaA: Number.isFinite(c.omegaA) ? c.omegaA : null,
       normA: c.normA,
-      normS: c.normS
+      normS: c.normS,
+      crossNorms: c.crossNorms ?? null,
+      crossAlignment: c.crossAlignment !== undefined && Number.isFinite(c.crossAlignment) ? c.crossAlignment : null
     });
     return [...components.pairs.map((p) => row(`${names[p.i]}-${names[p.j]}`, p)), row("all", components.all)];
   } finally {

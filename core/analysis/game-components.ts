@@ -15,6 +15,14 @@
  * restricted to P, and omega_S = 1 - omega_A; this module gives it for every pair and for all
  * players together.
  *
+ * What sets a pair's omega_A: split its cross vectors by the utility they come from, v = (a_ij,
+ * b_ji) from V_i and u = (b_ij, a_ji) from V_j. Then |A~^T G~|^2 = (|u|^2 + |v|^2 - 2 <u, v>) / 4
+ * and |S~ G~|^2 = (|u|^2 + |v|^2 + 2 <u, v>) / 4, so omega_A is above 1/2 exactly when the two
+ * utilities' cross terms point against each other (<u, v> < 0), reaches 1 only when they are
+ * equal and opposite (a zero-sum coupling), and is 1/2 exactly when one utility has none: a
+ * player whose objective ignores the other's strategy makes the pair's weight 1/2, not 1. Each
+ * pair reports both norms and the cosine of the angle between u and v.
+ *
  * For reinforcement learning (`policyGradientGame`), V_i is the policy-gradient surrogate of
  * Ramponi and Restelli (2021) / Shen et al. (2019): with the DiCE "magic box" of Foerster et al.
  * (2018), V_i = (1/B) sum_b sum_t zeta^t R^i_{t,b} exp(L_{t,b} - L0_{t,b}) where L_{t,b} is the sum
@@ -51,6 +59,10 @@ export interface ComponentNorms {
 export interface PairComponents extends ComponentNorms {
   readonly i: number;
   readonly j: number;
+  /** |v| and |u|: the norms of the cross terms that come from V_i and from V_j (module note). */
+  readonly crossNorms: readonly [number, number];
+  /** <u, v> / (|u| |v|): +1 for a potential coupling, -1 for a zero-sum one (NaN when either is 0). */
+  readonly crossAlignment: number;
 }
 
 export interface GameComponents {
@@ -154,8 +166,23 @@ export const gameComponents = (game: DifferentiableGame): GameComponents => {
       }
       return weightsOf({ a: sa, s: ss });
     };
+    /** The cross vectors of pair (i, j) by the utility they come from: v from V_i, u from V_j. */
+    const crossTerms = (i: number, j: number) => {
+      let vv = 0;
+      let uu = 0;
+      let uv = 0;
+      for (const [fromI, fromJ] of [[a[i]![j]!, b[i]![j]!], [b[j]![i]!, a[j]![i]!]] as const) {
+        for (let m = 0; m < fromI.length; m++) {
+          vv += fromI[m]! ** 2;
+          uu += fromJ[m]! ** 2;
+          uv += fromI[m]! * fromJ[m]!;
+        }
+      }
+      const crossNorms: [number, number] = [Math.sqrt(vv), Math.sqrt(uu)];
+      return { crossNorms, crossAlignment: vv > 0 && uu > 0 ? uv / (crossNorms[0] * crossNorms[1]) : Number.NaN };
+    };
     const pairs: PairComponents[] = [];
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push({ i, j, ...norms([i, j]) });
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push({ i, j, ...norms([i, j]), ...crossTerms(i, j) });
     // J^T G as the gradient of |G|^2 / 2 over every player's parameters (consensus optimisation's term).
     const all = game.params.map((p) => [...p]);
     const sizes = all.map((p) => p.length);

@@ -480,10 +480,24 @@ const tailMean = (values: readonly number[]): { mean: number; stdError: number; 
  * independent). 1v1 PnL LP vs PnL LT: balanced, omega_A ~ 0.6 (checked: the interval inside
  * 0.6 +- 0.15); adding a second LP moves the competition between the LPs: the LP-LT weight falls
  * below its 1v1 value and the LP-LP weight exceeds it; a flow-driven LT: omega_A ~ 1, above the
- * PnL 1v1's.
+ * PnL 1v1's. Where the games logged their cross terms (`<game>/<pair>/cross-ratio`, the second
+ * player's utility's cross terms over the first's, and `<game>/<pair>/cross-alignment`, their
+ * cosine), the why reads them: omega_A - 1/2 has the sign of minus the cosine
+ * (core/analysis/game-components.ts).
  */
 export const figureSixClaims = (logged: Readonly<Record<string, readonly number[]>>): Claim[] => {
   const w = (key: string) => tailMean(logged[key] ?? []);
+  /** "the second's cross terms r times the first's, cosine c: aligned / opposed / orthogonal within noise" for a logged pair, or undefined. */
+  const cross = (key: string, second: string, first: string): string | undefined => {
+    const ratio = w(`${key}/cross-ratio`);
+    const cosine = w(`${key}/cross-alignment`);
+    if (!Number.isFinite(ratio.mean) || !Number.isFinite(cosine.mean)) return undefined;
+    const h = 1.96 * cosine.stdError;
+    const reading = cosine.mean - h > 0 ? "aligned" : cosine.mean + h < 0 ? "opposed" : "orthogonal within noise";
+    return `${second}'s utility's cross terms ${pm(ratio)} times ${first}'s, cosine ${pm(cosine)}: ${reading}`;
+  };
+  const rule =
+    "by definition 3.17 omega_A - 1/2 has the sign of minus that cosine: 1/2 when the two utilities' cross terms are orthogonal or one has none (an objective that ignores the other's strategy), 1 only when they are equal and opposite (a zero-sum coupling)";
   const pnl = w("pnl-1v1/lp1-lt");
   const lpLt = w("pnl-2v1/lp1-lt");
   const lpLp = w("pnl-2v1/lp1-lp2");
@@ -500,24 +514,42 @@ export const figureSixClaims = (logged: Readonly<Record<string, readonly number[
   const fall = difference(pnl, lpLt);
   const rise = difference(lpLp, lpLt);
   const flowAbove = difference(flow, pnl);
+  const pnlCross = cross("pnl-1v1/lp1-lt", "the LT", "the LP");
+  const lpLpCross = cross("pnl-2v1/lp1-lp2", "the second LP", "the first");
+  const lpLtCross = cross("pnl-2v1/lp1-lt", "the LT", "the first LP");
+  const flowCross = cross("flow-1v1/lp1-lt", "the flow LT", "the LP");
+  const withRule = (parts: ReadonlyArray<string | undefined>) => {
+    const known = parts.filter((p): p is string => p !== undefined);
+    return known.length === 0 ? undefined : `${known.join("; ")} (last logged values); ${rule}`;
+  };
+  const lpLpReading = lpLpCross?.endsWith(": aligned")
+    ? "each LP's utility bends the same way in the other's strategy, a shared-skill (potential) coupling rather than the adversarial one the paper reads"
+    : undefined;
   return [
     {
       source: "figure 6 (left)",
       paper: "1v1, PnL-driven LP and LT: the link is balanced, omega_A ~ 0.6 (checked: the interval within 0.6 +- 0.15)",
       ours: `omega_A ${show(pnl)}`,
-      verdict: known(pnl) ? near(pnl) : "not run"
+      verdict: known(pnl) ? near(pnl) : "not run",
+      why: withRule([pnlCross])
     },
     {
       source: "figure 6 (left)",
       paper: "2v1: the LP-LT weight falls (to ~0.2) and the LP-LP weight rises (to ~0.6): competition moves between the LPs",
       ours: `2v1 LP-LT ${show(lpLt)}, 1v1 ${pm(pnl)}: fall ${f(fall.d)} [${f(fall.low)}, ${f(fall.high)}]; 2v1 LP-LP ${pm(lpLp)}: above LP-LT by ${f(rise.d)} [${f(rise.low)}, ${f(rise.high)}]`,
-      verdict: known(pnl, lpLt, lpLp) ? both(signed(fall.low, fall.high, 1), signed(rise.low, rise.high, 1)) : "not run"
+      verdict: known(pnl, lpLt, lpLp) ? both(signed(fall.low, fall.high, 1), signed(rise.low, rise.high, 1)) : "not run",
+      why: withRule([lpLpCross === undefined ? undefined : `LP-LP: ${lpLpCross}${lpLpReading === undefined ? "" : ` (${lpLpReading})`}`, lpLtCross === undefined ? undefined : `2v1 LP-LT: ${lpLtCross}`])
     },
     {
       source: "figure 6 (right)",
       paper: "1v1 with a flow-driven LT: almost no potential component, omega_A ~ 1, above the PnL 1v1's",
       ours: `omega_A ${show(flow)}, above the PnL 1v1's by ${f(flowAbove.d)} [${f(flowAbove.low)}, ${f(flowAbove.high)}]`,
-      verdict: known(flow, pnl) ? signed(flowAbove.low, flowAbove.high, 1) : "not run"
+      verdict: known(flow, pnl) ? signed(flowAbove.low, flowAbove.high, 1) : "not run",
+      why: withRule([
+        flowCross === undefined
+          ? undefined
+          : `${flowCross}; cross terms that come from an objective unrelated to the LP's are orthogonal to the LP's in expectation, so for such an LT the definition predicts 1/2, not the paper's ~1`
+      ])
     }
   ];
 };

@@ -58,6 +58,50 @@ describe("gameComponents (definition 3.17)", () => {
     expect(result.all.omegaS).toBeLessThan(1e-4);
   });
 
+  it("gives omega_A = 1/2 when one player's utility ignores the other's strategy (one-way coupling), whatever the other's", () => {
+    // From definition 3.17 alone: with V_2 independent of theta_1, J_21 = 0, so the off-diagonal
+    // Jacobian is [[0, J_12], [0, 0]], whose symmetric and antisymmetric parts have equal norms along any G.
+    for (const seed of [5, 6, 7]) {
+      const rng = Random.fromSeed(seed).split("one-way");
+      const x = vector(rng, 3);
+      const y = vector(rng, 2);
+      const W = tf.tensor2d(Array.from({ length: 6 }, () => rng.normal()), [3, 2]);
+      const c = tf.tensor1d(Array.from({ length: 2 }, () => rng.normal()));
+      const game: DifferentiableGame = {
+        params: [[x], [y]],
+        utility: (i, ps) =>
+          tf.tidy(() => {
+            const px = ps[0]![0]!;
+            const py = ps[1]![0]!;
+            // V_1 couples both strategies; V_2 depends on y only.
+            if (i === 0) return tf.add(tf.sum(tf.mul(tf.tanh(tf.matMul(tf.reshape(px, [1, 3]), W)), tf.square(py))), tf.sum(tf.square(px))) as tf.Scalar;
+            return tf.sum(tf.mul(tf.sin(py), c)) as tf.Scalar;
+          })
+      };
+      const pair = gameComponents(game).pairs[0]!;
+      expect(pair.crossNorms[0]).toBeGreaterThan(1e-3);
+      expect(pair.crossNorms[1]).toBe(0);
+      expect(pair.omegaA).toBeCloseTo(0.5, 6);
+    }
+  });
+
+  it("reports the cross terms of a potential game as aligned and those of a zero-sum game as opposed", () => {
+    const rng = Random.fromSeed(8).split("alignment");
+    const x = vector(rng, 3);
+    const y = vector(rng, 4);
+    const M = tf.tensor2d(Array.from({ length: 12 }, () => rng.normal()), [3, 4]);
+    const coupling = (px: tf.Tensor, py: tf.Tensor) => tf.sum(tf.tanh(tf.mul(tf.matMul(tf.reshape(px, [1, 3]), M), tf.reshape(py, [1, 4])))) as tf.Scalar;
+    const sign = (s: number): DifferentiableGame => ({
+      params: [[x], [y]],
+      utility: (i, ps) => tf.tidy(() => (i === 0 ? coupling(ps[0]![0]!, ps[1]![0]!) : (tf.mul(coupling(ps[0]![0]!, ps[1]![0]!), s) as tf.Scalar)))
+    });
+    const potential = gameComponents(sign(1)).pairs[0]!;
+    const zeroSum = gameComponents(sign(-1)).pairs[0]!;
+    expect(potential.crossAlignment).toBeCloseTo(1, 6);
+    expect(zeroSum.crossAlignment).toBeCloseTo(-1, 6);
+    expect(potential.crossNorms[0]).toBeCloseTo(potential.crossNorms[1], 6);
+  });
+
   it("matches the hand-computed decomposition of a scalar game", () => {
     // V1 = a x y + x^2 y / 2, V2 = c x y - y^2 at (x, y) = (1, 2), a = 1.5, c = -0.5.
     // G = (a y + x y, c x - 2 y) = (5, -4.5). J12 = a + x = 2.5, J21 = c = -0.5.

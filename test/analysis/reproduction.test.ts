@@ -182,6 +182,29 @@ describe("reproduction claims", () => {
     const settled = [...Array.from({ length: 10 }, () => 0.1), ...around(0.6, 5)];
     expect(figureSixClaims({ "pnl-1v1/lp1-lt": settled })[0]!.verdict).toBe("reproduced");
     expect(figureSixClaims({ "pnl-1v1/lp1-lt": around(0.6) })[2]!.verdict).toBe("not run");
+    expect(swapped[2]!.why).toBeUndefined();
+  });
+
+  it("figure 6's why reads the logged cross terms: their ratio and cosine, and what the cosine's sign implies", () => {
+    const around = (level: number) => Array.from({ length: 15 }, (_, k) => level + (k % 2 === 0 ? 0.01 : -0.01));
+    const claims = figureSixClaims({
+      "pnl-1v1/lp1-lt": around(0.6),
+      "pnl-2v1/lp1-lt": around(0.5),
+      "pnl-2v1/lp1-lp2": around(0.2),
+      "pnl-2v1/lp1-lp2/cross-ratio": around(1),
+      "pnl-2v1/lp1-lp2/cross-alignment": around(0.8),
+      "flow-1v1/lp1-lt": around(0.48),
+      "flow-1v1/lp1-lt/cross-ratio": around(0.05),
+      "flow-1v1/lp1-lt/cross-alignment": around(0.1)
+    });
+    expect(claims[0]!.why).toBeUndefined();
+    expect(claims[1]!.why).toMatch(/^LP-LP: the second LP's utility's cross terms 1\.00\d \+- 0\.0\d\d times the first's, cosine 0\.80\d \+- 0\.0\d\d: aligned \(each LP's utility bends the same way/);
+    expect(claims[2]!.why).toMatch(/the flow LT's utility's cross terms 0\.05\d .* times the LP's, cosine 0\.10\d \+- 0\.0\d\d: aligned; .*predicts 1\/2/);
+    expect(claims[2]!.why).toMatch(/omega_A - 1\/2 has the sign of minus that cosine/);
+    const opposed = figureSixClaims({ "pnl-2v1/lp1-lp2/cross-ratio": around(1), "pnl-2v1/lp1-lp2/cross-alignment": around(-0.7) });
+    expect(opposed[1]!.why).toMatch(/cosine -0\.(69|70)\d \+- 0\.0\d\d: opposed \(last logged values\)/);
+    const orthogonal = figureSixClaims({ "flow-1v1/lp1-lt/cross-ratio": around(8), "flow-1v1/lp1-lt/cross-alignment": Array.from({ length: 15 }, (_, k) => (k % 2 === 0 ? 0.5 : -0.4)) });
+    expect(orthogonal[2]!.why).toMatch(/: orthogonal within noise; /);
   });
 
   it("figure 3: the curvature of a weighted quadratic fit, and convexity growing with the PnL LTs", () => {
