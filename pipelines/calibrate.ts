@@ -150,7 +150,8 @@ export const calibrationPipeline = (id: ExperimentId) => {
       const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");
       const sim = p.loop("train-ecn-sim-model", trainEcnSimModel, { l2, model }, "ecn");
       const calsheq = p.loop("train-calsheq", trainCalsheq, { model, sim }, "calibration");
-      const bo = p.loop("train-bo", trainBo, { model, sim }, "calibration");
+      // BO never reads the CALSHEQ settings: left out of its params, changing them does not re-run it.
+      const bo = p.loop("train-bo", trainBo, { model, sim }, { from: "calibration", omit: ["calsheq"] });
       const beside = getPath(params, "report.calsheqBeside");
       if (beside === "increment" || beside === "distribution") {
         const other = p.loop(`train-calsheq-${beside}`, trainCalsheqInForm(beside), { model, sim }, "calibration");

@@ -20,11 +20,24 @@ export interface NodeRef<O> {
 }
 
 /**
- * Where a node's params come from: the dotted path of one subtree ("" for the whole tree), or a
- * record whose every field is a subtree (e.g. `{ scenario: "whatif.scenarios.a", rule: "whatif.rule" }`),
- * for a node that reads settings shared with other nodes beside its own.
+ * A subtree without some of its fields: for a node that shares a group with other nodes but never
+ * reads some of its settings (`{ from: "calibration", omit: ["calsheq"] }`), so that changing them
+ * does not change its cache key.
  */
-export type ParamsSource = string | Readonly<Record<string, string>>;
+export interface ParamsSubset {
+  readonly from: string;
+  readonly omit: ReadonlyArray<string>;
+}
+
+/**
+ * Where a node's params come from: the dotted path of one subtree ("" for the whole tree), a
+ * subtree without some fields (`ParamsSubset`), or a record whose every field is a subtree (e.g.
+ * `{ scenario: "whatif.scenarios.a", rule: "whatif.rule" }`), for a node that reads settings shared
+ * with other nodes beside its own.
+ */
+export type ParamsSource = string | ParamsSubset | Readonly<Record<string, string>>;
+
+const isSubset = (source: ParamsSource): source is ParamsSubset => typeof source === "object" && Array.isArray((source as { omit?: unknown }).omit);
 
 export interface PipelineNode {
   readonly id: string;
@@ -44,25 +57,55 @@ export interface PipelineNode {
 export const nodeKeyName = (node: Pick<PipelineNode, "id" | "key">): string => node.key ?? node.id;
 
 /** The subtrees a node reads. */
-export const paramsPathsOf = (node: Pick<PipelineNode, "paramsPath">): string[] =>
-  typeof node.paramsPath === "string" ? [node.paramsPath] : Object.values(node.paramsPath);
+export const paramsPathsOf = (node: Pick<PipelineNode, "paramsPath">): string[] => {
+  const source = node.paramsPath;
+  return typeof source === "string" ? [source] : isSubset(source) ? [source.from] : Object.values(source);
+};
+
+/** Whether a node reads the param at `path` (a full dotted path): it lies in one of its subtrees and is not omitted. */
+export const readsParam = (node: Pick<PipelineNode, "paramsPath">, path: string): boolean => {
+  const source = node.paramsPath;
+  const inside = (group: string) => group === "" || path === group || path.startsWith(`${group}.`);
+  if (!isSubset(source)) return paramsPathsOf(node).some(inside);
+  if (!inside(source.from)) return false;
+  const field = (source.from === "" ? path : path.slice(source.from.length + 1)).split(".")[0];
+  return field === undefined || !source.omit.includes(field);
+};
 
 /** The raw (undecoded) params of a node in a resolved tree. */
-export const rawParamsOf = (node: Pick<PipelineNode, "paramsPath">, tree: ParamTree): JsonValue | undefined =>
-  typeof node.paramsPath === "string"
-    ? getPath(tree, node.paramsPath)
-    : Object.fromEntries(Object.entries(node.paramsPath).map(([field, path]) => [field, getPath(tree, path) ?? {}]));
+export const rawParamsOf = (node: Pick<PipelineNode, "paramsPath">, tree: ParamTree): JsonValue | undefined => {
+  const source = node.paramsPath;
+  if (typeof source === "string") return getPath(tree, source);
+  if (isSubset(source)) {
+    const subtree = getPath(tree, source.from);
+    if (typeof subtree !== "object" || subtree === null || Array.isArray(subtree)) return subtree;
+    return Object.fromEntries(Object.entries(subtree).filter(([field]) => !source.omit.includes(field)));
+  }
+  return Object.fromEntries(Object.entries(source).map(([field, path]) => [field, getPath(tree, path) ?? {}]));
+};
 
 /** The full path of a param given relative to the node's params (e.g. "rule.window" -> "whatif.rule.window"). */
 export const absoluteParamPath = (node: Pick<PipelineNode, "paramsPath">, relative: string): string => {
-  if (typeof node.paramsPath === "string") return [node.paramsPath, relative].filter((p) => p !== "").join(".");
+  const source = node.paramsPath;
+  if (typeof source === "string" || isSubset(source)) return [typeof source === "string" ? source : source.from, relative].filter((p) => p !== "").join(".");
   const [field, ...rest] = relative.split(".");
-  const base = field === undefined ? undefined : node.paramsPath[field];
+  const base = field === undefined ? undefined : source[field];
   return base === undefined ? relative : [base, ...rest].filter((p) => p !== "").join(".");
 };
 
+/** The same source below `root` (for an included pipeline's nodes). */
+const sourceUnder = (root: string, source: ParamsSource): ParamsSource => {
+  const under = (path: string) => [root, path].filter((p) => p !== "").join(".");
+  if (typeof source === "string") return under(source);
+  if (isSubset(source)) return { from: under(source.from), omit: source.omit };
+  return Object.fromEntries(Object.entries(source).map(([field, path]) => [field, under(path)]));
+};
+
 /** How a node's params source is shown (`explain`, `dag`). */
-export const paramsLabel = (node: Pick<PipelineNode, "paramsPath">): string => paramsPathsOf(node).filter((p) => p !== "").join(" + ");
+export const paramsLabel = (node: Pick<PipelineNode, "paramsPath">): string => {
+  const label = paramsPathsOf(node).filter((p) => p !== "").join(" + ");
+  return isSubset(node.paramsPath) ? `${label || "(all)"} without ${node.paramsPath.omit.join(", ")}` : label;
+};
 
 export interface Pipeline {
   readonly name: string;
@@ -167,7 +210,6 @@ export const Pipeline = {
       nodes.push({ id, stage, inputs: Object.fromEntries(given.map((name) => [name, refs[name]!.node])), paramsPath, ...(key !== undefined ? { key } : {}) });
       return { node: id, pipeline: definition.name };
     };
-    const under = (root: string, path: string) => [root, path].filter((p) => p !== "").join(".");
     const include = (prefix: string, included: Pipeline, paramsRoot: string, until?: string | ReadonlyArray<string>) => {
       if (!NODE_ID.test(prefix)) throw new PipelineDefinitionError({ message: `pipeline "${definition.name}": include prefix "${prefix}" must be lower-case words joined by dashes.` });
       const subtree = getPath(params, paramsRoot);
@@ -175,9 +217,7 @@ export const Pipeline = {
       const refs: Record<string, NodeRef<unknown>> = {};
       for (const n of Pipeline.upTo(shaped, until)) {
         const inputs = Object.fromEntries(Object.entries(n.inputs).map(([name, upstream]) => [name, refs[upstream]!]));
-        const paramsPath: ParamsSource =
-          typeof n.paramsPath === "string" ? under(paramsRoot, n.paramsPath) : Object.fromEntries(Object.entries(n.paramsPath).map(([field, path]) => [field, under(paramsRoot, path)]));
-        refs[n.id] = add(`${prefix}.${n.id}`, n.stage, inputs, paramsPath, nodeKeyName(n));
+        refs[n.id] = add(`${prefix}.${n.id}`, n.stage, inputs, sourceUnder(paramsRoot, n.paramsPath), nodeKeyName(n));
       }
       const stages = new Map(Pipeline.upTo(shaped, until).map((n) => [n.id, n.stage] as const));
       return {

@@ -25,7 +25,7 @@ import { writeExports } from "./exports.ts";
 import { describeCodeChange, fingerprintModule, formatCodeChange, runtimeFingerprint, type CodeChange } from "./fingerprint.ts";
 import { LoopBody, prepareBody, type PreparedBody } from "./loop-body.ts";
 import { getPath, mergeParams, setPath, UsageError, type JsonValue, type ParamTree } from "./params.ts";
-import { absoluteParamPath, nodeKeyName, paramsPathsOf, Pipeline as PipelineOps, rawParamsOf, type ParamsSource, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
+import { absoluteParamPath, nodeKeyName, paramsPathsOf, Pipeline as PipelineOps, rawParamsOf, readsParam, type ParamsSource, type Pipeline, type PipelineNode, type Resources } from "./pipeline.ts";
 import { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import type { AnyStage, LoopContext, LoopStage, Stage, StageServices, TaggedFailure } from "./stage.ts";
@@ -226,7 +226,7 @@ export const resolveParams = (
     const groups = pipeline.nodes.flatMap(paramsPathsOf);
     // Setting a configured entry to null removes it (a scenario, say), and with it the nodes it had.
     const removal = value === null && getPath(tree, path) !== undefined;
-    const known = removal || path === "seed" || groups.some((g) => g === "" || path === g || path.startsWith(g + "."));
+    const known = removal || path === "seed" || pipeline.nodes.some((node) => readsParam(node, path));
     if (!known) {
       return Either.left(
         new UsageError({
