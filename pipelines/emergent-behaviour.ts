@@ -26,10 +26,10 @@
  */
 import { Pipeline } from "../core/pipeline/pipeline.ts";
 import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
-import type { ParamTree } from "../core/pipeline/params.ts";
+import { getPath, type ParamTree } from "../core/pipeline/params.ts";
 import { fitEcnGmm, loadL2 } from "../stages/ecn.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
-import { emergentReport } from "../stages/emergent-report.ts";
+import { emergentReportWith, replicateInput } from "../stages/emergent-report.ts";
 import { trainShared } from "../stages/shared.ts";
 import { emergentEquilibriumProbe } from "../stages/equilibrium-probe.ts";
 
@@ -59,8 +59,12 @@ const tiny: ParamTree = {
  * `converged`: the quick networks and batch, training until each class's mean reward is flat
  * over 100 iterations and a deviating LP gains nothing beyond 2 standard errors (checked every 50
  * from iteration 300; cap 2,000), 400 evaluation episodes per attribute value (the paper's 100
- * leave most findings' intervals wider than a quarter of their effect), and
- * the figure 6 games 150 iterations each with omega_A every 10 on 16 episodes.
+ * leave most findings' intervals wider than a quarter of their effect),
+ * the figure 6 games 150 iterations each with omega_A every 10 on 16 episodes, and 2 training
+ * replicates (`report.trainingReplicates`: the same training on their own random streams, each
+ * evaluated like the main run). A single run's intervals hold evaluation noise only; the verdicts
+ * of section 5.2 changed sign between training seeds, so the findings table gives each finding's
+ * slope in every training run.
  */
 const converged: ParamTree = {
   ecn: { gmm: { nInit: 5 } },
@@ -68,7 +72,8 @@ const converged: ParamTree = {
     training: { iterations: 2000, checkpointEvery: 50, stopping: { rule: "converged", window: 100, minIterations: 300, every: 50 } },
     evaluation: { episodes: 400, episodesPerShard: 20 }
   },
-  games: { pnl1v1: convergedGame, pnl2v1: convergedGame, flow1v1: convergedGame }
+  games: { pnl1v1: convergedGame, pnl2v1: convergedGame, flow1v1: convergedGame },
+  report: { trainingReplicates: 2 }
 };
 
 const paper: ParamTree = {
@@ -78,6 +83,12 @@ const paper: ParamTree = {
     evaluation: { episodes: 100, episodesPerShard: 10 }
   },
   games: { pnl1v1: paperGame, pnl2v1: paperGame, flow1v1: paperGame }
+};
+
+/** `report.trainingReplicates` of a params tree, or of its subtree at `root` (0 when absent). */
+export const replicateCount = (params: ParamTree, root = ""): number => {
+  const value = getPath(params, [root, "report.trainingReplicates"].filter((p) => p !== "").join("."));
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 0;
 };
 
 export const emergentBehaviour = Pipeline.make<TrainingServices>({
@@ -96,15 +107,24 @@ export const emergentBehaviour = Pipeline.make<TrainingServices>({
   },
   presets: { quick: {}, converged, paper, tiny },
   resources: trainingResources,
-  build: (p) => {
+  build: (p, params) => {
     const l2 = p.node("load-l2", loadL2, {}, "ecn.data");
     const model = p.node("fit-ecn-gmm", fitEcnGmm, { l2 }, "ecn.gmm");
     const shared = p.loop("train-shared", trainShared, { model }, "shared.training");
     const evaluation = p.node("evaluate-emergent", evaluateEmergentStage, { model, shared }, "shared");
+    // Training replicates: the same training and evaluation as nodes of their own ids, so their
+    // random streams (derived from the node's name) are their own.
+    const replicates = replicateCount(params);
+    const replicateEvaluations = Object.fromEntries(
+      Array.from({ length: replicates }, (_, k) => {
+        const trained = p.loop(`train-shared-replicate-${k + 2}`, trainShared, { model }, "shared.training");
+        return [replicateInput(k + 2), p.node(`evaluate-emergent-replicate-${k + 2}`, evaluateEmergentStage, { model, shared: trained }, "shared")];
+      })
+    );
     const pnl1v1 = p.loop("game-pnl-1v1", trainGame, { model }, "games.pnl1v1");
     const pnl2v1 = p.loop("game-pnl-2v1", trainGame, { model }, "games.pnl2v1");
     const flow1v1 = p.loop("game-flow-1v1", trainGame, { model }, "games.flow1v1");
-    p.node("emergent-report", emergentReport, { shared, evaluation, pnl1v1, pnl2v1, flow1v1 }, "report");
+    p.node("emergent-report", emergentReportWith(replicates), { shared, evaluation, pnl1v1, pnl2v1, flow1v1, ...replicateEvaluations }, "report");
     p.node("equilibrium-probe", emergentEquilibriumProbe, { model, shared }, { training: "shared.training", probe: "probe" });
   }
 });

@@ -19,13 +19,13 @@ import { emergentEquilibriumProbe, equilibriumProbe } from "../stages/equilibriu
 import { fitEcnGmm } from "../stages/ecn.ts";
 import { compareEcnModels, scoreEcnModels } from "../stages/ecn-neural.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
-import { emergentReport } from "../stages/emergent-report.ts";
+import { emergentReportWith } from "../stages/emergent-report.ts";
 import { ltSpectrumReport } from "../stages/lt-spectrum-report.ts";
 import { reproductionReport } from "../stages/reproduction-report.ts";
 import { trainingResources, type TrainingServices } from "../stages/support/resources.ts";
 import { calibrationPipeline } from "./calibrate.ts";
 import { ecnModels } from "./ecn-models.ts";
-import { emergentBehaviour } from "./emergent-behaviour.ts";
+import { emergentBehaviour, replicateCount } from "./emergent-behaviour.ts";
 import { ltSpectrum } from "./lt-spectrum.ts";
 
 const calibrations = [1, 2, 3, 4].map((id) => [`exp${id}`, calibrationPipeline(id)] as const);
@@ -51,7 +51,7 @@ export const reproduce = Pipeline.make<TrainingServices>({
   defaults: { seed: 1, ...Object.fromEntries(parts.map(([root, pipeline]) => [root, withoutSeed(pipeline.defaults)])), report: {} },
   presets: { quick: {}, converged: presetOf("converged"), tiny },
   resources: trainingResources,
-  build: (p) => {
+  build: (p, params) => {
     const ecn = p.include("ecn", ecnModels, "ecn", ["score-ecn-models", "compare-ecn-models"]);
     const spectrum = p.include("spectrum", ltSpectrum, "spectrum", "lt-spectrum-report");
     const experiments = calibrations.map(([root, pipeline]) => {
@@ -80,7 +80,7 @@ export const reproduce = Pipeline.make<TrainingServices>({
         probe3: experiments[2]!.probe,
         probe4: experiments[3]!.probe,
         probeEmergent: emergentProbe,
-        emergent: emergent.output("emergent-report", emergentReport),
+        emergent: emergent.output("emergent-report", emergentReportWith(replicateCount(params, "emergent"))),
         evaluation: emergent.output("evaluate-emergent", evaluateEmergentStage),
         pnl1v1: emergent.output("game-pnl-1v1", trainGame),
         pnl2v1: emergent.output("game-pnl-2v1", trainGame),

@@ -80,7 +80,11 @@ export type GameTrainingParams = typeof GameTrainingParams.Type;
 
 export const ReportParams = Schema.Struct({
   level: opt(Schema.Number.pipe(Schema.between(0.5, 0.999)), 0.95).annotations({ description: "Confidence level of every interval in the findings table." }),
-  smoothing: opt(PositiveInt, 5).annotations({ description: "Moving-average width of the training curves (figures 19-20)." })
+  smoothing: opt(PositiveInt, 5).annotations({ description: "Moving-average width of the training curves (figures 19-20)." }),
+  trainingReplicates: opt(Schema.Int.pipe(Schema.between(0, 8)), 0).annotations({
+    description:
+      "Training runs besides the main one (same params, their own random streams), each evaluated like it: the findings table gives their slopes beside the main run's, which tells a verdict that depends on the training run from one that does not."
+  })
 });
 export type ReportParams = typeof ReportParams.Type;
 
@@ -97,7 +101,10 @@ export const Finding = Schema.Struct({
   ciLow: MaybeNumber,
   ciHigh: MaybeNumber,
   episodes: Schema.Number,
-  verdict: Schema.Literal("reproduced", "opposite", "inconclusive")
+  verdict: Schema.Literal("reproduced", "opposite", "inconclusive"),
+  replicates: Schema.optionalWith(Schema.mutable(Schema.Array(Schema.Struct({ slope: MaybeNumber, ciLow: MaybeNumber, ciHigh: MaybeNumber }))), { default: () => [] }).annotations({
+    description: "The same finding in each training replicate (report.trainingReplicates): slope and interval."
+  })
 });
 export type Finding = typeof Finding.Type;
 

@@ -19,8 +19,8 @@ import { tableToParquet } from "../core/pipeline/codecs/parquet.ts";
 import { describedTable } from "../schemas/described-table.ts";
 import { FINDINGS_COLUMNS } from "../schemas/export-columns.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
-import { Stage } from "../core/pipeline/stage.ts";
-import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
+import { Stage, type InputCodecs } from "../core/pipeline/stage.ts";
+import { emergentTablesCodec, gameLoopStateCodec, readColumns, type EmergentTables, type GameLoopState } from "../schemas/emergent-artifacts.ts";
 import { EmergentSummary, ReportParams, type EmergentSummary as Summary } from "../schemas/emergent.ts";
 import { rowsOfShared, sharedLoopStateCodec } from "../schemas/shared-training.ts";
 
@@ -42,12 +42,25 @@ const findingsTable = (findings: readonly FindingResult[]): arrow.Table =>
 
 const gameRows = (state: GameLoopState): readonly GameWeightRow[] => state.weights;
 
-export const emergentReport = Stage.make({
+/** The input name of training replicate k (k = 2, 3, ...; the main run is 1). */
+export const replicateInput = (k: number): `replicate${number}` => `replicate${k}`;
+
+type ReplicateInputs = { readonly [name: `replicate${number}`]: EmergentTables };
+
+const baseInputs = { shared: sharedLoopStateCodec, evaluation: emergentTablesCodec, pnl1v1: gameLoopStateCodec, pnl2v1: gameLoopStateCodec, flow1v1: gameLoopStateCodec };
+
+const inputCodecs = (replicates: number): typeof baseInputs & InputCodecs<ReplicateInputs> => ({
+  ...baseInputs,
+  ...(Object.fromEntries(Array.from({ length: replicates }, (_, k) => [replicateInput(k + 2), emergentTablesCodec])) as InputCodecs<ReplicateInputs>)
+});
+
+const reportStage = (replicates: number) =>
+  Stage.make({
   name: "emergent-report",
   description: "figures 3, 6, 9-24 and the findings table of section 5.2 in one HTML page",
   source: import.meta.url,
   params: ReportParams,
-  inputs: { shared: sharedLoopStateCodec, evaluation: emergentTablesCodec, pnl1v1: gameLoopStateCodec, pnl2v1: gameLoopStateCodec, flow1v1: gameLoopStateCodec },
+  inputs: inputCodecs(replicates),
   output: emergentReportCodec,
   exports: [
     { name: "report", extension: "html", encode: (value: EmergentReport) => new TextEncoder().encode(value.html) },
@@ -59,6 +72,12 @@ export const emergentReport = Stage.make({
       const ev = inputs.evaluation;
       const episodes = readColumns(ev.episodes);
       const findings = evaluateFindings(episodes as unknown as EpisodeColumns, p.level);
+      // The same findings in each training replicate, in the order of the main run's.
+      const replicateFindings = Array.from({ length: replicates }, (_, k) => {
+        // The replicate inputs were decoded by their codecs (inputCodecs); TS infers the fixed ones only.
+        const tables = (inputs as unknown as ReplicateInputs)[replicateInput(k + 2)];
+        return tables === undefined ? [] : evaluateFindings(readColumns(tables.episodes) as unknown as EpisodeColumns, p.level);
+      });
       const training = rowsOfShared(inputs.shared);
       const games = { "pnl-1v1": gameRows(inputs.pnl1v1), "pnl-2v1": gameRows(inputs.pnl2v1), "flow-1v1": gameRows(inputs.flow1v1) } as const;
       const figures = emergentFigures({
@@ -92,8 +111,32 @@ export const emergentReport = Stage.make({
             heading: "Findings",
             text: "reproduced: the whole interval has the paper's sign; opposite: the whole interval has the other sign; inconclusive: the interval contains 0. Nothing is tuned to make a claim hold.",
             table: {
-              columns: ["finding", "source", "attribute", "metric", "paper's sign", "slope", "CI low", "CI high", "episodes", "verdict"],
-              rows: findings.map((f) => [f.finding, f.source, f.attribute, f.metric, f.claimedSign > 0 ? "+" : "-", finite(f.slope), finite(f.ciLow), finite(f.ciHigh), f.episodes, f.verdict])
+              columns: [
+                "finding",
+                "source",
+                "attribute",
+                "metric",
+                "paper's sign",
+                "slope",
+                "CI low",
+                "CI high",
+                "episodes",
+                "verdict",
+                ...(replicates > 0 ? ["slopes of the other training runs"] : [])
+              ],
+              rows: findings.map((f, i) => [
+                f.finding,
+                f.source,
+                f.attribute,
+                f.metric,
+                f.claimedSign > 0 ? "+" : "-",
+                finite(f.slope),
+                finite(f.ciLow),
+                finite(f.ciHigh),
+                f.episodes,
+                f.verdict,
+                ...(replicates > 0 ? [replicateFindings.map((r) => (r[i] === undefined ? "-" : r[i]!.slope.toPrecision(3))).join(", ")] : [])
+              ])
             }
           },
           ...figures.map((figure, k) => ({ heading: `${figure.id.replace("figure-", "Figure ")}: ${figure.title}`, text: figure.caption, svgs: [svgs[k]!] }))
@@ -102,7 +145,7 @@ export const emergentReport = Stage.make({
       const summary: Summary = {
         trainingIterations: training.length,
         evaluationEpisodes,
-        findings: findings.map((f) => ({
+        findings: findings.map((f, i) => ({
           finding: f.finding,
           attribute: f.attribute,
           metric: f.metric,
@@ -112,7 +155,8 @@ export const emergentReport = Stage.make({
           ciLow: finite(f.ciLow),
           ciHigh: finite(f.ciHigh),
           episodes: f.episodes,
-          verdict: f.verdict
+          verdict: f.verdict,
+          replicates: replicateFindings.map((r) => ({ slope: finite(r[i]?.slope ?? Number.NaN), ciLow: finite(r[i]?.ciLow ?? Number.NaN), ciHigh: finite(r[i]?.ciHigh ?? Number.NaN) }))
         })),
         lastOmegaA,
         plots: svgs.length
@@ -120,3 +164,19 @@ export const emergentReport = Stage.make({
       return { html, findings: findingsTable(findings), summary };
     })
 });
+
+const reportStages = new Map<number, ReturnType<typeof reportStage>>();
+
+/**
+ * The report of a run with `replicates` training replicates besides the main one (inputs
+ * `replicate2`, `replicate3`, ...: their evaluations). One stage object per count, so a pipeline
+ * that includes another finds the node it built.
+ */
+export const emergentReportWith = (replicates: number) => {
+  let stage = reportStages.get(replicates);
+  if (stage === undefined) {
+    stage = reportStage(replicates);
+    reportStages.set(replicates, stage);
+  }
+  return stage;
+};

@@ -437,8 +437,48 @@ const g = (x: number) => (!Number.isFinite(x) ? "n/a" : x === 0 ? "0" : Math.abs
  * errors. `spread` tells a metric that no attribute moves (the same value in every episode) from
  * a small effect.
  */
+/** A slope's interval: +1 or -1 when it excludes 0 on that side, 0 when it contains 0 (or is unknown). */
+const intervalSign = (r: { readonly ciLow: number | null; readonly ciHigh: number | null }): -1 | 0 | 1 => ((r.ciLow ?? Number.NaN) > 0 ? 1 : (r.ciHigh ?? Number.NaN) < 0 ? -1 : 0);
+
+/**
+ * What the training replicates say of a finding: the other runs' slopes, and whether the sign
+ * changes with the training run (some runs' intervals on each side of 0), holds in every run, or
+ * is left open by some.
+ */
+export const replicateReading = (
+  main: { readonly ciLow: number | null; readonly ciHigh: number | null; readonly claimedSign: 1 | -1 },
+  replicates: ReadonlyArray<{ readonly slope: number | null; readonly ciLow: number | null; readonly ciHigh: number | null }>
+): string | undefined => {
+  if (replicates.length === 0) return undefined;
+  const runs = [main, ...replicates];
+  const signs = runs.map(intervalSign);
+  const agree = signs.filter((s) => s === main.claimedSign).length;
+  const against = signs.filter((s) => s === -main.claimedSign).length;
+  const open = runs.length - agree - against;
+  const slopes = replicates.map((r) => `${g(r.slope ?? Number.NaN)} [${g(r.ciLow ?? Number.NaN)}, ${g(r.ciHigh ?? Number.NaN)}]`).join(", ");
+  const reading =
+    agree > 0 && against > 0
+      ? `the sign changes with the training run (of ${runs.length} runs, ${agree} with the paper's sign, ${against} against it, ${open} inconclusive): this verdict is the training's, not the model's`
+      : open === 0
+        ? `every one of the ${runs.length} training runs gives the ${against > 0 ? "opposite" : "paper's"} sign`
+        : `of ${runs.length} training runs, ${agree} with the paper's sign, ${against} against it, ${open} inconclusive`;
+  return `other training runs (same params, their own random streams): ${slopes}; ${reading}`;
+};
+
 export const emergentClaims = (
-  findings: ReadonlyArray<{ readonly finding: string; readonly source: string; readonly attribute: string; readonly metric: string; readonly slope: number | null; readonly ciLow: number | null; readonly ciHigh: number | null; readonly episodes: number; readonly verdict: "reproduced" | "opposite" | "inconclusive" }>,
+  findings: ReadonlyArray<{
+    readonly finding: string;
+    readonly source: string;
+    readonly attribute: string;
+    readonly metric: string;
+    readonly claimedSign: 1 | -1;
+    readonly slope: number | null;
+    readonly ciLow: number | null;
+    readonly ciHigh: number | null;
+    readonly episodes: number;
+    readonly verdict: "reproduced" | "opposite" | "inconclusive";
+    readonly replicates?: ReadonlyArray<{ readonly slope: number | null; readonly ciLow: number | null; readonly ciHigh: number | null }>;
+  }>,
   spread: (attribute: string, metric: string) => MetricSpread | undefined = () => undefined
 ): Claim[] =>
   findings.map((x) => {
@@ -453,12 +493,13 @@ export const emergentClaims = (
       : x.verdict === "inconclusive"
         ? `underpowered for this effect: 80% power only for |slope| >= ${g(detectable)}, the measured |slope| is ${g(Math.abs(slope))}`
         : `resolved to ${f(ratio, 2)} of the effect (a quarter or finer: ${ratio <= RESOLUTION ? "yes" : "no"})`;
+    const replicated = replicateReading(x, x.replicates ?? []);
     return {
       source: x.source === "section 5.2 headline" ? "section 5.2 (headline, figures 9-24)" : "section 5.2 (text, figures 9-24)",
       paper: x.finding,
       ours: `slope ${g(slope)} [${g(x.ciLow ?? Number.NaN)}, ${g(x.ciHigh ?? Number.NaN)}] per unit of the attribute (${x.episodes} episodes); 80% power for |slope| >= ${g(detectable)}`,
       verdict: x.verdict,
-      why
+      why: replicated === undefined ? why : `${why}; ${replicated}`
     };
   });
 

@@ -264,6 +264,7 @@ describe("reproduction claims", () => {
       source: "section 5.2 text",
       attribute: "riskAversion",
       metric: "pnl",
+      claimedSign: -1 as const,
       slope,
       ciLow: slope - halfWidth,
       ciHigh: slope + halfWidth,
@@ -282,6 +283,20 @@ describe("reproduction claims", () => {
     const [moving] = emergentClaims([finding(0.3, 0.5, "inconclusive")], () => ({ mean: 1, sd: 0.5, mode: 1, atMode: 0.1 }));
     expect(moving!.why).toMatch(/underpowered/);
     expect(resolvedFindings([finding(-1, 0.2, "reproduced"), finding(-1, 0.3, "reproduced"), finding(-0.1, 0.5, "inconclusive")])).toBe(1);
+  });
+
+  it("section 5.2's why says whether a finding's sign changes with the training run", () => {
+    const run = (slope: number, halfWidth: number) => ({ slope, ciLow: slope - halfWidth, ciHigh: slope + halfWidth });
+    const base = { finding: "x", source: "section 5.2 text", attribute: "riskAversion", metric: "pnl", claimedSign: -1 as const, episodes: 500 };
+    // Paper's sign in the main run, the opposite (significantly) in another: the training decides.
+    const [flips] = emergentClaims([{ ...base, ...run(-1, 0.2), verdict: "reproduced", replicates: [run(0.8, 0.2), run(-0.1, 0.5)] }]);
+    expect(flips!.why).toMatch(/other training runs \(same params, their own random streams\): 0\.800 \[0\.600, 1\.00\], -0\.100 \[-0\.600, 0\.400\]; the sign changes with the training run \(of 3 runs, 1 with the paper's sign, 1 against it, 1 inconclusive\)/);
+    const [holds] = emergentClaims([{ ...base, ...run(2, 0.5), verdict: "opposite", replicates: [run(1.5, 0.5), run(3, 1)] }]);
+    expect(holds!.why).toMatch(/every one of the 3 training runs gives the opposite sign/);
+    const [open] = emergentClaims([{ ...base, ...run(2, 0.5), verdict: "opposite", replicates: [run(0.1, 0.5)] }]);
+    expect(open!.why).toMatch(/of 2 training runs, 0 with the paper's sign, 1 against it, 1 inconclusive$/);
+    // Without replicates the why is the single run's.
+    expect(emergentClaims([{ ...base, ...run(2, 0.5), verdict: "opposite" }])[0]!.why).not.toMatch(/training run/);
   });
 
   describe("table 2", () => {

@@ -109,6 +109,23 @@ describe("emergent-behaviour pipeline", { timeout: 240_000 }, () => {
     expect(readFileSync(reportPath, "utf8").match(/<figure class="plot"><svg/g)).toHaveLength(plots);
   });
 
+  it("trains replicates on their own random streams and gives each finding's slope in each", async () => {
+    const sets = ["--set", "report.trainingReplicates=1"];
+    const first = await run(["run", "emergent-behaviour", "--preset", "tiny", ...sets, "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const ran = statuses(first.stdout);
+    // The main run's nodes are cache hits; the replicate's train and evaluate, and the report, run.
+    expect(ran).toMatchObject({ "train-shared": "hit", "evaluate-emergent": "hit", "train-shared-replicate-2": "ran:MISSING", "evaluate-emergent-replicate-2": "ran:MISSING" });
+    expect(ran["emergent-report"]).toMatch(/^ran:/);
+    const shown = await run(["show", "emergent-behaviour", "--preset", "tiny", ...sets, "--json"]);
+    const nodes = (JSON.parse(shown.stdout) as { nodes: Array<{ node: string; files: Record<string, string>; summary?: unknown }> }).nodes;
+    const findings = (nodes.find((n) => n.node === "emergent-report")!.summary as { findings: Array<{ slope: number | null; replicates: Array<{ slope: number | null }> }> }).findings;
+    expect(findings.every((f) => f.replicates.length === 1)).toBe(true);
+    // Own random streams: the replicate's policies and episodes differ, so its slopes do.
+    const differing = findings.filter((f) => f.slope !== null && f.replicates[0]!.slope !== null && f.slope !== f.replicates[0]!.slope);
+    expect(differing.length).toBeGreaterThan(findings.length / 2);
+  });
+
   it.skipIf(CHROMIUM === undefined)("renders every plot in headless Chromium (skipped without /usr/bin/chromium: apt-get install -y chromium)", async () => {
     expect(reportPath, "the pipeline run must pass first").not.toBe("");
     const dom = await chromium(["--dump-dom", `file://${reportPath}`]);
