@@ -24,6 +24,7 @@ import {
   verdictCounts,
   type Claim,
   type MethodRun,
+  type GridPoint,
   type MetricSpread
 } from "../core/analysis/reproduction.ts";
 import { meanAndStdError } from "../core/analysis/stats.ts";
@@ -165,6 +166,31 @@ const metricSpread = (c: EpisodeColumns) => {
   };
 };
 
+/** The first LP's share, price and flow per connected LT class at the lowest and highest evaluated value of an attribute. */
+const gridEnds = (c: EpisodeColumns) => {
+  const attribute = c["attribute"] as unknown as readonly string[];
+  const value = c["value"];
+  const column = (name: string) => {
+    const v = c[name];
+    return v instanceof Float64Array ? v : undefined;
+  };
+  return (name: string): { low: GridPoint; high: GridPoint } | undefined => {
+    if (!(value instanceof Float64Array)) return undefined;
+    const rows = Array.from(value.keys()).filter((i) => attribute[i] === name);
+    if (rows.length === 0) return undefined;
+    const values = rows.map((i) => value[i]!);
+    const at = (v: number): GridPoint => {
+      const mine = rows.filter((i) => value[i] === v);
+      const mean = (metric: string) => {
+        const col = column(metric);
+        return col === undefined ? Number.NaN : meanAndSd(mine.map((i) => col[i]!).filter(Number.isFinite)).mean;
+      };
+      return { value: v, share: mean("marketShare"), price: mean("averagePrice"), flowLt: mean("flowPerConnected_flowLt"), pnlLt: mean("flowPerConnected_pnlLt") };
+    };
+    return { low: at(Math.min(...values)), high: at(Math.max(...values)) };
+  };
+};
+
 /** The first LP of section 5.2 over every evaluation episode: how it priced, what it earned, what share it took. */
 const firstLpDiagnosis = (c: EpisodeColumns, episodes: number): string => {
   const show = (metric: string, digits: number) => {
@@ -227,7 +253,7 @@ export const reproductionReport = Stage.make({
         ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
         ...[inputs.probe1, inputs.probe2, inputs.probe3, inputs.probe4, inputs.probeEmergent].map(equilibriumClaim),
         figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
-        ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns)),
+        ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns), gridEnds(episodeColumns)),
         ...figureSixClaims(loggedGameWeights({ "pnl-1v1": inputs.pnl1v1, "pnl-2v1": inputs.pnl2v1, "flow-1v1": inputs.flow1v1 }))
       ];
       const findings = inputs.emergent.summary.findings;
@@ -236,7 +262,7 @@ export const reproductionReport = Stage.make({
         .filter(([, n]) => n > 0)
         .map(([verdict, n]) => `${n} ${verdict}`)
         .join(", ");
-      const intro = `Each checkable claim of the paper against what the included runs measured: ${claims.length} claims, ${tally}. Calibration figures are means over the last iterations of each method with a 95% interval (mean +- 1.96 standard errors, iterations treated as independent, which understates it when they are autocorrelated); the section 5.2 findings are slopes of the metric against the attribute with their 95% intervals; "not run" rows report an ablation, not a claim. "why" gives what the run itself says about the verdict: the terms of r_cal the calibrator still pays and, for targets missed at the end, the latest stretch of iterations that met them, a section 5.2 finding's power (the slope detected 80% of the time) or resolution, a metric no attribute moves, whether its sign changes with the training run (where the run trained replicates), and for figure 6 what sets omega_A: how large and how aligned the two players' cross terms are.`;
+      const intro = `Each checkable claim of the paper against what the included runs measured: ${claims.length} claims, ${tally}. Calibration figures are means over the last iterations of each method with a 95% interval (mean +- 1.96 standard errors, iterations treated as independent, which understates it when they are autocorrelated); the section 5.2 findings are slopes of the metric against the attribute with their 95% intervals; "not run" rows report an ablation, not a claim. "why" gives what the run itself says about the verdict: the terms of r_cal the calibrator still pays and, for targets missed at the end, the latest stretch of iterations that met them, a section 5.2 finding's power (the slope detected 80% of the time) or resolution, a metric no attribute moves, whether its sign changes with the training run (where the run trained replicates), for a market-share finding how the share, the first LP's quotes and its flow per connected LT moved across the attribute's grid, and for figure 6 what sets omega_A: how large and how aligned the two players' cross terms are.`;
       const power = `Section 5.2's power: the paper's figures 9-24 give no values in its text, so each finding is resolved against the effect we measure: ${resolvedFindings(findings)} of ${findings.length} findings have a 95% interval at most ${RESOLUTION} of |slope| on each side (${inputs.emergent.summary.evaluationEpisodes} evaluation episodes). ${firstLpDiagnosis(episodeColumns, inputs.evaluation.episodes.numRows)}`;
       const columns = ["claim", "paper", "ours", "verdict", "why"];
       const html = htmlReport("Reproduction of the paper's claims", intro, [

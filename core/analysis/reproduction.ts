@@ -465,6 +465,24 @@ export const replicateReading = (
   return `other training runs (same params, their own random streams): ${slopes}; ${reading}`;
 };
 
+/** The first LP's market, averaged over the episodes at one value of an attribute. */
+export interface GridPoint {
+  readonly value: number;
+  readonly share: number;
+  /** eps_alpha, its average quoted price. */
+  readonly price: number;
+  /** Flow per connected LT of each class (NaN when it is connected to none). */
+  readonly flowLt: number;
+  readonly pnlLt: number;
+}
+
+/** What moves a market-share finding: the first LP's share, price and flow per connected LT at the lowest and highest value of the attribute. */
+export const shareMovement = (low: GridPoint, high: GridPoint, attribute: string): string => {
+  const flow = (x: number) => (Number.isFinite(x) ? f(x) : "none (not connected)");
+  const quotes = Math.abs(high.price - low.price) < 1e-3 ? " (its quotes do not move)" : "";
+  return `from ${attribute} ${g(low.value)} to ${g(high.value)} the first LP's share goes ${f(low.share)} -> ${f(high.share)} at an average price eps_alpha ${f(low.price)} -> ${f(high.price)}${quotes}, with flow per connected flow LT ${flow(low.flowLt)} -> ${flow(high.flowLt)} and per connected PnL LT ${flow(low.pnlLt)} -> ${flow(high.pnlLt)}`;
+};
+
 export const emergentClaims = (
   findings: ReadonlyArray<{
     readonly finding: string;
@@ -479,7 +497,8 @@ export const emergentClaims = (
     readonly verdict: "reproduced" | "opposite" | "inconclusive";
     readonly replicates?: ReadonlyArray<{ readonly slope: number | null; readonly ciLow: number | null; readonly ciHigh: number | null }>;
   }>,
-  spread: (attribute: string, metric: string) => MetricSpread | undefined = () => undefined
+  spread: (attribute: string, metric: string) => MetricSpread | undefined = () => undefined,
+  grid: (attribute: string) => { readonly low: GridPoint; readonly high: GridPoint } | undefined = () => undefined
 ): Claim[] =>
   findings.map((x) => {
     const slope = x.slope ?? Number.NaN;
@@ -494,12 +513,14 @@ export const emergentClaims = (
         ? `underpowered for this effect: 80% power only for |slope| >= ${g(detectable)}, the measured |slope| is ${g(Math.abs(slope))}`
         : `resolved to ${f(ratio, 2)} of the effect (a quarter or finer: ${ratio <= RESOLUTION ? "yes" : "no"})`;
     const replicated = replicateReading(x, x.replicates ?? []);
+    const ends = x.metric === "marketShare" ? grid(x.attribute) : undefined;
+    const moved = ends === undefined ? undefined : shareMovement(ends.low, ends.high, x.attribute);
     return {
       source: x.source === "section 5.2 headline" ? "section 5.2 (headline, figures 9-24)" : "section 5.2 (text, figures 9-24)",
       paper: x.finding,
       ours: `slope ${g(slope)} [${g(x.ciLow ?? Number.NaN)}, ${g(x.ciHigh ?? Number.NaN)}] per unit of the attribute (${x.episodes} episodes); 80% power for |slope| >= ${g(detectable)}`,
       verdict: x.verdict,
-      why: replicated === undefined ? why : `${why}; ${replicated}`
+      why: [why, moved, replicated].filter((part) => part !== undefined).join("; ")
     };
   });
 

@@ -299,6 +299,20 @@ describe("reproduction claims", () => {
     expect(emergentClaims([{ ...base, ...run(2, 0.5), verdict: "opposite" }])[0]!.why).not.toMatch(/training run/);
   });
 
+  it("a market-share finding's why says how the share, the quotes and the flow per connected LT moved across the attribute's grid", () => {
+    const share = { finding: "x", source: "section 5.2 text", attribute: "pnlConnectivity", metric: "marketShare", claimedSign: -1 as const, episodes: 500, slope: 0.02, ciLow: 0.018, ciHigh: 0.022, verdict: "opposite" as const };
+    const grid = () => ({
+      low: { value: 0, share: 0.313, price: -0.5, flowLt: 0.338, pnlLt: Number.NaN },
+      high: { value: 1, share: 0.334, price: -0.5, flowLt: 0.335, pnlLt: 0.163 }
+    });
+    const [claim] = emergentClaims([share], undefined, grid);
+    expect(claim!.why).toMatch(/from pnlConnectivity 0 to 1\.00 the first LP's share goes 0\.313 -> 0\.334 at an average price eps_alpha -0\.500 -> -0\.500 \(its quotes do not move\), with flow per connected flow LT 0\.338 -> 0\.335 and per connected PnL LT none \(not connected\) -> 0\.163/);
+    // Quotes that move are not said to stand still; other metrics get no grid sentence.
+    const moving = () => ({ low: { ...grid().low, price: -0.5 }, high: { ...grid().high, price: -0.3 } });
+    expect(emergentClaims([share], undefined, moving)[0]!.why).not.toMatch(/do not move/);
+    expect(emergentClaims([{ ...share, metric: "pnl" }], undefined, grid)[0]!.why).not.toMatch(/first LP's share goes/);
+  });
+
   describe("table 2", () => {
     const scores = {
       data: "lobster data",
