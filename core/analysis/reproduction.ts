@@ -12,7 +12,7 @@ import type { MarketMakerRule, RuleDeviationResult } from "../calibration/rule-d
 import type { LongRangeCheck } from "../ecn/long-range-check.ts";
 import { syntheticHistoryNote, type BlockScoreDifference } from "../ecn/score-comparison.ts";
 import { largestParameterMove } from "./parameter-moves.ts";
-import { meanAndStdError } from "./stats.ts";
+import { meanAndStdError, signVerdict } from "./stats.ts";
 
 export type Verdict = "reproduced" | "not reproduced" | "opposite" | "inconclusive" | "not run";
 
@@ -64,12 +64,7 @@ const difference = (a: { mean: number; stdError: number }, b: { mean: number; st
   return { d, low: d - h, high: d + h };
 };
 
-const signed = (low: number, high: number, claimed: 1 | -1): Verdict => {
-  if (!Number.isFinite(low) || !Number.isFinite(high)) return "inconclusive";
-  if (claimed > 0 ? low > 0 : high < 0) return "reproduced";
-  if (claimed > 0 ? high < 0 : low > 0) return "opposite";
-  return "inconclusive";
-};
+const signed = (low: number, high: number, claimed: 1 | -1): Verdict => signVerdict({ ciLow: low, ciHigh: high }, claimed);
 
 /**
  * Why a calibration ends where it does: the terms of r_cal (eq. 19) at the tail means, i.e. what
@@ -437,9 +432,6 @@ const g = (x: number) => (!Number.isFinite(x) ? "n/a" : x === 0 ? "0" : Math.abs
  * errors. `spread` tells a metric that no attribute moves (the same value in every episode) from
  * a small effect.
  */
-/** A slope's interval: +1 or -1 when it excludes 0 on that side, 0 when it contains 0 (or is unknown). */
-const intervalSign = (r: { readonly ciLow: number | null; readonly ciHigh: number | null }): -1 | 0 | 1 => ((r.ciLow ?? Number.NaN) > 0 ? 1 : (r.ciHigh ?? Number.NaN) < 0 ? -1 : 0);
-
 /**
  * What the training replicates say of a finding: the other runs' slopes, and whether the sign
  * changes with the training run (some runs' intervals on each side of 0), holds in every run, or
@@ -451,9 +443,9 @@ export const replicateReading = (
 ): string | undefined => {
   if (replicates.length === 0) return undefined;
   const runs = [main, ...replicates];
-  const signs = runs.map(intervalSign);
-  const agree = signs.filter((s) => s === main.claimedSign).length;
-  const against = signs.filter((s) => s === -main.claimedSign).length;
+  const verdicts = runs.map((r) => signed(r.ciLow ?? Number.NaN, r.ciHigh ?? Number.NaN, main.claimedSign));
+  const agree = verdicts.filter((v) => v === "reproduced").length;
+  const against = verdicts.filter((v) => v === "opposite").length;
   const open = runs.length - agree - against;
   const slopes = replicates.map((r) => `${g(r.slope ?? Number.NaN)} [${g(r.ciLow ?? Number.NaN)}, ${g(r.ciHigh ?? Number.NaN)}]`).join(", ");
   const reading =
@@ -549,14 +541,14 @@ const tailMean = (values: readonly number[]): { mean: number; stdError: number; 
  */
 export const figureSixClaims = (logged: Readonly<Record<string, readonly number[]>>): Claim[] => {
   const w = (key: string) => tailMean(logged[key] ?? []);
-  /** "the second's cross terms r times the first's, cosine c: aligned / opposed / orthogonal within noise" for a logged pair, or undefined. */
-  const cross = (key: string, second: string, first: string): string | undefined => {
+  /** A logged pair's cross terms: "the second's r times the first's, cosine c: <reading>", and the reading; undefined when not logged. */
+  const cross = (key: string, second: string, first: string): { text: string; reading: "aligned" | "opposed" | "orthogonal within noise" } | undefined => {
     const ratio = w(`${key}/cross-ratio`);
     const cosine = w(`${key}/cross-alignment`);
     if (!Number.isFinite(ratio.mean) || !Number.isFinite(cosine.mean)) return undefined;
     const h = 1.96 * cosine.stdError;
     const reading = cosine.mean - h > 0 ? "aligned" : cosine.mean + h < 0 ? "opposed" : "orthogonal within noise";
-    return `${second}'s utility's cross terms ${pm(ratio)} times ${first}'s, cosine ${pm(cosine)}: ${reading}`;
+    return { text: `${second}'s utility's cross terms ${pm(ratio)} times ${first}'s, cosine ${pm(cosine)}: ${reading}`, reading };
   };
   const rule =
     "by definition 3.17 omega_A - 1/2 has the sign of minus that cosine: 1/2 when the two utilities' cross terms are orthogonal or one has none (an objective that ignores the other's strategy), 1 only when they are equal and opposite (a zero-sum coupling)";
@@ -584,23 +576,24 @@ export const figureSixClaims = (logged: Readonly<Record<string, readonly number[
     const known = parts.filter((p): p is string => p !== undefined);
     return known.length === 0 ? undefined : `${known.join("; ")} (last logged values); ${rule}`;
   };
-  const lpLpReading = lpLpCross?.endsWith(": aligned")
-    ? "each LP's utility bends the same way in the other's strategy, a shared-skill (potential) coupling rather than the adversarial one the paper reads"
-    : undefined;
+  const lpLpReading =
+    lpLpCross?.reading === "aligned"
+      ? " (each LP's utility bends the same way in the other's strategy, a shared-skill (potential) coupling rather than the adversarial one the paper reads)"
+      : "";
   return [
     {
       source: "figure 6 (left)",
       paper: "1v1, PnL-driven LP and LT: the link is balanced, omega_A ~ 0.6 (checked: the interval within 0.6 +- 0.15)",
       ours: `omega_A ${show(pnl)}`,
       verdict: known(pnl) ? near(pnl) : "not run",
-      why: withRule([pnlCross])
+      why: withRule([pnlCross?.text])
     },
     {
       source: "figure 6 (left)",
       paper: "2v1: the LP-LT weight falls (to ~0.2) and the LP-LP weight rises (to ~0.6): competition moves between the LPs",
       ours: `2v1 LP-LT ${show(lpLt)}, 1v1 ${pm(pnl)}: fall ${f(fall.d)} [${f(fall.low)}, ${f(fall.high)}]; 2v1 LP-LP ${pm(lpLp)}: above LP-LT by ${f(rise.d)} [${f(rise.low)}, ${f(rise.high)}]`,
       verdict: known(pnl, lpLt, lpLp) ? both(signed(fall.low, fall.high, 1), signed(rise.low, rise.high, 1)) : "not run",
-      why: withRule([lpLpCross === undefined ? undefined : `LP-LP: ${lpLpCross}${lpLpReading === undefined ? "" : ` (${lpLpReading})`}`, lpLtCross === undefined ? undefined : `2v1 LP-LT: ${lpLtCross}`])
+      why: withRule([lpLpCross === undefined ? undefined : `LP-LP: ${lpLpCross.text}${lpLpReading}`, lpLtCross === undefined ? undefined : `2v1 LP-LT: ${lpLtCross.text}`])
     },
     {
       source: "figure 6 (right)",
@@ -610,7 +603,7 @@ export const figureSixClaims = (logged: Readonly<Record<string, readonly number[
       why: withRule([
         flowCross === undefined
           ? undefined
-          : `${flowCross}; cross terms that come from an objective unrelated to the LP's are orthogonal to the LP's in expectation, so for such an LT the definition predicts 1/2, not the paper's ~1`
+          : `${flowCross.text}; cross terms that come from an objective unrelated to the LP's are orthogonal to the LP's in expectation, so for such an LT the definition predicts 1/2, not the paper's ~1`
       ])
     }
   ];
