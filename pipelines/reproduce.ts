@@ -4,7 +4,7 @@
  * `ecn` (ecn-models: table 2), `spectrum` (lt-spectrum: figure 2), `exp1` .. `exp4`
  * (calibrate-exp1..4: table 5, figures 7, 8, 25-32), `emergent` (emergent-behaviour: section 5.2,
  * figures 3, 9-24), with each calibration's `equilibrium-probe` (section 3.1's shared equilibrium
- * for the first LP); then `reproduction-report` tabulates claim, paper, ours, verdict
+ * for the first LP) and `episode-records` (where the LT flow goes in the calibrated market); then `reproduction-report` tabulates claim, paper, ours, verdict
  * (stages/reproduction-report.ts). Included nodes keep their own cache keys and random streams,
  * so whatever those pipelines already ran with the same params and seed is read from the cache.
  *
@@ -16,6 +16,7 @@ import { Pipeline, type Pipeline as PipelineType } from "../core/pipeline/pipeli
 import type { ParamTree } from "../core/pipeline/params.ts";
 import { calibrationReport, calibrationReportWithBeside } from "../stages/calibration-report.ts";
 import { emergentEquilibriumProbe, equilibriumProbe } from "../stages/equilibrium-probe.ts";
+import { episodeRecords } from "../stages/episode-records.ts";
 import { fitEcnGmm } from "../stages/ecn.ts";
 import { compareEcnModels, scoreEcnModels } from "../stages/ecn-neural.ts";
 import { evaluateEmergentStage, trainGame } from "../stages/emergent.ts";
@@ -56,10 +57,10 @@ export const reproduce = Pipeline.make<TrainingServices>({
     const spectrum = p.include("spectrum", ltSpectrum, "spectrum", "lt-spectrum-report");
     const experiments = calibrations.map(([root, pipeline]) => {
       // The experiment's own probe node: the same cache entry and episodes as `calibrate-expN` plays.
-      const included = p.include(root, pipeline, root, ["calibration-report", "equilibrium-probe"]);
+      const included = p.include(root, pipeline, root, ["calibration-report", "equilibrium-probe", "episode-records"]);
       // The converged preset adds CALSHEQ's other form beside, which changes the report node's stage.
       const report = included.ids.some((id) => id.startsWith("train-calsheq-")) ? included.output("calibration-report", calibrationReportWithBeside) : included.output("calibration-report", calibrationReport);
-      return { report, probe: included.output("equilibrium-probe", equilibriumProbe) };
+      return { report, probe: included.output("equilibrium-probe", equilibriumProbe), records: included.output("episode-records", episodeRecords) };
     });
     const emergent = p.include("emergent", emergentBehaviour, "emergent", ["emergent-report", "equilibrium-probe"]);
     const emergentProbe = emergent.output("equilibrium-probe", emergentEquilibriumProbe);
@@ -75,6 +76,10 @@ export const reproduce = Pipeline.make<TrainingServices>({
         exp2: experiments[1]!.report,
         exp3: experiments[2]!.report,
         exp4: experiments[3]!.report,
+        records1: experiments[0]!.records,
+        records2: experiments[1]!.records,
+        records3: experiments[2]!.records,
+        records4: experiments[3]!.records,
         probe1: experiments[0]!.probe,
         probe2: experiments[1]!.probe,
         probe3: experiments[2]!.probe,

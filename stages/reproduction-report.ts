@@ -9,6 +9,7 @@
  */
 import * as arrow from "apache-arrow";
 import { Effect, Schema } from "effect";
+import { ltFlowRouting } from "../core/analysis/flow-routing.ts";
 import { htmlReport } from "../core/analysis/report.ts";
 import {
   calibrationClaims,
@@ -32,6 +33,7 @@ import { checkLongRangeMoments } from "../core/ecn/long-range-check.ts";
 import { gmmVariationModel } from "../core/ecn/model.ts";
 import { Rng } from "../core/pipeline/rng.ts";
 import { ecnModelCodec } from "../schemas/ecn-artifacts.ts";
+import { arrowTableCodec } from "../core/pipeline/codecs/arrow.ts";
 import { compositeCodec } from "../core/pipeline/codecs/composite.ts";
 import { jsonCodec } from "../core/pipeline/codecs/json.ts";
 import { textCodec } from "../core/pipeline/codecs/text.ts";
@@ -43,6 +45,7 @@ import { emergentReportCodec } from "../schemas/emergent.ts";
 import { emergentTablesCodec, gameLoopStateCodec, readColumns, type GameLoopState } from "../schemas/emergent-artifacts.ts";
 import { ltSpectrumReportCodec } from "../schemas/lt-spectrum.ts";
 import { EquilibriumProbe } from "../schemas/equilibrium-probe.ts";
+import { stepRecordFromTable } from "../schemas/step-record-table.ts";
 
 const probeCodec = jsonCodec(EquilibriumProbe);
 
@@ -100,13 +103,14 @@ const methodRun = (report: CalibrationReport, method: string, name: string, summ
 
 const nameOf = (label: string) => (label.startsWith("CALSHEQ_no_state") ? "CALSHEQ_no_state" : "CALSHEQ");
 
-const experimentClaims = (report: CalibrationReport): Claim[] => {
+const experimentClaims = (report: CalibrationReport, records: arrow.Table): Claim[] => {
   const s = report.summary;
   const besideForm = s.methods.calsheqBeside?.startsWith("CALSHEQ_no_state") ? "distribution" : "increment";
   return calibrationClaims({
     experiment: s.experiment,
     calsheq: methodRun(report, "calsheq", nameOf(s.methods.calsheq), s.calsheq),
     bo: methodRun(report, "bo", "BO", s.bo),
+    flow: ltFlowRouting(stepRecordFromTable(records)),
     ...(s.calsheqBeside === undefined || s.methods.calsheqBeside === undefined ? {} : { beside: methodRun(report, `calsheq_${besideForm}`, nameOf(s.methods.calsheqBeside), s.calsheqBeside) })
   });
 };
@@ -216,6 +220,10 @@ export const reproductionReport = Stage.make({
     exp2: calibrationReportCodec,
     exp3: calibrationReportCodec,
     exp4: calibrationReportCodec,
+    records1: arrowTableCodec,
+    records2: arrowTableCodec,
+    records3: arrowTableCodec,
+    records4: arrowTableCodec,
     probe1: probeCodec,
     probe2: probeCodec,
     probe3: probeCodec,
@@ -246,11 +254,21 @@ export const reproductionReport = Stage.make({
       );
       const diagonal = (m: readonly (readonly number[])[]) => m.map((row, i) => row[i]!);
       const episodeColumns = readColumns(inputs.evaluation.episodes);
+      const calibration = yield* Stage.attempt("reproduction-report", () =>
+        (
+          [
+            [inputs.exp1, inputs.records1],
+            [inputs.exp2, inputs.records2],
+            [inputs.exp3, inputs.records3],
+            [inputs.exp4, inputs.records4]
+          ] as const
+        ).flatMap(([report, records]) => experimentClaims(report, records))
+      );
       const claims: Claim[] = [
         tableTwoClaim(inputs.ecn, inputs.ecnComparison),
         propositionTwoThreeClaim(longRange, { modelVariance: diagonal(model.longRange.covariance.theory), dataVariance: diagonal(model.longRange.covariance.empirical), source: model.data }),
         figureTwoClaim(inputs.spectrum.summary),
-        ...[inputs.exp1, inputs.exp2, inputs.exp3, inputs.exp4].flatMap(experimentClaims),
+        ...calibration,
         ...[inputs.probe1, inputs.probe2, inputs.probe3, inputs.probe4, inputs.probeEmergent].map(equilibriumClaim),
         figureThreeClaim(pnlLtFlowPoints(inputs.evaluation.pnlLtFlow)),
         ...emergentClaims(inputs.emergent.summary.findings, metricSpread(episodeColumns), gridEnds(episodeColumns)),

@@ -11,6 +11,7 @@ import { calibrationRewardBreakdown, experimentDefinition } from "../calibration
 import type { MarketMakerRule, RuleDeviationResult } from "../calibration/rule-deviation.ts";
 import type { LongRangeCheck } from "../ecn/long-range-check.ts";
 import { syntheticHistoryNote, type BlockScoreDifference } from "../ecn/score-comparison.ts";
+import type { LtFlowRouting } from "./flow-routing.ts";
 import { largestParameterMove } from "./parameter-moves.ts";
 import { meanAndStdError, signVerdict } from "./stats.ts";
 
@@ -48,7 +49,57 @@ export interface CalibrationEvidence {
   readonly bo: MethodRun;
   /** CALSHEQ in its other form, when it ran beside. */
   readonly beside?: MethodRun;
+  /** Where the LT flow goes in CALSHEQ's calibrated market (episodes recorded at its particles' mean profile), when recorded. */
+  readonly flow?: LtFlowRouting;
 }
+
+/** A share of their LP trades at or above which LTs count as served by LP supertype 1 alone. */
+const SERVED_ALONE = 0.8;
+
+/**
+ * The LT supertypes (0-based) whose LP trades go to LP supertype 1 alone (at least SERVED_ALONE of
+ * them): with one LP in that supertype, that LP faces only the ECN for their flow.
+ */
+export const servedByFirstLpAlone = (flow: LtFlowRouting): number[] =>
+  flow.lt
+    .filter((r) => {
+      const withLps = r.lp.reduce((a, b) => a + b, 0);
+      return withLps > 0 && r.lp[0]! / withLps >= SERVED_ALONE;
+    })
+    .map((r) => r.supertype);
+
+const ltList = (supertypes: readonly number[]) => {
+  const names = supertypes.map((s) => String(s + 1));
+  return `LT supertype${names.length === 1 ? "" : "s"} ${names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`}`;
+};
+
+/**
+ * Where the ECN's share of the LT flow (1 - m_total) comes from in a calibrated market: the LTs LP
+ * supertype 1 serves alone, the other connected LTs, and the LTs no LP trades with, each with its
+ * share of the volume and the fraction of it that went to the ECN; and the LP supertypes' spreads.
+ */
+export const ecnShareSources = (flow: LtFlowRouting): string => {
+  const alone = new Set(servedByFirstLpAlone(flow));
+  const unconnected = flow.lt.filter((r) => r.lp.every((q) => q === 0)).map((r) => r.supertype);
+  const groupOf = (rows: readonly LtFlowRouting["lt"][number][]) => {
+    const volume = rows.reduce((a, r) => a + r.volumeShare, 0);
+    const toEcn = rows.reduce((a, r) => a + r.volumeShare * r.ecn, 0);
+    return { volume, toEcn, fraction: volume > 0 ? toEcn / volume : Number.NaN };
+  };
+  const first = groupOf(flow.lt.filter((r) => alone.has(r.supertype)));
+  const others = groupOf(flow.lt.filter((r) => !alone.has(r.supertype) && !unconnected.includes(r.supertype)));
+  const none = groupOf(flow.lt.filter((r) => unconnected.includes(r.supertype)));
+  const total = first.toEcn + others.toEcn + none.toEcn;
+  const parts = [
+    alone.size === 0
+      ? "no LT trades with LP supertype 1 alone"
+      : `${f(first.toEcn)} from ${ltList([...alone])} (${f(first.volume)} of the volume), whose LP trades go to LP supertype 1 alone and which send the ECN ${f(first.fraction)} of their flow`,
+    `${f(others.toEcn)} from the other LTs that trade with LPs, which send it ${f(others.fraction)} of theirs`,
+    ...(unconnected.length === 0 ? [] : [`${f(none.toEcn)} from ${ltList(unconnected)}, which trade${unconnected.length === 1 ? "s" : ""} with no LP`])
+  ];
+  const spreads = flow.lpSpread.map((s, k) => `supertype ${k + 1} ${f(s, 2)}`).join(", ");
+  return `the ECN's share in the calibrated market (${flow.episodes} episodes at the particles' mean profile) is ${f(total)}: ${parts.join("; ")}; the LPs' mean quoted spreads (ticks): ${spreads}`;
+};
 
 const f = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
 /** The mean of `field` over some iterations' rows, with its standard error. */
@@ -184,7 +235,7 @@ const targetsClaim = (e: CalibrationEvidence): Claim => {
   const means = targetMeans(e.experiment, run.tail);
   const met = targetsMet(e.experiment, means);
   const path = met ? undefined : targetPath(e.experiment, run);
-  const why = path === undefined ? rewardTerms(e) : `${rewardTerms(e)}; ${path}`;
+  const why = [rewardTerms(e), path, e.flow === undefined ? undefined : ecnShareSources(e.flow)].filter((part) => part !== undefined).join("; ");
   if (targets.kind === "shares") {
     return {
       source: `table 5, experiment ${e.experiment} (figure 28)`,
@@ -279,8 +330,31 @@ const besideClaim = (e: CalibrationEvidence, beside: MethodRun): Claim => {
     source: `experiment ${e.experiment}, ablation`,
     paper: "(not a paper claim) the CALSHEQ form not used above, on the same seed and rule",
     ours: `${beside.name}: r_cal ${pm(b)}, m_super1 ${pm(stat(beside, "targets/m_super1"))}, m_total ${pm(stat(beside, "targets/m_total"))}, ${beside.iterations} iterations, stopped by ${beside.stoppedBy}; ${e.calsheq.name}: r_cal ${pm(a)}`,
-    verdict: "not run"
+    verdict: "not run",
+    why: besideReading(e, beside)
   };
+};
+
+/**
+ * How the other form's tail compares with the main one's: which of them meets the targets, which
+ * r_cal ranks higher, and, where CALSHEQ's market has LTs that LP supertype 1 serves alone, how
+ * strongly each form connects LP supertype 2 to them (the competition that form adds or not).
+ */
+const besideReading = (e: CalibrationEvidence, beside: MethodRun): string => {
+  const meets = (run: MethodRun) => (targetsMet(e.experiment, targetMeans(e.experiment, run.tail)) ? "meets every target" : "misses a target");
+  const change = difference(stat(beside, "calibration/reward"), stat(e.calsheq, "calibration/reward"));
+  const ranked =
+    change.high < 0 ? `r_cal ranks ${e.calsheq.name}'s profile higher` : change.low > 0 ? `r_cal ranks ${beside.name}'s profile higher` : "r_cal does not tell them apart";
+  const parts = [
+    `at their tails ${beside.name} ${meets(beside)} and ${e.calsheq.name} ${meets(e.calsheq)}; ${beside.name}'s r_cal minus ${e.calsheq.name}'s is ${f(change.d)} [${f(change.low)}, ${f(change.high)}]: ${ranked}`,
+    `LP supertype 1's reward ${f(stat(beside, "rewards/lp_super1").mean, 2)} against ${f(stat(e.calsheq, "rewards/lp_super1").mean, 2)}, the ECN's share ${f(stat(beside, "market/ecn_share").mean)} against ${f(stat(e.calsheq, "market/ecn_share").mean)}`
+  ];
+  const alone = e.flow === undefined ? [] : servedByFirstLpAlone(e.flow);
+  if (alone.length > 0) {
+    const connectivity = (run: MethodRun) => alone.map((s) => f(stat(run, `params/lp2.connect.lt${s + 1}/mean`).mean, 2)).join(", ");
+    parts.push(`LP supertype 2's connectivity to ${ltList(alone)}, which LP supertype 1 serves alone in ${e.calsheq.name}'s market: ${connectivity(beside)} against ${connectivity(e.calsheq)}`);
+  }
+  return parts.join("; ");
 };
 
 /** The calibration claims of one experiment. */

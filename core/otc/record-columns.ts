@@ -55,3 +55,16 @@ export const LT_ACTION_COLUMN: RecordColumn = { name: "ltAction", unit: "label",
 export const agentClassLabel = (code: number): string => (code === CLASS_LP ? "LP" : code === CLASS_LT ? "LT" : `class ${code}`);
 export const counterpartyLabel = (code: number): string => (code === COUNTERPARTY_ECN ? "ECN" : code === COUNTERPARTY_NONE ? "none" : `LP ${code}`);
 export const ltActionLabel = (code: number): string => (code === LT_BUY ? "buy" : code === LT_SELL ? "sell" : code === LT_NONE ? "no trade" : `action ${code}`);
+
+/**
+ * The codes behind the labels, for reading a published table back (`stepRecordFromTable`):
+ * undefined for a label this module never writes.
+ */
+export const agentClassCode = (label: string): number | undefined => (label === "LP" ? CLASS_LP : label === "LT" ? CLASS_LT : undefined);
+export const counterpartyCode = (label: string): number | undefined => {
+  if (label === "ECN") return COUNTERPARTY_ECN;
+  if (label === "none") return COUNTERPARTY_NONE;
+  const lp = /^LP (\d+)$/.exec(label);
+  return lp === null ? undefined : Number(lp[1]);
+};
+export const ltActionCode = (label: string): number | undefined => (label === "buy" ? LT_BUY : label === "sell" ? LT_SELL : label === "no trade" ? LT_NONE : undefined);

@@ -12,6 +12,7 @@ import {
   calibrationClaims,
   curvature,
   curvatureFit,
+  ecnShareSources,
   emergentClaims,
   equilibriumClaim,
   figureSixClaims,
@@ -113,6 +114,36 @@ describe("reproduction claims", () => {
     // On target at the tail: no path is added.
     const met = history.map((r) => ({ ...r, "targets/m_total": 0.83 }));
     expect(claimOf(withHistory(met)).why).not.toContain("window");
+  });
+
+  it("where the ECN's share comes from: each group's part adds up to the ECN's share, and the LTs LP supertype 1 serves alone are named", () => {
+    // LT supertypes (0-based) 0: no LP; 1-2: LP supertype 2; 3: 90% of its LP trades with supertype 1; 4: 60%.
+    const lt = [
+      { supertype: 0, volumeShare: 0.1, ecn: 1, lp: [0, 0] },
+      { supertype: 1, volumeShare: 0.2, ecn: 0.1, lp: [0, 0.9] },
+      { supertype: 2, volumeShare: 0.2, ecn: 0.05, lp: [0, 0.95] },
+      { supertype: 3, volumeShare: 0.3, ecn: 0.4, lp: [0.54, 0.06] },
+      { supertype: 4, volumeShare: 0.2, ecn: 0.5, lp: [0.3, 0.2] }
+    ];
+    const text = ecnShareSources({ episodes: 4, lt, lpSpread: [3.2, 2.1] });
+    // ECN share 0.1 + 0.02 + 0.01 + 0.12 + 0.1 = 0.35: 0.12 from supertype 4 (1-based), 0.13 from the other connected LTs, 0.1 from the unconnected.
+    expect(text).toContain("is 0.350: 0.120 from LT supertype 4 (0.300 of the volume), whose LP trades go to LP supertype 1 alone and which send the ECN 0.400 of their flow");
+    expect(text).toContain("0.130 from the other LTs that trade with LPs, which send it 0.217 of theirs; 0.100 from LT supertype 1, which trades with no LP");
+    expect(text).toContain("supertype 1 3.20, supertype 2 2.10");
+  });
+
+  it("the ablation row says which form meets the targets, which one r_cal ranks higher and how each connects LP supertype 2 to the first LP's LTs", () => {
+    const bo = run("BO", onTarget, 0.01, 1);
+    const flow = { episodes: 4, lt: [{ supertype: 7, volumeShare: 1, ecn: 0.3, lp: [0.7, 0] }], lpSpread: [3, 2] };
+    const calsheq = run("CALSHEQ", { ...onTarget, "targets/m_total": 0.79, "calibration/reward": 0.98, "params/lp2.connect.lt8/mean": 0 }, 0.001);
+    const beside = run("CALSHEQ_no_state", { ...onTarget, "calibration/reward": 0.96, "params/lp2.connect.lt8/mean": 0.3 }, 0.001);
+    const why = calibrationClaims({ experiment: 4, calsheq, bo, beside, flow }).find((c) => c.source === "experiment 4, ablation")!.why!;
+    expect(why).toContain("CALSHEQ_no_state meets every target and CALSHEQ misses a target");
+    expect(why).toContain("r_cal ranks CALSHEQ's profile higher");
+    expect(why).toContain("LP supertype 2's connectivity to LT supertype 8, which LP supertype 1 serves alone in CALSHEQ's market: 0.30 against 0.00");
+    const tied = calibrationClaims({ experiment: 4, calsheq, bo, beside: { ...beside, tail: calsheq.tail } }).find((c) => c.source === "experiment 4, ablation")!.why!;
+    expect(tied).toContain("r_cal does not tell them apart");
+    expect(tied).not.toContain("connectivity");
   });
 
   it("belowZero counts the iterations below 0, the last one (from 1) and the lowest value, skipping missing values", () => {

@@ -5,7 +5,7 @@
  * key-value metadata giving every column's unit and meaning; the labels agree with the codes.
  */
 import { DuckDBInstance } from "@duckdb/node-api";
-import { Dictionary, Int32, tableToIPC, Utf8, vectorFromArray } from "apache-arrow";
+import { Dictionary, Int32, Table, tableFromIPC, tableToIPC, Utf8, vectorFromArray } from "apache-arrow";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +15,7 @@ import { defaultGameConfig, emergentBehaviourPopulation } from "../../core/otc/c
 import { CLASS_LP, COUNTERPARTY_ECN, COUNTERPARTY_NONE, OtcEnv } from "../../core/otc/env.ts";
 import { Random } from "../../core/random/philox.ts";
 import { stepInStages } from "../../core/rl/vec-env.ts";
-import { stepRecordTable } from "../../schemas/step-record-table.ts";
+import { stepRecordFromTable, stepRecordTable } from "../../schemas/step-record-table.ts";
 import { standInModel } from "./fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "otc-record-"));
@@ -81,5 +81,22 @@ describe("stepRecordTable", () => {
     } finally {
       connection.closeSync();
     }
+  });
+});
+
+describe("stepRecordFromTable", () => {
+  it("reads back exactly the record the table was written from, through Arrow IPC", () => {
+    const record = recordOf(6);
+    const table = tableFromIPC(tableToIPC(stepRecordTable(record)));
+    expect(stepRecordFromTable(table)).toEqual(record);
+  });
+
+  it("refuses a table without a record's columns, or with a label it never writes", () => {
+    const record = recordOf(7);
+    const table = stepRecordTable(record);
+    expect(() => stepRecordFromTable(table.select(["episode", "t"]))).toThrow(/it has no column "agent/);
+    const labels = Array.from({ length: record.rows }, (_, r) => (r === 3 ? "LP x" : "ECN"));
+    const forged = table.select(table.schema.fields.map((f) => f.name).filter((n) => n !== "counterparty")).assign(new Table({ counterparty: vectorFromArray(labels, new Dictionary(new Utf8(), new Int32())) }));
+    expect(() => stepRecordFromTable(forged)).toThrow(/row 3 of "counterparty" holds "LP x"/);
   });
 });
