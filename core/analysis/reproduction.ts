@@ -326,6 +326,17 @@ const boNegativeClaim = (e: CalibrationEvidence): Claim => {
 const besideClaim = (e: CalibrationEvidence, beside: MethodRun): Claim => {
   const a = stat(e.calsheq, "calibration/reward");
   const b = stat(beside, "calibration/reward");
+  if (e.experiment === 1 && e.calsheq.name === "CALSHEQ" && beside.name === "CALSHEQ_no_state") {
+    // Section 5.1 compares the two forms on experiment 1 (the ablation beside figure 25) by the calibrator's reward.
+    const change = difference(a, b);
+    return {
+      source: "section 5.1 (figure 25), experiment 1",
+      paper: "CALSHEQ_no_state, whose policy sees a constant instead of Lambda, performs markedly worse than CALSHEQ (calibrator reward)",
+      ours: `r_cal ${pm(a)} (CALSHEQ, ${e.calsheq.iterations} iterations) against ${pm(b)} (CALSHEQ_no_state, ${beside.iterations}); difference ${f(change.d)} [${f(change.low)}, ${f(change.high)}]`,
+      verdict: signed(change.low, change.high, 1),
+      why: besideReading(e, beside)
+    };
+  }
   return {
     source: `experiment ${e.experiment}, ablation`,
     paper: "(not a paper claim) the CALSHEQ form not used above, on the same seed and rule",

@@ -146,6 +146,18 @@ describe("reproduction claims", () => {
     expect(tied).not.toContain("connectivity");
   });
 
+  it("section 5.1's ablation on experiment 1: CALSHEQ above CALSHEQ_no_state beyond noise reproduces it, below is opposite; other experiments' ablations are not claims", () => {
+    const bo = run("BO", onTarget, 0.01, 1);
+    const at = (calsheq: number, noState: number, experiment = 1) =>
+      calibrationClaims({ experiment, calsheq: run("CALSHEQ", { ...onTarget, "calibration/reward": calsheq }, 0.002), bo, beside: run("CALSHEQ_no_state", { ...onTarget, "calibration/reward": noState }, 0.002) });
+    const verdict = (claims: ReturnType<typeof calibrationClaims>) => claims.find((c) => c.source === "section 5.1 (figure 25), experiment 1")?.verdict;
+    expect(verdict(at(0.98, 0.9))).toBe("reproduced");
+    expect(verdict(at(0.98, 0.99))).toBe("opposite");
+    expect(verdict(at(0.98, 0.98))).toBe("inconclusive");
+    expect(verdict(at(0.98, 0.9, 2))).toBeUndefined();
+    expect(at(0.98, 0.9, 2).find((c) => c.source === "experiment 2, ablation")?.verdict).toBe("not run");
+  });
+
   it("belowZero counts the iterations below 0, the last one (from 1) and the lowest value, skipping missing values", () => {
     const rows: Array<Record<string, number>> = [{ r: 1 }, { r: -2 }, {}, { r: 0.5 }, { r: -0.1 }, { r: 3 }];
     expect(belowZero(rows, "r")).toEqual({ count: 2, last: 5, lowest: -2, iterations: 6 });
