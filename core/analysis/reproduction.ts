@@ -79,16 +79,19 @@ const ltList = (supertypes: readonly number[]) => {
  * share of the volume and the fraction of it that went to the ECN; and the LP supertypes' spreads.
  */
 export const ecnShareSources = (flow: LtFlowRouting): string => {
+  type Row = LtFlowRouting["lt"][number];
   const alone = new Set(servedByFirstLpAlone(flow));
-  const unconnected = flow.lt.filter((r) => r.lp.every((q) => q === 0)).map((r) => r.supertype);
-  const groupOf = (rows: readonly LtFlowRouting["lt"][number][]) => {
+  const tradesWithNoLp = (r: Row) => r.lp.every((q) => q === 0);
+  const unconnected = flow.lt.filter(tradesWithNoLp).map((r) => r.supertype);
+  const groupOf = (keep: (r: Row) => boolean) => {
+    const rows = flow.lt.filter(keep);
     const volume = rows.reduce((a, r) => a + r.volumeShare, 0);
     const toEcn = rows.reduce((a, r) => a + r.volumeShare * r.ecn, 0);
     return { volume, toEcn, fraction: volume > 0 ? toEcn / volume : Number.NaN };
   };
-  const first = groupOf(flow.lt.filter((r) => alone.has(r.supertype)));
-  const others = groupOf(flow.lt.filter((r) => !alone.has(r.supertype) && !unconnected.includes(r.supertype)));
-  const none = groupOf(flow.lt.filter((r) => unconnected.includes(r.supertype)));
+  const first = groupOf((r) => alone.has(r.supertype));
+  const others = groupOf((r) => !alone.has(r.supertype) && !tradesWithNoLp(r));
+  const none = groupOf(tradesWithNoLp);
   const total = first.toEcn + others.toEcn + none.toEcn;
   const parts = [
     alone.size === 0
